@@ -1,0 +1,68 @@
+"""Typed exceptions of dec.
+
+``DecError`` is the root. ``InputError`` (a ``ValueError``) is raised for bad input
+before any work starts; the command line turns it into exit code 2 with its message
+and no traceback. ``NotConverged`` carries the residual history of a distributed run
+that stopped at its round limit (exit code 3). ``SubproblemInfeasible`` names the
+agent or coordinator whose local problem has no solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DecError(Exception):
+    """Root of every error dec raises on purpose."""
+
+
+class InputError(DecError, ValueError):
+    """Bad user input: a file, field or value that dec cannot use.
+
+    Parameters
+    ----------
+    problems
+        One or more complete sentences, each naming what is wrong, where (file,
+        field, element ids) and what is allowed.
+    source
+        The file or object the problems were found in, if any.
+
+    """
+
+    def __init__(self, problems: str | Sequence[str], source: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"Invalid input in {source}: " if source else "Invalid input: "
+        super().__init__(head + " ".join(self.problems))
+
+
+class InfeasibleError(InputError):
+    """The input is well formed but the requested problem has no solution."""
+
+
+class SubproblemInfeasible(DecError):
+    """A local subproblem (an agent's or the coordinator's) could not be solved."""
+
+    def __init__(self, owner: str, status: str):
+        self.owner = owner
+        self.status = status
+        super().__init__(
+            f"The subproblem of {owner} could not be solved (solver status: {status})."
+        )
+
+
+class NotConverged(DecError):
+    """A distributed algorithm reached its round limit without meeting its tolerances.
+
+    Parameters
+    ----------
+    message
+        What did not converge and how far it got.
+    history
+        Residual history (one mapping per round), kept for diagnostics.
+
+    """
+
+    def __init__(self, message: str, history: Sequence[dict] | None = None):
+        self.history = list(history or [])
+        super().__init__(message)

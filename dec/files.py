@@ -1,0 +1,105 @@
+"""Atomic file writing: every output file appears complete or not at all.
+
+Each writer writes to a temporary file in the destination folder, flushes it
+and renames it over the destination (``os.replace`` is atomic on POSIX and
+Windows), so a crash or a concurrent reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and non-finite floats to plain JSON values.
+
+    NaN and infinities become ``None`` (JSON has no representation for them).
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def ordered(record: dict[str, Any], first: Iterable[str] = ()) -> dict[str, Any]:
+    """Return ``record`` with the keys of ``first`` in that order, then the rest sorted."""
+    first = [k for k in first if k in record]
+    rest = sorted(k for k in record if k not in first)
+    return {k: record[k] for k in [*first, *rest]}
+
+
+def write_json(path: Path, document: Any, first_keys: Iterable[str] = ()) -> Path:
+    """Write ``document`` as UTF-8 JSON atomically, with a stable key order.
+
+    Parameters
+    ----------
+    path
+        Destination file.
+    document
+        A JSON-compatible structure (numpy values are converted).
+    first_keys
+        Top-level keys written first, in this order; other keys follow sorted.
+
+    """
+    data = to_jsonable(document)
+    if isinstance(data, dict):
+        data = ordered(data, first_keys)
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return _atomic(path, lambda h: h.write(text))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically."""
+    return _atomic(path, lambda h: h.write(text))
+
+
+def write_csv(path: Path, frame: Any, index: bool = False) -> Path:
+    """Write a pandas DataFrame as CSV atomically."""
+    return _atomic(path, lambda h: frame.to_csv(h, index=index, lineterminator="\n"))
+
+
+def write_figure(path: Path, figure: Any, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return _atomic(path, lambda h: figure.savefig(h, format="png", dpi=dpi), mode="wb")
+    finally:
+        plt.close(figure)

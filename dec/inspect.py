@@ -1,0 +1,68 @@
+"""Mode ``inspect``: a feeder summary and a plot of the feeder coloured by AC voltage."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from dec.conventions import mw_to_kw
+from dec.network.powerflow import run_ac
+from dec.network.topology import build_tree
+from dec.plots.feeder import plot_feeder_voltage
+from dec.result import RunResult
+from dec.scenario import Scenario
+
+HELP = "print a feeder summary and draw the feeder coloured by AC voltage"
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """``inspect`` has no options of its own."""
+
+
+def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
+    """Summarise the scenario's feeder and run one AC power flow."""
+    start = time.perf_counter()
+    feeder = scenario.require_feeder()
+    net = feeder.net
+    run_ac(net)
+    tree = build_tree(net)
+    vm = net.res_bus["vm_pu"].loc[tree.node_bus].to_numpy()
+    households = feeder.agents_of_type("household")
+    pvs = feeder.agents_of_type("pv")
+    summary = {
+        "scenario": scenario.name,
+        "mode": "inspect",
+        "n_agents": len(feeder.agents),
+        "iterations": None,
+        "converged": True,
+        "n_buses": len(net.bus),
+        "n_lines": len(net.line),
+        "n_transformers": len(net.trafo),
+        "n_households": len(households),
+        "n_pv": len(pvs),
+        "total_load_kw": float(mw_to_kw(net.load["p_mw"].sum())),
+        "total_pv_kw": float(mw_to_kw(net.sgen["p_mw"].sum())),
+        "vmin_pu": float(vm.min()),
+        "vmax_pu": float(vm.max()),
+        "knobs": feeder.knobs,
+        "runtime_s": time.perf_counter() - start,
+    }
+    console = [
+        ("buses", summary["n_buses"]),
+        ("lines", summary["n_lines"]),
+        ("transformers", summary["n_transformers"]),
+        ("households", summary["n_households"]),
+        ("PV units", summary["n_pv"]),
+        ("total load (kW)", summary["total_load_kw"]),
+        ("total PV output (kW)", summary["total_pv_kw"]),
+        ("AC min voltage (pu)", summary["vmin_pu"]),
+        ("AC max voltage (pu)", summary["vmax_pu"]),
+    ]
+    title = f"{scenario.name}: AC voltage, {feeder.description}"
+    return RunResult(
+        scenario=scenario.name,
+        mode="inspect",
+        summary=summary,
+        figures={"feeder": lambda: plot_feeder_voltage(tree, vm, title, feeder.vm_max_pu)},
+        console=console,
+    )

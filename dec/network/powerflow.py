@@ -1,0 +1,64 @@
+"""The AC power flow (pandapower ``runpp``) that validates every network decision."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+
+from dec.conventions import kw_to_mw
+from dec.errors import DecError
+
+
+def _drop_numba_notice(record: logging.LogRecord) -> bool:
+    """Drop pandapower's "numba cannot be imported" notice: dec runs without numba on purpose."""
+    return not str(record.msg).startswith("numba cannot be imported")
+
+
+logging.getLogger("pandapower.auxiliary").addFilter(_drop_numba_notice)
+
+
+class PowerFlowFailed(DecError):
+    """The AC power flow did not converge."""
+
+
+def run_ac(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
+    """Run pandapower's Newton-Raphson AC power flow in place and return the net.
+
+    numba is disabled: at feeder sizes it only adds compile time.
+
+    Raises
+    ------
+    PowerFlowFailed
+        If the power flow does not converge.
+
+    """
+    options = {"numba": False, "init": "auto", "calculate_voltage_angles": True} | kwargs
+    try:
+        pp.runpp(net, **options)
+    except pp.LoadflowNotConverged:
+        raise PowerFlowFailed(
+            "The AC power flow did not converge (the operating point may be infeasible)."
+        ) from None
+    return net
+
+
+def bus_voltages_pu(net: pp.pandapowerNet) -> pd.Series:
+    """Return the AC voltage magnitude of every connected bus, pu (after :func:`run_ac`)."""
+    return net.res_bus["vm_pu"].dropna()
+
+
+def set_injections(
+    net: pp.pandapowerNet,
+    table: str,
+    index: np.ndarray,
+    p_kw: np.ndarray | None = None,
+    q_kvar: np.ndarray | None = None,
+) -> None:
+    """Write active/reactive power setpoints (kW/kvar, the table's own sign) into a net table."""
+    if p_kw is not None:
+        net[table].loc[index, "p_mw"] = kw_to_mw(np.asarray(p_kw, dtype=float))
+    if q_kvar is not None:
+        net[table].loc[index, "q_mvar"] = kw_to_mw(np.asarray(q_kvar, dtype=float))

@@ -1,0 +1,186 @@
+"""The radial tree of a pandapower net.
+
+Buses joined by closed bus-bus switches are merged into one node (as pandapower
+does internally). Lines and two-winding transformers in service, and not opened
+by a switch, are the branches. The tree is rooted at the ext_grid bus and its
+nodes are numbered in breadth-first order, so every parent precedes its children.
+Branch impedances are in per unit on the net's ``sn_mva`` base and the bus's
+``vn_kv`` (for a transformer: its short-circuit impedance, magnetising branch
+and off-nominal ratio neglected).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+
+from dec.errors import InputError
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A radial network as arrays over nodes in breadth-first order.
+
+    Attributes
+    ----------
+    node_bus
+        Representative pandapower bus of each node (the root's is the ext_grid bus).
+    bus_node
+        Node index of every in-service, connected pandapower bus.
+    parent
+        Parent node of each node (-1 for the root).
+    r_pu, x_pu
+        Resistance and reactance of the branch from the parent to each node (0 at the root), pu.
+    branch_table, branch_index
+        pandapower element of the branch into each node (``"line"``/``"trafo"``; ``""``/-1 at the root).
+    depth
+        Number of branches between the root and each node.
+    sn_mva
+        The per-unit power base, MVA.
+
+    """
+
+    node_bus: np.ndarray
+    bus_node: dict[int, int]
+    parent: np.ndarray
+    r_pu: np.ndarray
+    x_pu: np.ndarray
+    branch_table: np.ndarray
+    branch_index: np.ndarray
+    depth: np.ndarray
+    sn_mva: float
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (root included)."""
+        return len(self.node_bus)
+
+    def path_resistance_pu(self) -> np.ndarray:
+        """Resistance of the path from the root to each node, pu (an electrical distance)."""
+        out = np.zeros(self.n_nodes)
+        for n in range(1, self.n_nodes):
+            out[n] = out[self.parent[n]] + self.r_pu[n]
+        return out
+
+    def nodes_of_buses(self, buses: np.ndarray) -> np.ndarray:
+        """Return the node index of each pandapower bus."""
+        try:
+            return np.array([self.bus_node[int(b)] for b in buses], dtype=int)
+        except KeyError as err:
+            raise InputError(
+                f"Bus {err.args[0]} is not connected to the feeder's source."
+            ) from None
+
+
+def _merged_buses(net: pp.pandapowerNet) -> dict[int, int]:
+    """Map each in-service bus to the smallest bus it is fused with by closed bus-bus switches."""
+    rep = {int(b): int(b) for b in net.bus.index[net.bus["in_service"]]}
+
+    def find(b: int) -> int:
+        while rep[b] != b:
+            rep[b] = rep[rep[b]]
+            b = rep[b]
+        return b
+
+    sw = net.switch
+    closed_bb = sw[(sw["et"] == "b") & sw["closed"].astype(bool)]
+    for a, b in zip(closed_bb["bus"], closed_bb["element"], strict=True):
+        if int(a) in rep and int(b) in rep:
+            ra, rb = find(int(a)), find(int(b))
+            rep[max(ra, rb)] = min(ra, rb)
+    return {b: find(b) for b in rep}
+
+
+def _open_elements(net: pp.pandapowerNet, et: str) -> set[int]:
+    sw = net.switch
+    return set(sw.loc[(sw["et"] == et) & ~sw["closed"].astype(bool), "element"].astype(int))
+
+
+def _branches(net: pp.pandapowerNet) -> list[tuple[int, int, float, float, str, int]]:
+    """Return (from_bus, to_bus, r_pu, x_pu, table, index) of every closed branch in service."""
+    sn = net.sn_mva
+    out = []
+    open_lines = _open_elements(net, "l")
+    lines = net.line[net.line["in_service"] & ~net.line.index.isin(open_lines)]
+    vn = net.bus["vn_kv"]
+    for idx, ln in lines.iterrows():
+        z_base = vn.at[ln.from_bus] ** 2 / sn
+        r = ln.r_ohm_per_km * ln.length_km / ln.parallel / z_base
+        x = ln.x_ohm_per_km * ln.length_km / ln.parallel / z_base
+        out.append((int(ln.from_bus), int(ln.to_bus), r, x, "line", int(idx)))
+    open_trafos = _open_elements(net, "t")
+    trafos = net.trafo[net.trafo["in_service"] & ~net.trafo.index.isin(open_trafos)]
+    for idx, tr in trafos.iterrows():
+        scale = sn / tr.sn_mva / tr.parallel
+        r = tr.vkr_percent / 100 * scale
+        x = np.sqrt(max(tr.vk_percent**2 - tr.vkr_percent**2, 0.0)) / 100 * scale
+        out.append((int(tr.hv_bus), int(tr.lv_bus), r, x, "trafo", int(idx)))
+    return out
+
+
+def build_tree(net: pp.pandapowerNet) -> Tree:
+    """Build the radial tree of a pandapower net.
+
+    Raises
+    ------
+    InputError
+        If the net has not exactly one ext_grid, holds elements the tree cannot
+        represent (three-winding transformers, impedances) or is not radial.
+
+    """
+    ext = net.ext_grid[net.ext_grid["in_service"]]
+    if len(ext) != 1:
+        raise InputError(f"The net must have exactly one ext_grid in service, found {len(ext)}.")
+    for table in ("trafo3w", "impedance"):
+        if table in net and len(net[table]) and net[table]["in_service"].any():
+            raise InputError(f"Table '{table}' is not supported by the radial tree model.")
+    merged = _merged_buses(net)
+    adjacency: dict[int, list[tuple[int, float, float, str, int]]] = {}
+    for f, t, r, x, table, idx in _branches(net):
+        if f not in merged or t not in merged:
+            continue
+        a, b = merged[f], merged[t]
+        if a == b:
+            continue
+        adjacency.setdefault(a, []).append((b, r, x, table, idx))
+        adjacency.setdefault(b, []).append((a, r, x, table, idx))
+
+    root = merged[int(ext["bus"].iloc[0])]
+    order, parent, r_pu, x_pu, tables, indices, depth = [root], [-1], [0.0], [0.0], [""], [-1], [0]
+    position = {root: 0}
+    queue = deque([root])
+    while queue:
+        node = queue.popleft()
+        for nb, r, x, table, idx in adjacency.get(node, []):
+            if (table, idx) == (tables[position[node]], indices[position[node]]):
+                continue  # the branch we came from
+            if nb in position:
+                raise InputError(
+                    f"The net is not radial: {table} {idx} closes a loop between buses "
+                    f"{node} and {nb}. Open a switch to make it radial."
+                )
+            position[nb] = len(order)
+            order.append(nb)
+            parent.append(position[node])
+            r_pu.append(r)
+            x_pu.append(x)
+            tables.append(table)
+            indices.append(idx)
+            depth.append(depth[position[node]] + 1)
+            queue.append(nb)
+
+    bus_node = {bus: position[rep] for bus, rep in merged.items() if rep in position}
+    return Tree(
+        node_bus=np.array(order, dtype=int),
+        bus_node=bus_node,
+        parent=np.array(parent, dtype=int),
+        r_pu=np.array(r_pu),
+        x_pu=np.array(x_pu),
+        branch_table=np.array(tables),
+        branch_index=np.array(indices, dtype=int),
+        depth=np.array(depth, dtype=int),
+        sn_mva=float(net.sn_mva),
+    )

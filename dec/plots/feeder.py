@@ -1,0 +1,89 @@
+"""A feeder drawn as its radial tree, buses coloured by voltage."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from dec.network.topology import Tree
+
+
+def tree_layout(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
+    """Place each node at x = depth (branches from the source) and y = its leaf order.
+
+    Leaves get consecutive y positions in depth-first order; an inner node sits at
+    the mean of its children's, so laterals never cross.
+    """
+    n = tree.n_nodes
+    children: list[list[int]] = [[] for _ in range(n)]
+    for node in range(1, n):
+        children[tree.parent[node]].append(node)
+    y = np.zeros(n)
+    next_leaf = 0.0
+    stack: list[tuple[int, bool]] = [(0, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            y[node] = np.mean(y[children[node]])
+        elif not children[node]:
+            y[node] = next_leaf
+            next_leaf += 1
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(children[node]))
+    return tree.depth.astype(float), y
+
+
+def plot_feeder_voltage(
+    tree: Tree, vm_pu: np.ndarray, title: str, vm_max_pu: float | None = None
+) -> Figure:
+    """Draw the feeder tree with every node coloured by its voltage magnitude.
+
+    Parameters
+    ----------
+    tree
+        The feeder's radial tree.
+    vm_pu
+        Voltage magnitude of each tree node, pu.
+    title
+        Figure title.
+    vm_max_pu
+        Upper voltage limit; nodes above it are outlined in red.
+
+    """
+    x, y = tree_layout(tree)
+    fig, ax = plt.subplots(figsize=(10, 6), layout="constrained")
+    segments = [
+        ((x[tree.parent[n]], y[tree.parent[n]]), (x[n], y[n])) for n in range(1, tree.n_nodes)
+    ]
+    is_trafo = tree.branch_table[1:] == "trafo"
+    ax.add_collection(
+        LineCollection(
+            segments,
+            colors=np.where(is_trafo, "tab:orange", "0.6"),
+            linewidths=np.where(is_trafo, 2.0, 0.8),
+        )
+    )
+    points = ax.scatter(x, y, c=vm_pu, cmap="coolwarm", s=12, zorder=3)
+    if vm_max_pu is not None:
+        over = vm_pu > vm_max_pu
+        ax.scatter(
+            x[over],
+            y[over],
+            facecolors="none",
+            edgecolors="red",
+            s=40,
+            zorder=4,
+            label=f"above {vm_max_pu:.3f} pu",
+        )
+        if over.any():
+            ax.legend(loc="upper left")
+    ax.scatter([x[0]], [y[0]], marker="s", c="k", s=50, zorder=5)
+    fig.colorbar(points, ax=ax, label="voltage magnitude (pu)")
+    ax.set_xlabel("branches from the substation (count); orange = transformer")
+    ax.set_ylabel("lateral (leaf order)")
+    ax.set_title(title)
+    ax.autoscale_view()
+    return fig

@@ -1,0 +1,117 @@
+"""Command line: ``python -m dec.run SCENARIO [--mode MODE] [options]``.
+
+A thin shell: it parses arguments, loads the scenario, hands it to the mode and
+exports the result. Exit codes: 0 success, 2 bad input (one clear paragraph, no
+traceback), 3 the algorithm did not converge (outputs are still written, marked
+``"converged": false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+from dec.errors import InputError
+from dec.export import export_result
+from dec.modes import DEFAULT_MODE, MODES, load_mode
+from dec.result import RunResult
+
+EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with the common options and every mode's own options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dec.run",
+        description=(
+            "Run a distributed coordination mode of dec on a feeder or a scenario file "
+            "and write the results to OUT/<scenario>/<mode>/."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help="a feeder id (ieee123, cigre_lv, village, ...), a pandapower JSON net, or a "
+        "scenario YAML file",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=sorted(MODES),
+        default=None,
+        help=f"what to run; default: the scenario file's 'mode', else {DEFAULT_MODE}",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=["admm", "centralized"],
+        default="admm",
+        help="distributed (agent ADMM) or centralized solve",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["serial", "process", "ray"],
+        default="serial",
+        help="where agents' local updates run",
+    )
+    parser.add_argument("--out", default="outputs", help="root folder of the outputs")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: feeder's)")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    parser.add_argument(
+        "--load-scale", type=float, default=None, help="multiplier of loads (default: scenario's)"
+    )
+    parser.add_argument(
+        "--pv-scale", type=float, default=None, help="multiplier of PV output (default: scenario's)"
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=None, help="round limit of distributed algorithms"
+    )
+    parser.add_argument(
+        "--horizon", type=int, default=None, help="look-ahead window in control steps (per mode)"
+    )
+    parser.add_argument("--policy", default=None, help="control policy (per mode)")
+    parser.add_argument("--steps", type=int, default=None, help="number of time steps to run")
+    for name in sorted(MODES):
+        module = load_mode(name)
+        group = parser.add_argument_group(f"mode {name}", module.HELP)
+        module.add_arguments(group)
+    return parser
+
+
+def print_summary(result: RunResult, out: str) -> None:
+    """Print the run's summary table and where its outputs are."""
+    rows = [(k, v) for k, v in result.console]
+    print(tabulate(rows, headers=[f"{result.scenario} / {result.mode}", ""], floatfmt=".6g"))
+    print(f"outputs: {out}")
+    if not result.converged:
+        print('NOT CONVERGED: the outputs are marked "converged": false', file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    from dec.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(
+            args.scenario, load_scale=args.load_scale, pv_scale=args.pv_scale, seed=args.seed
+        )
+        mode = args.mode or scenario.mode or DEFAULT_MODE
+        if mode not in MODES:
+            raise InputError(
+                f"Field 'mode' has the unknown value {mode!r}; allowed: {', '.join(sorted(MODES))}.",
+                scenario.source,
+            )
+        result = load_mode(mode).run(scenario, args)
+        out = export_result(result, args.out, plots=not args.no_plots)
+    except InputError as err:
+        print(f"dec: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    print_summary(result, str(out))
+    return EXIT_OK if result.converged else EXIT_NOT_CONVERGED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""JSON Schemas of dec's output files, and a validator.
+
+For every output document kind (``setpoint``, ``summary``, ...) there is a common
+schema ``<kind>.schema.json`` and, optionally, a mode-specific one
+``<kind>.<mode>.schema.json``; a document must satisfy both.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_DIR = Path(__file__).parent
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any] | None:
+    """Return the schema stored as ``<name>.schema.json``, or None if there is none."""
+    path = SCHEMA_DIR / f"{name}.schema.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def schemas_for(kind: str, mode: str) -> list[dict[str, Any]]:
+    """Return the common and the mode-specific schema of a document kind."""
+    found = [load_schema(kind), load_schema(f"{kind}.{mode}")]
+    return [s for s in found if s is not None]
+
+
+def validate(document: Any, kind: str, mode: str) -> None:
+    """Validate a document against its schemas.
+
+    Raises
+    ------
+    jsonschema.ValidationError
+        If the document does not satisfy a schema.
+
+    """
+    for schema in schemas_for(kind, mode):
+        jsonschema.validate(document, schema)

@@ -1,0 +1,173 @@
+"""Reusable input-validation rules.
+
+Each rule inspects one field over a group of elements and returns a list of
+problem sentences (empty when all is well), naming the field, the element kind,
+the offending ids and values, and what is allowed, e.g.::
+
+    Field 'e_bn_kwh' is not greater than zero for 2 batteries: b3 (-1.0), b7 (0.0).
+
+A :class:`Problems` collector gathers the sentences of many rules so that every
+problem of an input is reported at once, then raises one :class:`~dec.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from numbers import Real
+from typing import Any
+
+from dec.errors import InputError
+
+MAX_LISTED = 5
+
+
+def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True) -> str:
+    shown = [f"{key} ({value!r})" if show_value else f"{key}" for key, value in items[:MAX_LISTED]]
+    more = len(items) - MAX_LISTED
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _plural(n: int, kind: str) -> str:
+    if n == 1:
+        return f"{n} {kind}"
+    if kind.endswith("y") and kind[-2:-1] not in "aeiou":
+        return f"{n} {kind[:-1]}ies"
+    return f"{n} {kind}es" if kind.endswith(("s", "x", "ch", "sh")) else f"{n} {kind}s"
+
+
+def _rule(
+    values: Mapping[Any, Any], field: str, kind: str, failed: Callable[[Any], bool], what: str
+) -> list[str]:
+    bad = [(key, value) for key, value in values.items() if failed(value)]
+    if not bad:
+        return []
+    return [f"Field '{field}' {what} for {_plural(len(bad), kind)}: {_listing(bad)}."]
+
+
+def is_number(value: Any) -> bool:
+    """Return True for a real number that is not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+    """Return True for a real, finite number that is not a bool."""
+    return is_number(value) and math.isfinite(float(value))
+
+
+def numbers(values: Mapping[Any, Any], field: str, kind: str) -> list[str]:
+    """Every value is a finite real number."""
+    return _rule(values, field, kind, lambda v: not is_finite_number(v), "is not a finite number")
+
+
+def positive(values: Mapping[Any, Any], field: str, kind: str) -> list[str]:
+    """Every value is a finite number greater than zero."""
+    return numbers(values, field, kind) or _rule(
+        values, field, kind, lambda v: v <= 0, "is not greater than zero"
+    )
+
+
+def non_negative(values: Mapping[Any, Any], field: str, kind: str) -> list[str]:
+    """Every value is a finite number at least zero."""
+    return numbers(values, field, kind) or _rule(
+        values, field, kind, lambda v: v < 0, "is negative (must be zero or more)"
+    )
+
+
+def within(values: Mapping[Any, Any], field: str, kind: str, low: float, high: float) -> list[str]:
+    """Every value is a finite number in the closed interval [low, high]."""
+    return numbers(values, field, kind) or _rule(
+        values, field, kind, lambda v: not low <= v <= high, f"is outside [{low}, {high}]"
+    )
+
+
+def one_of(values: Mapping[Any, Any], field: str, kind: str, allowed: Iterable[Any]) -> list[str]:
+    """Every value is one of ``allowed``."""
+    allowed = list(allowed)
+    return _rule(
+        values,
+        field,
+        kind,
+        lambda v: v not in allowed,
+        f"is not one of {', '.join(map(str, allowed))}",
+    )
+
+
+def series(
+    values: Mapping[Any, Any], field: str, kind: str, length: int | None = None
+) -> list[str]:
+    """Every value is a list of finite numbers, of ``length`` items when given."""
+    not_list = _rule(
+        values, field, kind, lambda v: not isinstance(v, (list, tuple)), "is not a list of numbers"
+    )
+    if not_list:
+        return not_list
+    bad_items = [
+        (key, next(x for x in v if not is_finite_number(x)))
+        for key, v in values.items()
+        if any(not is_finite_number(x) for x in v)
+    ]
+    problems = []
+    if bad_items:
+        problems.append(
+            f"Field '{field}' holds a value that is not a finite number for "
+            f"{_plural(len(bad_items), kind)}: {_listing(bad_items)}."
+        )
+    if length is not None:
+        wrong = [(key, len(v)) for key, v in values.items() if len(v) != length]
+        if wrong:
+            problems.append(
+                f"Field '{field}' has the wrong length for {_plural(len(wrong), kind)} "
+                f"(expected {length} values, found): {_listing(wrong)}."
+            )
+    return problems
+
+
+def required(records: Mapping[Any, Mapping], fields: Iterable[str], kind: str) -> list[str]:
+    """Every record holds every one of ``fields``."""
+    problems = []
+    for field in fields:
+        missing = [(key, None) for key, rec in records.items() if field not in rec]
+        if missing:
+            problems.append(
+                f"Field '{field}' is missing for {_plural(len(missing), kind)}: "
+                f"{_listing(missing, show_value=False)}."
+            )
+    return problems
+
+
+def known(values: Mapping[Any, Any], field: str, kind: str, allowed: Iterable[Any]) -> list[str]:
+    """Every value is a known id (e.g. an existing bus)."""
+    allowed = set(allowed)
+    return _rule(values, field, kind, lambda v: v not in allowed, "refers to an unknown id")
+
+
+class Problems:
+    """Collect problem sentences from many rules and raise them together.
+
+    Parameters
+    ----------
+    source
+        The file or object being validated, named in the error message.
+
+    """
+
+    def __init__(self, source: str | None = None):
+        self.source = source
+        self.items: list[str] = []
+
+    def extend(self, problems: Iterable[str]) -> None:
+        """Add the sentences returned by a rule."""
+        self.items.extend(problems)
+
+    def add(self, problem: str) -> None:
+        """Add one sentence."""
+        self.items.append(problem)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        """Raise one :class:`~dec.errors.InputError` listing every problem, if any."""
+        if self.items:
+            raise InputError(self.items, self.source)

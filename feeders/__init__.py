@@ -1,0 +1,97 @@
+"""Feeder registry: ``feeders.load(spec, **knobs) -> Feeder``.
+
+``spec`` is a registered feeder id or a path to a pandapower JSON net. Knobs
+(``load_scale``, ``pv_scale``, ``seed``, and per feeder e.g. ``vm_ext_pu``)
+override the feeder's defaults; ``None`` means "use the default".
+
+To add a feeder, write a module with ``DEFAULTS`` (its knobs) and
+``build(**knobs) -> Feeder`` and register it in ``FEEDERS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from dec.errors import InputError
+from dec.validation import Problems, is_number, non_negative
+from feeders.base import AgentSpec, Feeder
+
+__all__ = ["FEEDERS", "AgentSpec", "Feeder", "available", "feeder_defaults", "load"]
+
+#: Registered feeder ids and the module that builds each.
+FEEDERS: dict[str, str] = {
+    "ieee123": "feeders.ieee123",
+    "cigre_lv": "feeders.cigre_lv",
+    "village": "feeders.village",
+}
+JSON_MODULE = "feeders.pandapower_json"
+
+
+def available() -> list[str]:
+    """Return the registered feeder ids."""
+    return sorted(FEEDERS)
+
+
+def _module(spec: str | Path):
+    if str(spec) in FEEDERS:
+        return importlib.import_module(FEEDERS[str(spec)])
+    path = Path(spec)
+    if path.suffix.lower() == ".json":
+        if not path.is_file():
+            raise InputError(f"The pandapower JSON file {str(path)!r} does not exist.")
+        return importlib.import_module(JSON_MODULE)
+    raise InputError(
+        f"Unknown feeder {str(spec)!r}: not one of {', '.join(available())} and not a path to "
+        "a pandapower JSON net (*.json)."
+    )
+
+
+def feeder_defaults(spec: str | Path) -> dict[str, Any]:
+    """Return the default knobs of a feeder."""
+    return dict(_module(spec).DEFAULTS)
+
+
+def load(spec: str | Path, source: str | None = None, **knobs: Any) -> Feeder:
+    """Build a feeder with its agents.
+
+    Parameters
+    ----------
+    spec
+        Feeder id (``ieee123``, ``cigre_lv``, ``village``) or path to a pandapower JSON net.
+    source
+        The file that asked for this feeder, named in error messages.
+    **knobs
+        ``load_scale``, ``pv_scale``, ``seed`` and feeder-specific knobs; ``None`` = default.
+
+    Returns
+    -------
+    Feeder
+        The net at the scenario's operating point and its agents.
+
+    Raises
+    ------
+    InputError
+        Unknown id, missing file, unknown knob or a knob value that is not allowed.
+
+    """
+    module = _module(spec)
+    values = dict(module.DEFAULTS)
+    problems = Problems(source or str(spec))
+    unknown = sorted(set(knobs) - set(values))
+    if unknown:
+        problems.add(
+            f"Unknown feeder knob(s) {', '.join(unknown)} for feeder {str(spec)!r}; "
+            f"allowed: {', '.join(sorted(values))}."
+        )
+    values.update({k: v for k, v in knobs.items() if v is not None and k in values})
+    numeric = {k: v for k, v in values.items() if k != "seed"}
+    problems.extend(non_negative(numeric, "knob", "knob"))
+    if not (is_number(values["seed"]) and float(values["seed"]).is_integer()):
+        problems.add(f"Knob 'seed' must be an integer, found {values['seed']!r}.")
+    problems.raise_if_any()
+    values["seed"] = int(values["seed"])
+    if module.__name__ == JSON_MODULE:
+        return module.build(Path(spec), **values)
+    return module.build(**values)

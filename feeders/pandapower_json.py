@@ -1,0 +1,52 @@
+"""Any radial pandapower net stored as JSON: loads become households, sgens PV agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandapower as pp
+
+from dec.conventions import mw_to_kw
+from dec.errors import InputError
+from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
+from feeders.base import Feeder
+
+DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
+
+
+def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
+    """Read a pandapower JSON net and attach household and PV agents.
+
+    Parameters
+    ----------
+    path
+        The JSON file (``pandapower.to_json``).
+    load_scale, pv_scale
+        Multipliers of the loads and of the sgens' rated ``p_mw``.
+    seed
+        Unused; kept for a uniform interface.
+
+    """
+    try:
+        net = pp.from_json(str(path))
+    except Exception as err:  # pandapower raises many types for a bad file
+        raise InputError(
+            f"The file is not a pandapower JSON net ({type(err).__name__}: {err}). "
+            "Write one with pandapower.to_json(net, path).",
+            str(path),
+        ) from None
+    if len(net.bus) == 0 or len(net.ext_grid) == 0:
+        raise InputError(
+            "The net has no buses or no ext_grid (slack); both are required.", str(path)
+        )
+    loads = net.load.index.tolist()
+    nominal_kw = mw_to_kw(net.load["p_mw"].to_numpy())
+    scale_loads(net, load_scale)
+    agents = households_from_loads(net, loads, nominal_kw) + pv_from_sgens(net, pv_scale)
+    return Feeder(
+        feeder_id=Path(path).stem,
+        net=net,
+        agents=agents,
+        knobs={"load_scale": load_scale, "pv_scale": pv_scale, "seed": seed},
+        description=f"pandapower net from {Path(path).name}",
+    )
