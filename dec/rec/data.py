@@ -1,0 +1,714 @@
+"""Input dictionaries ("backpacks") of the REC functions: validation and conversion to arrays.
+
+The public functions of :mod:`dec.rec` take the dictionaries of rec_op_lem_prices
+(same keys, same units: energies in kWh per step, tariffs in EUR/kWh, powers in kW,
+state of charge in percent). Every field is checked here, before any model is built,
+and every problem is reported at once in one :class:`~dec.errors.InputError` (a
+``ValueError``) naming the meter (or storage) and the field. The caller's
+dictionaries and lists are only read, never modified: the solvers work on the
+numpy arrays of a :class:`RecData`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from dec.validation import (
+    Problems,
+    is_finite_number,
+    non_negative,
+    numbers,
+    positive,
+    required,
+    series,
+    within,
+)
+
+Market = Literal["pool", "bilateral"]
+
+#: Where messages say the problem is.
+SOURCE = "backpack"
+
+STORAGE_FIELDS = (
+    "degradation_cost",
+    "e_bn",
+    "eff_bc",
+    "eff_bd",
+    "init_e",
+    "p_max",
+    "soc_max",
+    "soc_min",
+)
+EV_FIELDS = (
+    "trip_ev",
+    "min_energy_storage_ev",
+    "battery_capacity_ev",
+    "eff_bc_ev",
+    "eff_bd_ev",
+    "init_e_ev",
+    "pmax_c_ev",
+    "pmax_d_ev",
+    "bin_ev",
+)
+METER_SERIES = ("e_c", "e_g", "l_buy", "l_sell")
+
+
+def n_steps(horizon_h: float, delta_t_h: float) -> int:
+    """Return the number of steps of ``delta_t_h`` hours in ``horizon_h`` hours.
+
+    The quotient is truncated like rec_op_lem_prices does, after absorbing the
+    floating-point noise of divisions such as 0.3 / 0.1.
+    """
+    ratio = horizon_h / delta_t_h
+    nearest = round(ratio)
+    return int(nearest) if math.isclose(ratio, nearest, rel_tol=1e-9) else int(ratio)
+
+
+@dataclass(frozen=True)
+class Storages:
+    """Behind-the-meter batteries of all members, one entry per battery (struct of arrays).
+
+    Attributes
+    ----------
+    owner
+        Index of the owning meter, shape (B,).
+    storage_id
+        Battery ids as given (unique per meter).
+    degradation_cost
+        EUR per kWh discharged.
+    e_bn
+        Nominal capacity, kWh (> 0).
+    eff_bc, eff_bd
+        Charging and discharging efficiencies in (0, 1].
+    init_e
+        Energy content before the first step, kWh.
+    p_max
+        Charge and discharge power limit, kW.
+    soc_min, soc_max
+        State-of-charge limits, percent of ``e_bn``.
+
+    """
+
+    owner: np.ndarray
+    storage_id: tuple[str, ...]
+    degradation_cost: np.ndarray
+    e_bn: np.ndarray
+    eff_bc: np.ndarray
+    eff_bd: np.ndarray
+    init_e: np.ndarray
+    p_max: np.ndarray
+    soc_min: np.ndarray
+    soc_max: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of batteries."""
+        return len(self.storage_id)
+
+
+@dataclass(frozen=True)
+class Evs:
+    """Behind-the-meter electric vehicles of all members (bilateral MILP of the reference).
+
+    Attributes
+    ----------
+    owner
+        Index of the owning meter, shape (V,).
+    ev_id
+        Vehicle ids as given.
+    trip_kwh
+        Energy used by trips per step, kWh, shape (V, T).
+    min_e_kwh, capacity_kwh
+        Minimum and maximum energy content, kWh.
+    eff_bc, eff_bd
+        Charging and discharging efficiencies in (0, 1].
+    init_e_kwh
+        Energy content before the first step, kWh.
+    pmax_c_kw, pmax_d_kw
+        Charging and discharging power limits, kW.
+    plugged
+        1 when the vehicle is plugged in, shape (V, T).
+
+    """
+
+    owner: np.ndarray
+    ev_id: tuple[str, ...]
+    trip_kwh: np.ndarray
+    min_e_kwh: np.ndarray
+    capacity_kwh: np.ndarray
+    eff_bc: np.ndarray
+    eff_bd: np.ndarray
+    init_e_kwh: np.ndarray
+    pmax_c_kw: np.ndarray
+    pmax_d_kw: np.ndarray
+    plugged: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of vehicles."""
+        return len(self.ev_id)
+
+
+@dataclass(frozen=True)
+class RecData:
+    """Validated numerical data of one MILP: N meters over T steps.
+
+    Attributes
+    ----------
+    meter_ids
+        Meter ids in the order of the input dictionary.
+    delta_t
+        Step length, h.
+    e_c, e_g
+        Consumption and generation per step, kWh, shape (N, T).
+    l_buy, l_sell
+        Retail buying and feed-in tariffs, EUR/kWh, shape (N, T).
+    max_p
+        Power limit at each meter, kW, shape (N,).
+    l_market_buy, l_market_sell
+        Market-indexed tariffs, EUR/kWh, shape (T,).
+    l_extra
+        Penalty of power beyond ``max_p``, EUR/kW per step.
+    storages, evs
+        Behind-the-meter assets.
+    l_grid
+        Grid tariff of self-consumed community energy, EUR/kWh: shape (T,) for a pool,
+        (N, N, T) for bilateral contracts (the diagonal is unused); None in stage 1.
+    l_lem
+        Local market price, EUR/kWh, shape (T,); None when not needed.
+    c_ind
+        Stage-1 cost of each meter, EUR, shape (N,): the stage-2 bound of two-stage runs;
+        None for single-stage runs (no bound).
+    strict_pos_coeffs, total_share_coeffs
+        Portuguese REC rules on sharing coefficients (see :mod:`dec.rec.model`).
+
+    """
+
+    meter_ids: tuple[str, ...]
+    delta_t: float
+    e_c: np.ndarray
+    e_g: np.ndarray
+    l_buy: np.ndarray
+    l_sell: np.ndarray
+    max_p: np.ndarray
+    l_market_buy: np.ndarray
+    l_market_sell: np.ndarray
+    l_extra: float
+    storages: Storages
+    evs: Evs
+    l_grid: np.ndarray | None = None
+    l_lem: np.ndarray | None = None
+    c_ind: np.ndarray | None = None
+    strict_pos_coeffs: bool = False
+    total_share_coeffs: bool = False
+
+    @property
+    def n_meters(self) -> int:
+        """Number of meters N."""
+        return len(self.meter_ids)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps T."""
+        return self.e_c.shape[1]
+
+    def with_prices(self, l_lem: Sequence[float] | np.ndarray) -> RecData:
+        """Return a copy with new local market prices."""
+        return replace(self, l_lem=np.asarray(l_lem, dtype=float))
+
+    def member(self, index: int) -> RecData:
+        """Return the data of one meter alone (for its individual MILP)."""
+        keep_b = self.storages.owner == index
+        keep_v = self.evs.owner == index
+        return replace(
+            self,
+            meter_ids=(self.meter_ids[index],),
+            e_c=self.e_c[index : index + 1],
+            e_g=self.e_g[index : index + 1],
+            l_buy=self.l_buy[index : index + 1],
+            l_sell=self.l_sell[index : index + 1],
+            max_p=self.max_p[index : index + 1],
+            storages=_subset(self.storages, keep_b, "storage_id"),
+            evs=_subset(self.evs, keep_v, "ev_id"),
+            l_grid=None,
+            l_lem=None,
+            c_ind=None,
+        )
+
+
+def _subset(assets: Any, keep: np.ndarray, id_field: str) -> Any:
+    changes = {}
+    for name in assets.__dataclass_fields__:
+        value = getattr(assets, name)
+        if name == id_field:
+            changes[name] = tuple(v for v, k in zip(value, keep, strict=True) if k)
+        elif name == "owner":
+            changes[name] = np.zeros(int(keep.sum()), dtype=int)
+        else:
+            changes[name] = value[keep]
+    return replace(assets, **changes)
+
+
+# --- reading helpers -------------------------------------------------------------------------
+
+
+def _as_sequence(value: Any) -> Any:
+    """Return numpy arrays as lists (for the validation rules); leave anything else as is."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _top_series(problems: Problems, backpack: Mapping, key: str, length: int) -> None:
+    """Check a top-level list of ``length`` finite numbers."""
+    value = _as_sequence(backpack[key])
+    if not isinstance(value, (list, tuple)):
+        problems.add(f"Field '{key}' is not a list of numbers (found {type(value).__name__}).")
+        return
+    bad = [x for x in value if not is_finite_number(x)]
+    if bad:
+        problems.add(f"Field '{key}' holds a value that is not a finite number: {bad[0]!r}.")
+    if len(value) != length:
+        problems.add(
+            f"Field '{key}' has {len(value)} values; expected {length} "
+            "(one per step of the horizon)."
+        )
+
+
+def _top_number(problems: Problems, backpack: Mapping, key: str, rule: str = "number") -> None:
+    value = backpack[key]
+    if not is_finite_number(value):
+        problems.add(f"Field '{key}' is not a finite number (found {value!r}).")
+    elif rule == "positive" and value <= 0:
+        problems.add(f"Field '{key}' must be greater than zero (found {value!r}).")
+    elif rule == "non_negative" and value < 0:
+        problems.add(f"Field '{key}' must be zero or more (found {value!r}).")
+
+
+def _flag(problems: Problems, backpack: Mapping, key: str) -> bool:
+    value = backpack.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, (bool, np.bool_)):
+        problems.add(f"Field '{key}' must be true or false (found {value!r}).")
+        return False
+    return bool(value)
+
+
+def _horizon_steps(problems: Problems, backpack: Mapping) -> int | None:
+    """Check ``delta_t`` and ``horizon`` and return the number of steps (None if unusable)."""
+    _top_number(problems, backpack, "delta_t", "positive")
+    _top_number(problems, backpack, "horizon", "positive")
+    if problems:
+        return None
+    steps = n_steps(backpack["horizon"], backpack["delta_t"])
+    if steps < 1:
+        problems.add(
+            f"Field 'horizon' ({backpack['horizon']!r} h) is shorter than one step of "
+            f"'delta_t' ({backpack['delta_t']!r} h)."
+        )
+        return None
+    return steps
+
+
+def _check_assets(
+    problems: Problems, meters: Mapping[str, Mapping], key: str, length: int, storage: bool
+) -> None:
+    """Check the batteries (``btm_storage``) or vehicles (``btm_evs``) of every meter."""
+    records: dict[str, Mapping] = {}
+    for meter_id, meter in meters.items():
+        assets = meter.get(key)
+        if assets is None:
+            continue
+        if not isinstance(assets, Mapping):
+            problems.add(
+                f"Field '{key}' of meter {meter_id} must be a mapping of asset ids to "
+                f"parameters or null (found {type(assets).__name__})."
+            )
+            continue
+        for asset_id, params in assets.items():
+            name = f"{meter_id}/{asset_id}"
+            if not isinstance(params, Mapping):
+                problems.add(f"Asset {name} in '{key}' must be a mapping of parameters.")
+                continue
+            records[name] = {k: _as_sequence(v) for k, v in params.items()}
+    if not records:
+        return
+    kind = "storage" if storage else "vehicle"
+    fields = STORAGE_FIELDS if storage else EV_FIELDS
+    missing = required(records, fields, kind)
+    problems.extend(missing)
+    complete = {k: r for k, r in records.items() if all(f in r for f in fields)}
+    if not complete:
+        return
+
+    def column(name: str) -> dict[str, Any]:
+        return {k: r[name] for k, r in complete.items()}
+
+    if storage:
+        problems.extend(positive(column("e_bn"), "e_bn", kind))
+        for name in ("degradation_cost", "init_e", "p_max"):
+            problems.extend(non_negative(column(name), name, kind))
+        for name in ("eff_bc", "eff_bd"):
+            problems.extend(within(column(name), name, kind, 0.0, 1.0))
+            problems.extend(positive(column(name), name, kind))
+        for name in ("soc_min", "soc_max"):
+            problems.extend(within(column(name), name, kind, 0.0, 100.0))
+        _ordered(problems, complete, "soc_min", "soc_max", kind)
+        over = {
+            k: r["init_e"]
+            for k, r in complete.items()
+            if is_finite_number(r["init_e"])
+            and is_finite_number(r["e_bn"])
+            and r["init_e"] > r["e_bn"]
+        }
+        if over:
+            problems.add(
+                f"Field 'init_e' exceeds the capacity 'e_bn' for {len(over)} {kind}(s): "
+                + ", ".join(f"{k} ({v!r})" for k, v in over.items())
+                + "."
+            )
+    else:
+        for name in ("trip_ev", "bin_ev"):
+            problems.extend(series(column(name), name, kind, length))
+        for name in ("min_energy_storage_ev", "init_e_ev", "pmax_c_ev", "pmax_d_ev"):
+            problems.extend(non_negative(column(name), name, kind))
+        problems.extend(positive(column("battery_capacity_ev"), "battery_capacity_ev", kind))
+        for name in ("eff_bc_ev", "eff_bd_ev"):
+            problems.extend(within(column(name), name, kind, 0.0, 1.0))
+            problems.extend(positive(column(name), name, kind))
+        _ordered(problems, complete, "min_energy_storage_ev", "battery_capacity_ev", kind)
+
+
+def _ordered(problems: Problems, records: Mapping, low: str, high: str, kind: str) -> None:
+    """Report records whose ``low`` field exceeds their ``high`` field."""
+    bad = [
+        f"{k} ({r[low]!r} > {r[high]!r})"
+        for k, r in records.items()
+        if is_finite_number(r[low]) and is_finite_number(r[high]) and r[low] > r[high]
+    ]
+    if bad:
+        problems.add(f"Field '{low}' exceeds '{high}' for {len(bad)} {kind}(s): {', '.join(bad)}.")
+
+
+def _check_meters(
+    problems: Problems, meters: Any, length: int, *, assets: bool, need_c_ind: bool
+) -> bool:
+    """Check the ``meters`` mapping; return True when it can be converted."""
+    if not isinstance(meters, Mapping) or not meters:
+        problems.add("Field 'meters' must be a non-empty mapping of meter ids to their data.")
+        return False
+    bad = [str(k) for k, m in meters.items() if not isinstance(m, Mapping)]
+    if bad:
+        problems.add(f"The data of meter(s) {', '.join(bad)} must be a mapping of fields.")
+        return False
+    records = {str(k): {f: _as_sequence(v) for f, v in m.items()} for k, m in meters.items()}
+    fields = [*METER_SERIES, "max_p"] + (["c_ind"] if need_c_ind else [])
+    problems.extend(required(records, fields, "meter"))
+    for name in METER_SERIES:
+        present = {k: r[name] for k, r in records.items() if name in r}
+        problems.extend(series(present, name, "meter", length))
+    problems.extend(
+        positive({k: r["max_p"] for k, r in records.items() if "max_p" in r}, "max_p", "meter")
+    )
+    if need_c_ind:
+        problems.extend(
+            numbers({k: r["c_ind"] for k, r in records.items() if "c_ind" in r}, "c_ind", "meter")
+        )
+    if assets:
+        _check_assets(problems, records, "btm_storage", length, storage=True)
+        _check_assets(problems, records, "btm_evs", length, storage=False)
+    return True
+
+
+def _check_bilateral_grid(problems: Problems, l_grid: Any, meter_ids: Sequence[str], length: int):
+    if not isinstance(l_grid, Mapping):
+        problems.add(
+            "Field 'l_grid' must be a mapping l_grid[n][m] of lists (bilateral market), "
+            f"found {type(l_grid).__name__}."
+        )
+        return
+    pairs: dict[str, Any] = {}
+    missing = []
+    for n in meter_ids:
+        row = l_grid.get(n)
+        for m in meter_ids:
+            if m == n:
+                continue
+            if not isinstance(row, Mapping) or m not in row:
+                missing.append(f"l_grid[{n}][{m}]")
+            else:
+                pairs[f"{n}->{m}"] = _as_sequence(row[m])
+    if missing:
+        problems.add(
+            f"Field 'l_grid' lacks {len(missing)} pair(s) of meters: {', '.join(missing[:5])}"
+            + (" ..." if len(missing) > 5 else "")
+            + "."
+        )
+    problems.extend(series(pairs, "l_grid", "meter pair", length))
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+
+def _matrix(meters: Mapping[str, Mapping], key: str) -> np.ndarray:
+    return np.array([np.asarray(m[key], dtype=float) for m in meters.values()], dtype=float)
+
+
+def _storages(meters: Mapping[str, Mapping], with_assets: bool) -> Storages:
+    rows = []
+    if with_assets:
+        for index, meter in enumerate(meters.values()):
+            for storage_id, p in (meter.get("btm_storage") or {}).items():
+                rows.append((index, str(storage_id), p))
+
+    def col(name: str) -> np.ndarray:
+        return np.array([float(p[name]) for _, _, p in rows], dtype=float)
+
+    return Storages(
+        owner=np.array([r[0] for r in rows], dtype=int),
+        storage_id=tuple(r[1] for r in rows),
+        **{name: col(name) for name in STORAGE_FIELDS},
+    )
+
+
+def _evs(meters: Mapping[str, Mapping], with_assets: bool, length: int) -> Evs:
+    rows = []
+    if with_assets:
+        for index, meter in enumerate(meters.values()):
+            for ev_id, p in (meter.get("btm_evs") or {}).items():
+                rows.append((index, str(ev_id), p))
+
+    def col(name: str) -> np.ndarray:
+        return np.array([float(p[name]) for _, _, p in rows], dtype=float)
+
+    def mat(name: str) -> np.ndarray:
+        return np.array([np.asarray(p[name], dtype=float) for _, _, p in rows]).reshape(
+            len(rows), length
+        )
+
+    return Evs(
+        owner=np.array([r[0] for r in rows], dtype=int),
+        ev_id=tuple(r[1] for r in rows),
+        trip_kwh=mat("trip_ev"),
+        min_e_kwh=col("min_energy_storage_ev"),
+        capacity_kwh=col("battery_capacity_ev"),
+        eff_bc=col("eff_bc_ev"),
+        eff_bd=col("eff_bd_ev"),
+        init_e_kwh=col("init_e_ev"),
+        pmax_c_kw=col("pmax_c_ev"),
+        pmax_d_kw=col("pmax_d_ev"),
+        plugged=mat("bin_ev"),
+    )
+
+
+def _require_top(problems: Problems, backpack: Any, keys: Sequence[str]) -> bool:
+    if not isinstance(backpack, Mapping):
+        problems.add(f"The input must be a dictionary (found {type(backpack).__name__}).")
+        return False
+    missing = [k for k in keys if k not in backpack]
+    if missing:
+        problems.add(f"Missing field(s): {', '.join(repr(k) for k in missing)}.")
+    return not missing
+
+
+def parse_collective(
+    backpack: Mapping[str, Any],
+    market: Market,
+    *,
+    assets: bool = True,
+    need_l_lem: bool = False,
+    need_c_ind: bool = False,
+) -> RecData:
+    """Validate a collective backpack and return its arrays.
+
+    Parameters
+    ----------
+    backpack
+        The rec_op_lem_prices input dictionary (``meters``, ``delta_t``, ``horizon``,
+        ``l_extra``, ``l_grid``, ``l_market_buy``, ``l_market_sell``, optional
+        ``l_lem``, ``strict_pos_coeffs``, ``total_share_coeffs``).
+    market
+        ``"pool"`` (``l_grid`` is a list per step) or ``"bilateral"`` (``l_grid[n][m]``).
+    assets
+        Read the meters' ``btm_storage`` (and ``btm_evs``); False for post-delivery
+        data, where storage already acted and is ignored.
+    need_l_lem
+        ``l_lem`` is required.
+    need_c_ind
+        Each meter's ``c_ind`` is required (second stage of a two-stage run).
+
+    Raises
+    ------
+    InputError
+        Listing every problem found (a ``ValueError``).
+
+    """
+    problems = Problems(SOURCE)
+    keys = ["meters", "delta_t", "horizon", "l_extra", "l_grid", "l_market_buy", "l_market_sell"]
+    if need_l_lem:
+        keys.append("l_lem")
+    if not _require_top(problems, backpack, keys):
+        problems.raise_if_any()
+    length = _horizon_steps(problems, backpack)
+    problems.raise_if_any()
+    _top_number(problems, backpack, "l_extra", "non_negative")
+    for key in ("l_market_buy", "l_market_sell") + (("l_lem",) if need_l_lem else ()):
+        _top_series(problems, backpack, key, length)
+    meters = backpack["meters"]
+    usable = _check_meters(problems, meters, length, assets=assets, need_c_ind=need_c_ind)
+    if market == "pool":
+        _top_series(problems, backpack, "l_grid", length)
+    elif usable:
+        _check_bilateral_grid(problems, backpack["l_grid"], [str(k) for k in meters], length)
+    strict = _flag(problems, backpack, "strict_pos_coeffs")
+    share = _flag(problems, backpack, "total_share_coeffs")
+    problems.raise_if_any()
+
+    ids = tuple(str(k) for k in meters)
+    if market == "pool":
+        l_grid = np.asarray(backpack["l_grid"], dtype=float)
+    else:
+        l_grid = np.zeros((len(ids), len(ids), length))
+        for i, n in enumerate(meters):
+            for j, m in enumerate(meters):
+                if i != j:
+                    l_grid[i, j] = np.asarray(backpack["l_grid"][n][m], dtype=float)
+    return RecData(
+        meter_ids=ids,
+        delta_t=float(backpack["delta_t"]),
+        e_c=_matrix(meters, "e_c"),
+        e_g=_matrix(meters, "e_g"),
+        l_buy=_matrix(meters, "l_buy"),
+        l_sell=_matrix(meters, "l_sell"),
+        max_p=np.array([float(m["max_p"]) for m in meters.values()]),
+        l_market_buy=np.asarray(backpack["l_market_buy"], dtype=float),
+        l_market_sell=np.asarray(backpack["l_market_sell"], dtype=float),
+        l_extra=float(backpack["l_extra"]),
+        storages=_storages(meters, assets),
+        evs=_evs(meters, assets, length),
+        l_grid=l_grid,
+        l_lem=np.asarray(backpack["l_lem"], dtype=float) if need_l_lem else None,
+        c_ind=np.array([float(m["c_ind"]) for m in meters.values()]) if need_c_ind else None,
+        strict_pos_coeffs=strict,
+        total_share_coeffs=share,
+    )
+
+
+INDIVIDUAL_KEYS = (
+    "id",
+    "delta_t",
+    "horizon",
+    "e_c",
+    "e_g",
+    "l_buy",
+    "l_sell",
+    "l_extra",
+    "l_market_buy",
+    "l_market_sell",
+    "max_p",
+)
+
+
+def parse_individual(backpack: Mapping[str, Any]) -> RecData:
+    """Validate the flat backpack of one meter's pre-delivery MILP and return its arrays.
+
+    Raises
+    ------
+    InputError
+        Listing every problem found (a ``ValueError``), naming the meter ``id``.
+
+    """
+    problems = Problems(SOURCE)
+    if not _require_top(problems, backpack, INDIVIDUAL_KEYS):
+        problems.raise_if_any()
+    collective = {
+        "meters": {
+            str(backpack["id"]): {
+                k: backpack[k] for k in (*METER_SERIES, "max_p", "btm_storage") if k in backpack
+            }
+        },
+        "l_grid": [0.0] * max(1, _safe_steps(backpack)),
+        **{
+            k: backpack[k]
+            for k in ("delta_t", "horizon", "l_extra", "l_market_buy", "l_market_sell")
+        },
+    }
+    return replace(parse_collective(collective, "pool"), l_grid=None)
+
+
+def _safe_steps(backpack: Mapping[str, Any]) -> int:
+    try:
+        return n_steps(backpack["horizon"], backpack["delta_t"])
+    except (TypeError, ZeroDivisionError, ValueError):
+        return 1
+
+
+@dataclass(frozen=True)
+class PostIndividual:
+    """Validated measured data of one meter (post-delivery individual cost)."""
+
+    meter_id: str
+    delta_t: float
+    e_met: np.ndarray
+    l_buy: np.ndarray
+    l_sell: np.ndarray
+    l_market_buy: np.ndarray
+    l_market_sell: np.ndarray
+    max_p: float
+    l_extra: float
+
+
+POST_INDIVIDUAL_KEYS = (
+    "id",
+    "delta_t",
+    "e_met",
+    "l_buy",
+    "l_sell",
+    "l_extra",
+    "l_market_buy",
+    "l_market_sell",
+    "max_p",
+)
+
+
+def parse_post_individual(backpack: Mapping[str, Any]) -> PostIndividual:
+    """Validate the flat backpack of a post-delivery individual cost.
+
+    All lists must have the length of ``l_buy`` (there is no ``horizon`` key).
+
+    Raises
+    ------
+    InputError
+        Listing every problem found (a ``ValueError``), naming the meter ``id``.
+
+    """
+    problems = Problems(SOURCE)
+    if not _require_top(problems, backpack, POST_INDIVIDUAL_KEYS):
+        problems.raise_if_any()
+    meter = str(backpack["id"])
+    _top_number(problems, backpack, "delta_t", "positive")
+    _top_number(problems, backpack, "l_extra", "non_negative")
+    l_buy = _as_sequence(backpack["l_buy"])
+    length = len(l_buy) if isinstance(l_buy, (list, tuple)) else None
+    for key in ("e_met", "l_buy", "l_sell"):
+        problems.extend(series({meter: _as_sequence(backpack[key])}, key, "meter", length))
+    for key in ("l_market_buy", "l_market_sell"):
+        if length is not None:
+            _top_series(problems, backpack, key, length)
+    problems.extend(positive({meter: backpack["max_p"]}, "max_p", "meter"))
+    problems.raise_if_any()
+    return PostIndividual(
+        meter_id=meter,
+        delta_t=float(backpack["delta_t"]),
+        e_met=np.asarray(backpack["e_met"], dtype=float),
+        l_buy=np.asarray(backpack["l_buy"], dtype=float),
+        l_sell=np.asarray(backpack["l_sell"], dtype=float),
+        l_market_buy=np.asarray(backpack["l_market_buy"], dtype=float),
+        l_market_sell=np.asarray(backpack["l_market_sell"], dtype=float),
+        max_p=float(backpack["max_p"]),
+        l_extra=float(backpack["l_extra"]),
+    )

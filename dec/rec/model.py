@@ -1,0 +1,396 @@
+"""The REC MILPs in cvxpy: a meter's individual schedule and the collective pool/bilateral market.
+
+One builder writes the three problems of rec_op_lem_prices (stage 1, stage-2 pool,
+stage-2 bilateral) in matrix form over N meters and T steps; energies in kWh per
+step, tariffs in EUR/kWh, powers in kW.
+
+Every meter n and step t (stage 1 and stage 2):
+
+- retail and market exchanges ``e_sup_retail, e_sur_retail, e_sup_market,
+  e_sur_market >= 0``, extra power ``p_extra >= 0``, net load ``e_cmet`` (free),
+  binary ``delta_sup`` (supply or surplus, not both, with big M = 10 max_p);
+- ``e_cmet = e_sup_retail + e_sup_market - e_sur_retail - e_sur_market + e_pur - e_sale``
+  (no ``e_pur``/``e_sale`` in stage 1);
+- ``e_cmet = e_c - e_g + sum_b (e_bc - e_bd)`` (plus vehicle charging);
+- ``-p_extra - max_p <= e_cmet / delta_t <= p_extra + max_p``;
+- batteries: ``e_bat_t = e_bat_{t-1} + eff_bc e_bc - e_bd / eff_bd``, SoC limits,
+  ``e_bc / delta_t <= p_max delta_bc``, ``e_bd / delta_t <= p_max (1 - delta_bc)``.
+
+Stage 2 adds the local market. A pool has per-meter purchases and sales whose sum
+balances at every step (the balance whose duals are the dual prices); bilateral
+contracts have per-pair exchanges with ``e_sale[n][m] = e_pur[m][n]``. Self-consumed
+community energy ``e_slc`` (charged the grid tariff ``l_grid``) is the smaller of
+the consumption and the energy bought in the community when ``l_grid >= 0`` (one
+binary per meter and step), and is bounded by both when ``l_grid < 0``. Optional
+rules: ``strict_pos_coeffs`` (a meter is a net buyer or sells at most its surplus),
+``total_share_coeffs`` (in a deficit step every meter in surplus sells all of it to
+the community; in a surplus step every meter in deficit buys all of it). The
+second stage of a two-stage run bounds each meter's cost, LEM payments included,
+by its stage-1 cost rounded up to the thousandth.
+
+The objective is the sum of every meter's energy cost (the LEM price cancels in
+the community). Binaries come from a :class:`Binaries` source: boolean variables
+for the MILP, or continuous copies fixed to given values for the LP whose duals
+give the dual prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from dec.rec.data import RecData
+
+Kind = Literal["individual", "pool", "bilateral"]
+
+#: Big-M of the on/off constraints, in multiples of the meters' power limit (as the reference).
+BIG_M_PER_KW = 10.0
+
+
+def round_up(value: float, decimals: int = 3, numpy_halves: bool = False) -> float:
+    """Round ``value`` to ``decimals`` after adding half a unit of the last decimal.
+
+    This is the stage-2 bound of rec_op_lem_prices: a cost is rounded to the next
+    thousandth (exactly representable thousandths gain one more, e.g. 3.123 -> 3.124).
+    The reference rounds a MILP cost (a Python float) with Python's ``round`` and a
+    measured cost (a numpy float) with numpy's, which treat halves differently;
+    ``numpy_halves`` selects the latter.
+    """
+    shifted = float(value) + 5 * 10 ** (-decimals - 1)
+    if numpy_halves:
+        return float(np.round(shifted, decimals))
+    return round(shifted, decimals)
+
+
+class Binaries:
+    """Source of on/off variables.
+
+    Parameters
+    ----------
+    fixed
+        False: boolean variables (the MILP). True: continuous variables each fixed by an
+        equality to a parameter, set to the MILP's values before solving the LP.
+
+    """
+
+    def __init__(self, fixed: bool):
+        self.fixed = fixed
+        self.variables: dict[str, cp.Variable] = {}
+        self.values: dict[str, cp.Parameter] = {}
+        self.constraints: list[cp.Constraint] = []
+
+    def __call__(self, name: str, shape: tuple[int, ...]) -> cp.Variable:
+        """Return a new on/off variable of ``shape`` called ``name``."""
+        if not self.fixed:
+            var = cp.Variable(shape, boolean=True, name=name)
+        else:
+            var = cp.Variable(shape, name=name)
+            value = cp.Parameter(shape, name=f"{name}_fixed")
+            self.values[name] = value
+            self.constraints.append(var == value)
+        self.variables[name] = var
+        return var
+
+
+def _owner_matrix(owner: np.ndarray, n_meters: int) -> sp.csr_matrix:
+    """Sparse (N, K) matrix summing K assets (or pairs) onto their N meters."""
+    return sp.csr_matrix(
+        (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(n_meters, len(owner))
+    )
+
+
+@dataclass
+class Pairs:
+    """Ordered pairs (n, m), n != m, of a bilateral market: n-major, m in meter order."""
+
+    first: np.ndarray
+    second: np.ndarray
+    reverse: np.ndarray
+
+    @classmethod
+    def of(cls, n_meters: int) -> Pairs:
+        """Return every ordered pair of ``n_meters`` meters."""
+        pairs = [(n, m) for n in range(n_meters) for m in range(n_meters) if m != n]
+        position = {p: k for k, p in enumerate(pairs)}
+        return cls(
+            first=np.array([p[0] for p in pairs], dtype=int),
+            second=np.array([p[1] for p in pairs], dtype=int),
+            reverse=np.array([position[(m, n)] for n, m in pairs], dtype=int),
+        )
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+
+@dataclass
+class RecModel:
+    """A compiled REC problem: variables, parameters and the named constraints to read.
+
+    Attributes
+    ----------
+    kind
+        ``individual``, ``pool`` or ``bilateral``.
+    data
+        The data it was built from.
+    problem
+        The cvxpy problem (DPP: re-solved with new ``l_lem`` / ``bound`` values).
+    variables
+        Continuous variables (and expressions, e.g. ``e_sale`` of bilateral pairs) by name.
+    binaries
+        The on/off source (its variables by name).
+    l_lem, bound
+        Parameters: LEM prices (T,) and each meter's stage-2 cost bound (N,) (None when
+        the model has no bound).
+    balance
+        Per-step pool balance (pool only), whose duals are the dual prices.
+    pairs
+        Ordered meter pairs (bilateral only).
+
+    """
+
+    kind: Kind
+    data: RecData
+    problem: cp.Problem
+    variables: dict[str, cp.Expression]
+    binaries: Binaries
+    l_lem: cp.Parameter | None = None
+    bound: cp.Parameter | None = None
+    balance: cp.Constraint | None = None
+    pairs: Pairs | None = None
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def build_model(
+    data: RecData, kind: Kind, *, bounded: bool = False, fixed: bool = False
+) -> RecModel:
+    """Build the MILP (or its fixed-binary LP) of ``data``.
+
+    Parameters
+    ----------
+    data
+        Validated arrays of the meters.
+    kind
+        ``individual`` (stage 1, each meter alone; several meters give independent
+        blocks), ``pool`` or ``bilateral`` (stage 2).
+    bounded
+        Add the per-meter cost bound of the second stage of a two-stage run.
+    fixed
+        Build the LP with every binary fixed by a parameter (for dual prices).
+
+    Returns
+    -------
+    RecModel
+
+    """
+    n, t_len = data.e_c.shape
+    dt = data.delta_t
+    bins = Binaries(fixed)
+    v: dict[str, cp.Expression] = {}
+    cons: list[cp.Constraint] = []
+
+    def var(name: str, shape: tuple[int, ...] = (n, t_len), nonneg: bool = True) -> cp.Variable:
+        v[name] = cp.Variable(shape, nonneg=nonneg, name=name)
+        return v[name]
+
+    if kind == "individual":
+        big_m = BIG_M_PER_KW * data.max_p[:, None] * np.ones((1, t_len))
+    else:
+        big_m = BIG_M_PER_KW * float(data.max_p.max())
+
+    sup_r, sur_r = var("e_sup_retail"), var("e_sur_retail")
+    sup_m, sur_m = var("e_sup_market"), var("e_sur_market")
+    p_extra = var("p_extra")
+    cmet = var("e_cmet", nonneg=False)
+    d_sup = bins("delta_sup", (n, t_len))
+
+    # behind-the-meter assets
+    load = data.e_c - data.e_g
+    asset_flow = []
+    st = data.storages
+    if st.count:
+        own = _owner_matrix(st.owner, n)
+        bat, bc, bd = (
+            var("e_bat", (st.count, t_len)),
+            var("e_bc", (st.count, t_len)),
+            var("e_bd", (st.count, t_len)),
+        )
+        d_bc = bins("delta_bc", (st.count, t_len))
+        step = cp.multiply(st.eff_bc[:, None], bc) - cp.multiply(1.0 / st.eff_bd[:, None], bd)
+        cons += [
+            bat[:, 0] == st.init_e + step[:, 0],
+            bat >= (st.soc_min * st.e_bn / 100.0)[:, None],
+            bat <= (st.soc_max * st.e_bn / 100.0)[:, None],
+            bc / dt <= cp.multiply(st.p_max[:, None], d_bc),
+            bd / dt <= cp.multiply(st.p_max[:, None], 1 - d_bc),
+        ]
+        if t_len > 1:
+            cons.append(bat[:, 1:] == bat[:, :-1] + step[:, 1:])
+        asset_flow.append(own @ (bc - bd))
+    ev = data.evs
+    if ev.count:
+        own_v = _owner_matrix(ev.owner, n)
+        e_ev, pc, pd = (
+            var("ev_stored", (ev.count, t_len)),
+            var("p_ev_charge", (ev.count, t_len)),
+            var("p_ev_discharge", (ev.count, t_len)),
+        )
+        step_v = (
+            cp.multiply(ev.eff_bc[:, None] * dt, pc)
+            - cp.multiply(dt / ev.eff_bd[:, None], pd)
+            - ev.trip_kwh
+        )
+        cons += [
+            e_ev[:, 0] == ev.init_e_kwh + step_v[:, 0],
+            cp.multiply(1.0 / ev.eff_bd[:, None], pd) <= ev.pmax_d_kw[:, None] * ev.plugged,
+            cp.multiply(ev.eff_bc[:, None], pc) <= ev.pmax_c_kw[:, None] * ev.plugged,
+            e_ev <= ev.capacity_kwh[:, None],
+            e_ev >= ev.min_e_kwh[:, None],
+        ]
+        if t_len > 1:
+            cons.append(e_ev[:, 1:] == e_ev[:, :-1] + step_v[:, 1:])
+        asset_flow.append(own_v @ (pc * dt - pd * dt))
+
+    net_load = load + sum(asset_flow) if asset_flow else load
+    cons += [
+        cmet == net_load,
+        -p_extra - data.max_p[:, None] <= cmet / dt,
+        cmet / dt <= p_extra + data.max_p[:, None],
+        sup_r + sup_m <= cp.multiply(big_m, d_sup),
+        sur_r + sur_m <= cp.multiply(big_m, 1 - d_sup),
+    ]
+
+    energy_cost = (
+        cp.multiply(data.l_buy, sup_r)
+        - cp.multiply(data.l_sell, sur_r)
+        + cp.multiply(data.l_market_buy[None, :], sup_m)
+        - cp.multiply(data.l_market_sell[None, :], sur_m)
+        + data.l_extra * p_extra
+    )
+    if st.count:
+        energy_cost = energy_cost + own @ cp.multiply(st.degradation_cost[:, None], bd)
+    retail = sup_r + sup_m - sur_r - sur_m
+
+    model = RecModel(kind=kind, data=data, problem=None, variables=v, binaries=bins)
+    if kind == "individual":
+        cons.append(cmet == retail)
+        objective = cp.sum(energy_cost)
+    else:
+        exchange, slc_cost = _community(model, cons, var, bins, big_m, cmet)
+        cons.append(cmet == retail + exchange)
+        energy_cost = energy_cost + slc_cost
+        objective = cp.sum(energy_cost)
+        model.l_lem = cp.Parameter(t_len, name="l_lem")
+        if bounded:
+            model.bound = cp.Parameter(n, name="cost_bound")
+            cons.append(cp.sum(energy_cost, axis=1) + exchange @ model.l_lem <= model.bound)
+    model.problem = cp.Problem(cp.Minimize(objective), cons + bins.constraints)
+    return model
+
+
+def _community(model: RecModel, cons: list, var, bins: Binaries, big_m: float, cmet):
+    """Add the local-market variables and constraints; return (net purchases, slc cost)."""
+    data = model.data
+    n, t_len = data.e_c.shape
+    if model.kind == "pool":
+        pur, sale = var("e_pur"), var("e_sale")
+        slc = var("e_slc")
+        exchange, bought, sold, slc_member = pur - sale, pur, sale, slc
+        model.balance = cp.sum(sale, axis=0) == cp.sum(pur, axis=0)
+        cons.append(model.balance)
+        positive = np.broadcast_to(data.l_grid[None, :] >= 0, (n, t_len))
+        slc_cost = cp.multiply(data.l_grid[None, :], slc)
+    else:
+        pairs = model.pairs = Pairs.of(n)
+        agg = _owner_matrix(pairs.first, n)
+        if len(pairs):
+            pur = var("e_pur", (len(pairs), t_len))
+            swap = sp.csr_matrix(
+                (np.ones(len(pairs)), (np.arange(len(pairs)), pairs.reverse)),
+                shape=(len(pairs), len(pairs)),
+            )
+            sale = model.variables["e_sale"] = swap @ pur
+            slc = var("e_slc", (len(pairs), t_len))
+            bought, sold = agg @ pur, agg @ sale
+            exchange, slc_member = bought - sold, agg @ slc
+            grid = data.l_grid[pairs.first, pairs.second]
+            slc_cost = agg @ cp.multiply(grid, slc)
+            positive = np.ones((n, t_len), dtype=bool)
+            np.logical_and.at(positive, pairs.first, grid >= 0)
+        else:
+            zero = cp.Constant(np.zeros((n, t_len)))
+            bought = sold = exchange = slc_member = slc_cost = zero
+            positive = np.ones((n, t_len), dtype=bool)
+    model.masks["l_grid_nonneg"] = positive
+    consumed, alc = var("e_consumed"), var("e_alc")
+    d_slc, d_cmet, d_alc = (
+        bins(name, (n, t_len)) for name in ("delta_slc", "delta_cmet", "delta_alc")
+    )
+
+    pos, neg = positive, ~positive
+    for expr, mask in (
+        (consumed >= cmet, pos),
+        (alc >= exchange, pos),
+        (slc_member >= consumed - big_m * (1 - d_slc), pos),
+        (slc_member >= alc - big_m * d_slc, pos),
+        (d_cmet == 0, pos),
+        (d_alc == 0, pos),
+        (consumed <= cmet + big_m * d_cmet, neg),
+        (consumed <= big_m * (1 - d_cmet), neg),
+        (alc <= exchange + big_m * d_alc, neg),
+        (alc <= big_m * (1 - d_alc), neg),
+        (slc_member <= consumed, neg),
+        (slc_member <= alc, neg),
+        (d_slc == 0, neg),
+    ):
+        _add_masked(cons, expr, mask)
+    if model.kind == "bilateral" and len(model.pairs):
+        pairs = model.pairs
+        pair_pos = positive[pairs.first]
+        d_pair = agg.T @ d_slc
+        _add_masked(cons, slc >= pur - sale - big_m * d_pair, pair_pos)
+        _add_masked(cons, slc <= pur - sale + big_m * (1 - d_pair), pair_pos)
+    if data.strict_pos_coeffs:
+        d_coeff = bins("delta_coeff", (n, t_len))
+        cons += [
+            sold - bought <= -cmet + big_m * d_coeff,
+            sold - bought <= big_m * (1 - d_coeff),
+        ]
+    if data.total_share_coeffs:
+        d_rec = bins("delta_rec_balance", (t_len,))
+        d_meter = bins("delta_meter_balance", (n, t_len))
+        total = cp.sum(cmet, axis=0)
+        rec = cp.reshape(d_rec, (1, t_len), order="C")
+        cons += [
+            total >= -big_m * d_rec,
+            total <= big_m * (1 - d_rec),
+            cmet >= -big_m * d_meter,
+            cmet <= big_m * (1 - d_meter),
+            sold >= -cmet - big_m * (1 - d_meter + rec),
+            sold <= -cmet + big_m * (1 - d_meter + rec),
+            bought >= cmet - big_m * (1 - rec + d_meter),
+            bought <= cmet + big_m * (1 - rec + d_meter),
+        ]
+    return exchange, slc_cost
+
+
+def _add_masked(cons: list, constraint: cp.Constraint, mask: np.ndarray) -> None:
+    """Append ``constraint`` restricted to the entries where ``mask`` holds."""
+    if mask.all():
+        cons.append(constraint)
+        return
+    if not mask.any():
+        return
+    lhs, rhs = constraint.args
+    index = np.flatnonzero(mask.ravel(order="C"))
+    left = cp.vec(lhs, order="C")[index] if lhs.size > 1 else lhs
+    right = cp.vec(rhs, order="C")[index] if rhs.size > 1 else rhs
+    if isinstance(constraint, cp.constraints.Equality):
+        cons.append(left == right)
+    elif isinstance(constraint, cp.constraints.Inequality):
+        cons.append(left <= right)
+    else:  # pragma: no cover - only the two kinds above are built
+        raise TypeError(type(constraint))
