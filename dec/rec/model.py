@@ -49,6 +49,10 @@ Kind = Literal["individual", "pool", "bilateral"]
 
 #: Big-M of the on/off constraints, in multiples of the meters' power limit (as the reference).
 BIG_M_PER_KW = 10.0
+#: Cost per kWh traded in the community added to the MILP objective (not to reported costs):
+#: among schedules of equal cost it selects the one with the least internal trading, e.g.
+#: no energy bought in the pool only to be exported at the same price.
+TIE_BREAK_EUR_PER_KWH = 1e-6
 
 
 def round_up(value: float, decimals: int = 3, numpy_halves: bool = False) -> float:
@@ -164,10 +168,87 @@ class RecModel:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[cp.Expression, list]:
+    """Add the batteries' and vehicles' variables; return (meter flow of the assets, cost terms)."""
+    n, t_len = data.e_c.shape
+    dt = data.delta_t
+    flow: list[cp.Expression] = []
+    costs: list[cp.Expression] = []
+    st = data.storages
+    if st.count:
+        own = _owner_matrix(st.owner, n)
+        shape = (st.count, t_len)
+        bat, bc, bd = var("e_bat", shape), var("e_bc", shape), var("e_bd", shape)
+        d_bc = bins("delta_bc", shape)
+        step = cp.multiply(st.eff_bc[:, None], bc) - cp.multiply(1.0 / st.eff_bd[:, None], bd)
+        cons += [
+            bat[:, 0] == st.init_e + step[:, 0],
+            bat >= (st.soc_min * st.e_bn / 100.0)[:, None],
+            bat <= (st.soc_max * st.e_bn / 100.0)[:, None],
+            bc / dt <= cp.multiply(st.p_max[:, None], d_bc),
+            bd / dt <= cp.multiply(st.p_max[:, None], 1 - d_bc),
+        ]
+        if t_len > 1:
+            cons.append(bat[:, 1:] == bat[:, :-1] + step[:, 1:])
+        flow.append(own @ (bc - bd))
+        costs.append(own @ cp.multiply(st.degradation_cost[:, None], bd))
+    ev = data.evs
+    if ev.count:
+        own_v = _owner_matrix(ev.owner, n)
+        shape = (ev.count, t_len)
+        e_ev, pc, pd = (
+            var("ev_stored", shape),
+            var("p_ev_charge", shape),
+            var("p_ev_discharge", shape),
+        )
+        step_v = (
+            cp.multiply(ev.eff_bc[:, None] * dt, pc)
+            - cp.multiply(dt / ev.eff_bd[:, None], pd)
+            - ev.trip_kwh
+        )
+        cons += [
+            e_ev[:, 0] == ev.init_e_kwh + step_v[:, 0],
+            cp.multiply(1.0 / ev.eff_bd[:, None], pd) <= ev.pmax_d_kw[:, None] * ev.plugged,
+            cp.multiply(ev.eff_bc[:, None], pc) <= ev.pmax_c_kw[:, None] * ev.plugged,
+            e_ev <= ev.capacity_kwh[:, None],
+            e_ev >= ev.min_e_kwh[:, None],
+        ]
+        if t_len > 1:
+            cons.append(e_ev[:, 1:] == e_ev[:, :-1] + step_v[:, 1:])
+        flow.append(own_v @ (pc * dt - pd * dt))
+    return (sum(flow) if flow else None), costs
+
+
+def fixed_net_load(data: RecData) -> np.ndarray:
+    """Return True for meters whose net load is data (no battery, no vehicle), shape (N,)."""
+    fixed = np.ones(data.n_meters, dtype=bool)
+    fixed[data.storages.owner] = False
+    fixed[data.evs.owner] = False
+    return fixed
+
+
+def no_arbitrage(data: RecData) -> np.ndarray:
+    """Return True at steps where no meter sells dearer than any meter buys, shape (N, T).
+
+    At such steps buying and selling in the same step never pays (for a meter or by
+    passing energy between meters), so the supply/surplus binary is not needed: a
+    solution doing both can be netted at no cost.
+    """
+    buy = np.minimum(data.l_buy, data.l_market_buy[None, :]).min(axis=0)
+    sell = np.maximum(data.l_sell, data.l_market_sell[None, :]).max(axis=0)
+    return np.broadcast_to(buy >= sell, data.e_c.shape)
+
+
 def build_model(
     data: RecData, kind: Kind, *, bounded: bool = False, fixed: bool = False
 ) -> RecModel:
     """Build the MILP (or its fixed-binary LP) of ``data``.
+
+    Binaries whose best value follows from the data are fixed (meters without
+    battery or vehicle have a known net load) and the supply/surplus binary is left
+    out where no tariff arbitrage exists; both keep the optimum of the reference
+    formulation. The valid inequality ``e_slc >= (e_pur - e_sale) - surplus`` tightens
+    the relaxation of the self-consumption binary.
 
     Parameters
     ----------
@@ -199,69 +280,23 @@ def build_model(
     if kind == "individual":
         big_m = BIG_M_PER_KW * data.max_p[:, None] * np.ones((1, t_len))
     else:
-        big_m = BIG_M_PER_KW * float(data.max_p.max())
+        big_m = np.full((n, t_len), BIG_M_PER_KW * float(data.max_p.max()))
 
     sup_r, sur_r = var("e_sup_retail"), var("e_sur_retail")
     sup_m, sur_m = var("e_sup_market"), var("e_sur_market")
     p_extra = var("p_extra")
     cmet = var("e_cmet", nonneg=False)
     d_sup = bins("delta_sup", (n, t_len))
-
-    # behind-the-meter assets
     load = data.e_c - data.e_g
-    asset_flow = []
-    st = data.storages
-    if st.count:
-        own = _owner_matrix(st.owner, n)
-        bat, bc, bd = (
-            var("e_bat", (st.count, t_len)),
-            var("e_bc", (st.count, t_len)),
-            var("e_bd", (st.count, t_len)),
-        )
-        d_bc = bins("delta_bc", (st.count, t_len))
-        step = cp.multiply(st.eff_bc[:, None], bc) - cp.multiply(1.0 / st.eff_bd[:, None], bd)
-        cons += [
-            bat[:, 0] == st.init_e + step[:, 0],
-            bat >= (st.soc_min * st.e_bn / 100.0)[:, None],
-            bat <= (st.soc_max * st.e_bn / 100.0)[:, None],
-            bc / dt <= cp.multiply(st.p_max[:, None], d_bc),
-            bd / dt <= cp.multiply(st.p_max[:, None], 1 - d_bc),
-        ]
-        if t_len > 1:
-            cons.append(bat[:, 1:] == bat[:, :-1] + step[:, 1:])
-        asset_flow.append(own @ (bc - bd))
-    ev = data.evs
-    if ev.count:
-        own_v = _owner_matrix(ev.owner, n)
-        e_ev, pc, pd = (
-            var("ev_stored", (ev.count, t_len)),
-            var("p_ev_charge", (ev.count, t_len)),
-            var("p_ev_discharge", (ev.count, t_len)),
-        )
-        step_v = (
-            cp.multiply(ev.eff_bc[:, None] * dt, pc)
-            - cp.multiply(dt / ev.eff_bd[:, None], pd)
-            - ev.trip_kwh
-        )
-        cons += [
-            e_ev[:, 0] == ev.init_e_kwh + step_v[:, 0],
-            cp.multiply(1.0 / ev.eff_bd[:, None], pd) <= ev.pmax_d_kw[:, None] * ev.plugged,
-            cp.multiply(ev.eff_bc[:, None], pc) <= ev.pmax_c_kw[:, None] * ev.plugged,
-            e_ev <= ev.capacity_kwh[:, None],
-            e_ev >= ev.min_e_kwh[:, None],
-        ]
-        if t_len > 1:
-            cons.append(e_ev[:, 1:] == e_ev[:, :-1] + step_v[:, 1:])
-        asset_flow.append(own_v @ (pc * dt - pd * dt))
-
-    net_load = load + sum(asset_flow) if asset_flow else load
+    asset_flow, asset_costs = _flows(data, var, bins, cons)
     cons += [
-        cmet == net_load,
+        cmet == (load if asset_flow is None else load + asset_flow),
         -p_extra - data.max_p[:, None] <= cmet / dt,
         cmet / dt <= p_extra + data.max_p[:, None],
-        sup_r + sup_m <= cp.multiply(big_m, d_sup),
-        sur_r + sur_m <= cp.multiply(big_m, 1 - d_sup),
     ]
+    arbitrage = ~no_arbitrage(data)
+    _add_masked(cons, sup_r + sup_m <= cp.multiply(big_m, d_sup), arbitrage)
+    _add_masked(cons, sur_r + sur_m <= cp.multiply(big_m, 1 - d_sup), arbitrage)
 
     energy_cost = (
         cp.multiply(data.l_buy, sup_r)
@@ -269,36 +304,36 @@ def build_model(
         + cp.multiply(data.l_market_buy[None, :], sup_m)
         - cp.multiply(data.l_market_sell[None, :], sur_m)
         + data.l_extra * p_extra
+        + sum(asset_costs)
     )
-    if st.count:
-        energy_cost = energy_cost + own @ cp.multiply(st.degradation_cost[:, None], bd)
     retail = sup_r + sup_m - sur_r - sur_m
-
     model = RecModel(kind=kind, data=data, problem=None, variables=v, binaries=bins)
+    model.masks["supply_binary"] = arbitrage
     if kind == "individual":
         cons.append(cmet == retail)
-        objective = cp.sum(energy_cost)
     else:
-        exchange, slc_cost = _community(model, cons, var, bins, big_m, cmet)
+        exchange, slc_cost = _community(model, cons, var, big_m, cmet, sur_r + sur_m)
         cons.append(cmet == retail + exchange)
         energy_cost = energy_cost + slc_cost
-        objective = cp.sum(energy_cost)
         model.l_lem = cp.Parameter(t_len, name="l_lem")
         if bounded:
             model.bound = cp.Parameter(n, name="cost_bound")
             cons.append(cp.sum(energy_cost, axis=1) + exchange @ model.l_lem <= model.bound)
+    objective = cp.sum(energy_cost)
+    if kind != "individual" and not fixed and "e_pur" in v:
+        objective = objective + TIE_BREAK_EUR_PER_KWH * cp.sum(v["e_pur"] + v["e_sale"])
     model.problem = cp.Problem(cp.Minimize(objective), cons + bins.constraints)
     return model
 
 
-def _community(model: RecModel, cons: list, var, bins: Binaries, big_m: float, cmet):
+def _community(model: RecModel, cons: list, var, big_m: np.ndarray, cmet, surplus):
     """Add the local-market variables and constraints; return (net purchases, slc cost)."""
     data = model.data
+    bins = model.binaries
     n, t_len = data.e_c.shape
     if model.kind == "pool":
-        pur, sale = var("e_pur"), var("e_sale")
-        slc = var("e_slc")
-        exchange, bought, sold, slc_member = pur - sale, pur, sale, slc
+        pur, sale, slc = var("e_pur"), var("e_sale"), var("e_slc")
+        bought, sold, slc_member = pur, sale, slc
         model.balance = cp.sum(sale, axis=0) == cp.sum(pur, axis=0)
         cons.append(model.balance)
         positive = np.broadcast_to(data.l_grid[None, :] >= 0, (n, t_len))
@@ -306,6 +341,7 @@ def _community(model: RecModel, cons: list, var, bins: Binaries, big_m: float, c
     else:
         pairs = model.pairs = Pairs.of(n)
         agg = _owner_matrix(pairs.first, n)
+        positive = np.ones((n, t_len), dtype=bool)
         if len(pairs):
             pur = var("e_pur", (len(pairs), t_len))
             swap = sp.csr_matrix(
@@ -314,71 +350,87 @@ def _community(model: RecModel, cons: list, var, bins: Binaries, big_m: float, c
             )
             sale = model.variables["e_sale"] = swap @ pur
             slc = var("e_slc", (len(pairs), t_len))
-            bought, sold = agg @ pur, agg @ sale
-            exchange, slc_member = bought - sold, agg @ slc
+            bought, sold, slc_member = agg @ pur, agg @ sale, agg @ slc
             grid = data.l_grid[pairs.first, pairs.second]
             slc_cost = agg @ cp.multiply(grid, slc)
-            positive = np.ones((n, t_len), dtype=bool)
             np.logical_and.at(positive, pairs.first, grid >= 0)
         else:
-            zero = cp.Constant(np.zeros((n, t_len)))
-            bought = sold = exchange = slc_member = slc_cost = zero
-            positive = np.ones((n, t_len), dtype=bool)
+            bought = sold = slc_member = slc_cost = cp.Constant(np.zeros((n, t_len)))
+    exchange = bought - sold
     model.masks["l_grid_nonneg"] = positive
     consumed, alc = var("e_consumed"), var("e_alc")
-    d_slc, d_cmet, d_alc = (
-        bins(name, (n, t_len)) for name in ("delta_slc", "delta_cmet", "delta_alc")
-    )
-
+    d_slc, d_cmet, d_alc = (bins(k, (n, t_len)) for k in ("delta_slc", "delta_cmet", "delta_alc"))
     pos, neg = positive, ~positive
-    for expr, mask in (
+    for constraint, mask in (
         (consumed >= cmet, pos),
         (alc >= exchange, pos),
-        (slc_member >= consumed - big_m * (1 - d_slc), pos),
-        (slc_member >= alc - big_m * d_slc, pos),
+        (slc_member >= consumed - cp.multiply(big_m, 1 - d_slc), pos),
+        (slc_member >= alc - cp.multiply(big_m, d_slc), pos),
+        (slc_member >= exchange - surplus, pos),
         (d_cmet == 0, pos),
         (d_alc == 0, pos),
-        (consumed <= cmet + big_m * d_cmet, neg),
-        (consumed <= big_m * (1 - d_cmet), neg),
-        (alc <= exchange + big_m * d_alc, neg),
-        (alc <= big_m * (1 - d_alc), neg),
+        (consumed <= cmet + cp.multiply(big_m, d_cmet), neg),
+        (consumed <= cp.multiply(big_m, 1 - d_cmet), neg),
+        (alc <= exchange + cp.multiply(big_m, d_alc), neg),
+        (alc <= cp.multiply(big_m, 1 - d_alc), neg),
         (slc_member <= consumed, neg),
         (slc_member <= alc, neg),
         (d_slc == 0, neg),
     ):
-        _add_masked(cons, expr, mask)
+        _add_masked(cons, constraint, mask)
     if model.kind == "bilateral" and len(model.pairs):
         pairs = model.pairs
-        pair_pos = positive[pairs.first]
         d_pair = agg.T @ d_slc
-        _add_masked(cons, slc >= pur - sale - big_m * d_pair, pair_pos)
-        _add_masked(cons, slc <= pur - sale + big_m * (1 - d_pair), pair_pos)
+        m_pair = big_m[pairs.first]
+        pair_pos = positive[pairs.first]
+        _add_masked(cons, slc >= pur - sale - cp.multiply(m_pair, d_pair), pair_pos)
+        _add_masked(cons, slc <= pur - sale + cp.multiply(m_pair, 1 - d_pair), pair_pos)
+
+    # binaries implied by the data of meters whose net load is known
+    known = np.broadcast_to(fixed_net_load(data)[:, None], (n, t_len))
+    load = data.e_c - data.e_g
+    _fix(cons, d_cmet, neg & known, load <= 0)
+    if model.kind == "pool":
+        _fix(cons, d_slc, pos & known & (load <= 0), True)
     if data.strict_pos_coeffs:
         d_coeff = bins("delta_coeff", (n, t_len))
         cons += [
-            sold - bought <= -cmet + big_m * d_coeff,
-            sold - bought <= big_m * (1 - d_coeff),
+            sold - bought <= -cmet + cp.multiply(big_m, d_coeff),
+            sold - bought <= cp.multiply(big_m, 1 - d_coeff),
         ]
+        _fix(cons, d_coeff, known, load > 0)
     if data.total_share_coeffs:
         d_rec = bins("delta_rec_balance", (t_len,))
         d_meter = bins("delta_meter_balance", (n, t_len))
         total = cp.sum(cmet, axis=0)
+        m_rec = big_m[0]
         rec = cp.reshape(d_rec, (1, t_len), order="C")
         cons += [
-            total >= -big_m * d_rec,
-            total <= big_m * (1 - d_rec),
-            cmet >= -big_m * d_meter,
-            cmet <= big_m * (1 - d_meter),
-            sold >= -cmet - big_m * (1 - d_meter + rec),
-            sold <= -cmet + big_m * (1 - d_meter + rec),
-            bought >= cmet - big_m * (1 - rec + d_meter),
-            bought <= cmet + big_m * (1 - rec + d_meter),
+            total >= -cp.multiply(m_rec, d_rec),
+            total <= cp.multiply(m_rec, 1 - d_rec),
+            cmet >= -cp.multiply(big_m, d_meter),
+            cmet <= cp.multiply(big_m, 1 - d_meter),
+            sold >= -cmet - cp.multiply(big_m, 1 - d_meter + rec),
+            sold <= -cmet + cp.multiply(big_m, 1 - d_meter + rec),
+            bought >= cmet - cp.multiply(big_m, 1 - rec + d_meter),
+            bought <= cmet + cp.multiply(big_m, 1 - rec + d_meter),
         ]
+        _fix(cons, d_meter, known & (load != 0), load < 0)
+        total_load = load.sum(axis=0)
+        if known.all():
+            _fix(cons, d_rec, total_load != 0, total_load < 0)
     return exchange, slc_cost
+
+
+def _fix(cons: list, binary: cp.Expression, mask: np.ndarray, value) -> None:
+    """Fix ``binary`` to ``value`` (bool or bool array) where ``mask`` holds."""
+    target = np.broadcast_to(np.asarray(value, dtype=float), mask.shape)
+    _add_masked(cons, binary == target, mask)
 
 
 def _add_masked(cons: list, constraint: cp.Constraint, mask: np.ndarray) -> None:
     """Append ``constraint`` restricted to the entries where ``mask`` holds."""
+    mask = np.asarray(mask, dtype=bool)
     if mask.all():
         cons.append(constraint)
         return
@@ -386,11 +438,13 @@ def _add_masked(cons: list, constraint: cp.Constraint, mask: np.ndarray) -> None
         return
     lhs, rhs = constraint.args
     index = np.flatnonzero(mask.ravel(order="C"))
-    left = cp.vec(lhs, order="C")[index] if lhs.size > 1 else lhs
-    right = cp.vec(rhs, order="C")[index] if rhs.size > 1 else rhs
+
+    def pick(side: cp.Expression) -> cp.Expression:
+        if side.size == 1:
+            return side
+        return cp.vec(side, order="C")[index]
+
     if isinstance(constraint, cp.constraints.Equality):
-        cons.append(left == right)
-    elif isinstance(constraint, cp.constraints.Inequality):
-        cons.append(left <= right)
-    else:  # pragma: no cover - only the two kinds above are built
-        raise TypeError(type(constraint))
+        cons.append(pick(lhs) == pick(rhs))
+    else:
+        cons.append(pick(lhs) <= pick(rhs))

@@ -15,6 +15,49 @@ import numpy as np
 
 from dec.rec.data import RecData
 from dec.rec.model import RecModel
+from dec.rec.solve import clean
+
+
+def _take(first: np.ndarray, second: np.ndarray, amount: np.ndarray) -> None:
+    """Remove ``amount`` from ``first`` then ``second`` (in place)."""
+    from_first = np.minimum(first, amount)
+    first -= from_first
+    second -= amount - from_first
+
+
+def tidy(model: RecModel, vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Report the canonical values of variables the optimum leaves free (in place).
+
+    - Where the supply/surplus binary was left out (no arbitrage), simultaneous supply
+      and surplus (possible only at equal tariffs) are netted and ``delta_sup`` is 1
+      exactly when energy is supplied.
+    - At steps with ``l_grid >= 0`` the consumption and the allocated energy only have
+      lower bounds; they are reported at them: ``max(e_cmet, 0)`` and
+      ``max(e_pur - e_sale, 0)``.
+    """
+    free = ~model.masks["supply_binary"]
+    supply = vals["e_sup_retail"] + vals["e_sup_market"]
+    surplus = vals["e_sur_retail"] + vals["e_sur_market"]
+    both = np.where(free, np.minimum(supply, surplus), 0.0)
+    if both.any():
+        _take(vals["e_sup_retail"], vals["e_sup_market"], both)
+        _take(vals["e_sur_retail"], vals["e_sur_market"], both)
+    supplied = (vals["e_sup_retail"] + vals["e_sup_market"] > 0).astype(float)
+    vals["delta_sup"] = np.where(free, supplied, vals["delta_sup"])
+    if model.kind == "individual":
+        return vals
+    positive = model.masks["l_grid_nonneg"]
+    if model.kind == "pool":
+        exchange = vals["e_pur"] - vals["e_sale"]
+    elif len(model.pairs):
+        flat = vals["e_pur"] - vals["e_sale"]
+        exchange = np.zeros_like(vals["e_cmet"])
+        np.add.at(exchange, model.pairs.first, flat)
+    else:
+        exchange = np.zeros_like(vals["e_cmet"])
+    vals["e_consumed"] = np.where(positive, np.maximum(vals["e_cmet"], 0.0), vals["e_consumed"])
+    vals["e_alc"] = np.where(positive, np.maximum(clean(exchange), 0.0), vals["e_alc"])
+    return vals
 
 
 def sequential_sum(terms: np.ndarray) -> np.ndarray:

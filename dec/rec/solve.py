@@ -29,7 +29,12 @@ def clean(values: np.ndarray | None) -> np.ndarray:
     return np.round(np.asarray(values, dtype=float), DECIMALS) + 0.0
 
 
-def solve_model(model: RecModel, what: str, time_limit_s: float | None = None) -> str:
+def solve_model(
+    model: RecModel,
+    what: str,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float | None = None,
+) -> str:
     """Solve ``model`` with HiGHS and return the rec_op_lem_prices status string.
 
     Parameters
@@ -40,6 +45,8 @@ def solve_model(model: RecModel, what: str, time_limit_s: float | None = None) -
         Names the problem in the error message (e.g. ``"stage 2 (pool)"``).
     time_limit_s
         HiGHS time limit; None for none.
+    mip_rel_gap
+        Relative MIP gap; None for :data:`MIP_REL_GAP`.
 
     Returns
     -------
@@ -52,7 +59,8 @@ def solve_model(model: RecModel, what: str, time_limit_s: float | None = None) -
         If HiGHS does not prove optimality (infeasible, unbounded, time limit).
 
     """
-    options = {"mip_rel_gap": MIP_REL_GAP} if not model.binaries.fixed else {}
+    gap = MIP_REL_GAP if mip_rel_gap is None else float(mip_rel_gap)
+    options = {"mip_rel_gap": gap} if not model.binaries.fixed else {}
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
     try:
@@ -68,11 +76,18 @@ def solve_model(model: RecModel, what: str, time_limit_s: float | None = None) -
     return status
 
 
+def binary_values(var: cp.Variable) -> np.ndarray:
+    """Return a solved binary's 0.0/1.0 values (zeros when it is in no constraint)."""
+    if var.value is None:
+        return np.zeros(var.shape)
+    return np.round(np.asarray(var.value, dtype=float)) + 0.0
+
+
 def read_values(model: RecModel) -> dict[str, np.ndarray]:
     """Return every variable's value (continuous cleaned, binaries 0.0/1.0) by name."""
     out = {name: clean(expr.value) for name, expr in model.variables.items()}
     for name, var in model.binaries.variables.items():
-        out[name] = np.round(np.asarray(var.value, dtype=float)) + 0.0
+        out[name] = binary_values(var)
     return out
 
 
@@ -95,7 +110,7 @@ def dual_prices(milp: RecModel, lp: RecModel | None = None) -> np.ndarray:
     if lp is None:
         lp = build_model(milp.data, "pool", bounded=milp.bound is not None, fixed=True)
     for name, var in milp.binaries.variables.items():
-        lp.binaries.values[name].value = np.round(np.asarray(var.value, dtype=float))
+        lp.binaries.values[name].value = binary_values(var)
     lp.l_lem.value = milp.l_lem.value
     if milp.bound is not None:
         lp.bound.value = milp.bound.value

@@ -18,15 +18,19 @@ import numpy as np
 from dec.admm.engine import Engine, SerialEngine, split
 from dec.rec.data import PostIndividual, RecData
 from dec.rec.model import RecModel, build_model, round_up
-from dec.rec.outputs import collective_outputs, stage_one_outputs
+from dec.rec.outputs import collective_outputs, stage_one_outputs, tidy
 from dec.rec.solve import dual_prices, read_values, solve_model
 
 
-def solve_individual(data: RecData) -> dict[str, Any]:
-    """Solve the stage-1 MILP of a single meter and return its output dictionary."""
+def solve_individual(data: RecData, **solver_options: Any) -> dict[str, Any]:
+    """Solve the stage-1 MILP of a single meter and return its output dictionary.
+
+    ``solver_options`` (``time_limit_s``, ``mip_rel_gap``) go to
+    :func:`~dec.rec.solve.solve_model`.
+    """
     model = build_model(data, "individual")
-    solve_model(model, f"stage 1 (meter {data.meter_ids[0]})")
-    return stage_one_outputs(model, read_values(model), 0)
+    solve_model(model, f"stage 1 (meter {data.meter_ids[0]})", **solver_options)
+    return stage_one_outputs(model, tidy(model, read_values(model)), 0)
 
 
 def _solve_chunk(chunk: list[RecData]) -> list[dict[str, Any]]:
@@ -129,13 +133,23 @@ class CollectiveSolver:
     measured
         The stage-1 costs come from measured data (post-delivery); their bounds are
         rounded like the reference rounds those (see :func:`~dec.rec.model.round_up`).
+    solver_options
+        ``time_limit_s``, ``mip_rel_gap`` for :func:`~dec.rec.solve.solve_model`.
 
     """
 
-    def __init__(self, data: RecData, kind: str, bounded: bool, measured: bool = False):
+    def __init__(
+        self,
+        data: RecData,
+        kind: str,
+        bounded: bool,
+        measured: bool = False,
+        **solver_options: Any,
+    ):
         self.data = data
         self.kind = kind
         self.measured = measured
+        self.solver_options = solver_options
         self.milp: RecModel = build_model(data, kind, bounded=bounded)
         self._lp: RecModel | None = None
 
@@ -158,7 +172,7 @@ class CollectiveSolver:
             bound = np.array([round_up(c, numpy_halves=self.measured) for c in c_ind_arr])
             self.milp.bound.value = bound
             bounds = (c_ind_arr, bound)
-        solve_model(self.milp, f"stage 2 ({self.kind})")
+        solve_model(self.milp, f"stage 2 ({self.kind})", **self.solver_options)
         dual = None
         if self.kind == "pool":
             if self._lp is None:
@@ -166,4 +180,5 @@ class CollectiveSolver:
                     self.data, "pool", bounded=self.milp.bound is not None, fixed=True
                 )
             dual = dual_prices(self.milp, self._lp)
-        return collective_outputs(self.milp, read_values(self.milp), l_lem, bounds, dual)
+        vals = tidy(self.milp, read_values(self.milp))
+        return collective_outputs(self.milp, vals, l_lem, bounds, dual)

@@ -1,0 +1,1 @@
+"""Helpers under rec_op_lem_prices' module paths."""

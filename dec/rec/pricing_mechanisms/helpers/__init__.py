@@ -1,0 +1,1 @@
+"""Pricing helpers under rec_op_lem_prices' module paths."""

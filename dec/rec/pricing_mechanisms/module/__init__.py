@@ -1,0 +1,1 @@
+"""Pricing mechanisms under rec_op_lem_prices' module paths."""
