@@ -219,6 +219,29 @@ def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[cp.Expressio
     return (sum(flow) if flow else None), costs
 
 
+def net_load_bounds(data: RecData) -> tuple[np.ndarray, np.ndarray]:
+    """Return the smallest and largest possible net load ``e_cmet`` of each meter and step.
+
+    Batteries and vehicles move the net load by at most their power limits; shape (N, T), kWh.
+    """
+    low = data.e_c - data.e_g
+    high = low.copy()
+    dt = data.delta_t
+    st, ev = data.storages, data.evs
+    np.add.at(high, st.owner, np.broadcast_to((st.p_max * dt)[:, None], (st.count, data.n_steps)))
+    np.add.at(low, st.owner, -np.broadcast_to((st.p_max * dt)[:, None], (st.count, data.n_steps)))
+    np.add.at(high, ev.owner, (ev.pmax_c_kw / ev.eff_bc)[:, None] * ev.plugged * dt)
+    np.add.at(low, ev.owner, -(ev.pmax_d_kw * ev.eff_bd)[:, None] * ev.plugged * dt)
+    return low, high
+
+
+def channel_prices(data: RecData) -> tuple[np.ndarray, np.ndarray]:
+    """Return the price of the cheaper supply and of the better-paid surplus, (N, T), EUR/kWh."""
+    buy = np.minimum(data.l_buy, data.l_market_buy[None, :])
+    sell = np.maximum(data.l_sell, data.l_market_sell[None, :])
+    return buy, sell
+
+
 def fixed_net_load(data: RecData) -> np.ndarray:
     """Return True for meters whose net load is data (no battery, no vehicle), shape (N,)."""
     fixed = np.ones(data.n_meters, dtype=bool)
@@ -227,16 +250,18 @@ def fixed_net_load(data: RecData) -> np.ndarray:
     return fixed
 
 
-def no_arbitrage(data: RecData) -> np.ndarray:
-    """Return True at steps where no meter sells dearer than any meter buys, shape (N, T).
+def no_arbitrage(data: RecData, margin: np.ndarray | float = 0.0) -> np.ndarray:
+    """Return True at steps where every buying tariff exceeds every selling one, shape (N, T).
 
-    At such steps buying and selling in the same step never pays (for a meter or by
+    The test is over all meters: ``min buy - max sell >= margin`` (EUR/kWh). With
+    ``margin`` 0, buying and selling in the same step never pays (for a meter or by
     passing energy between meters), so the supply/surplus binary is not needed: a
-    solution doing both can be netted at no cost.
+    solution doing both can be netted at no cost. With ``margin = l_grid`` neither
+    does buying in order to lower the self-consumption charge, which makes the
+    self-consumption binary unnecessary too (see :func:`build_model`).
     """
-    buy = np.minimum(data.l_buy, data.l_market_buy[None, :]).min(axis=0)
-    sell = np.maximum(data.l_sell, data.l_market_sell[None, :]).max(axis=0)
-    return np.broadcast_to(buy >= sell, data.e_c.shape)
+    buy, sell = channel_prices(data)
+    return np.broadcast_to(buy.min(axis=0) - sell.max(axis=0) >= margin, data.e_c.shape)
 
 
 def build_model(
@@ -282,37 +307,36 @@ def build_model(
     else:
         big_m = np.full((n, t_len), BIG_M_PER_KW * float(data.max_p.max()))
 
-    sup_r, sur_r = var("e_sup_retail"), var("e_sur_retail")
-    sup_m, sur_m = var("e_sup_market"), var("e_sur_market")
+    # Retail and market-indexed exchanges are perfect substitutes apart from their
+    # price: only the cheaper supply and the better-paid surplus are modelled (split
+    # back into the two channels for the outputs, see dec.rec.outputs.tidy).
+    supply, surplus = var("supply"), var("surplus")
     p_extra = var("p_extra")
-    cmet = var("e_cmet", nonneg=False)
     d_sup = bins("delta_sup", (n, t_len))
     load = data.e_c - data.e_g
     asset_flow, asset_costs = _flows(data, var, bins, cons)
+    cmet = v["e_cmet"] = cp.Constant(load) if asset_flow is None else load + asset_flow
     cons += [
-        cmet == (load if asset_flow is None else load + asset_flow),
         -p_extra - data.max_p[:, None] <= cmet / dt,
         cmet / dt <= p_extra + data.max_p[:, None],
     ]
     arbitrage = ~no_arbitrage(data)
-    _add_masked(cons, sup_r + sup_m <= cp.multiply(big_m, d_sup), arbitrage)
-    _add_masked(cons, sur_r + sur_m <= cp.multiply(big_m, 1 - d_sup), arbitrage)
-
+    _add_masked(cons, supply <= cp.multiply(big_m, d_sup), arbitrage)
+    _add_masked(cons, surplus <= cp.multiply(big_m, 1 - d_sup), arbitrage)
+    buy_price, sell_price = channel_prices(data)
     energy_cost = (
-        cp.multiply(data.l_buy, sup_r)
-        - cp.multiply(data.l_sell, sur_r)
-        + cp.multiply(data.l_market_buy[None, :], sup_m)
-        - cp.multiply(data.l_market_sell[None, :], sur_m)
+        cp.multiply(buy_price, supply)
+        - cp.multiply(sell_price, surplus)
         + data.l_extra * p_extra
         + sum(asset_costs)
     )
-    retail = sup_r + sup_m - sur_r - sur_m
+    retail = supply - surplus
     model = RecModel(kind=kind, data=data, problem=None, variables=v, binaries=bins)
     model.masks["supply_binary"] = arbitrage
     if kind == "individual":
         cons.append(cmet == retail)
     else:
-        exchange, slc_cost = _community(model, cons, var, big_m, cmet, sur_r + sur_m)
+        exchange, slc_cost = _community(model, cons, var, big_m, cmet, surplus)
         cons.append(cmet == retail + exchange)
         energy_cost = energy_cost + slc_cost
         model.l_lem = cp.Parameter(t_len, name="l_lem")
@@ -327,10 +351,17 @@ def build_model(
 
 
 def _community(model: RecModel, cons: list, var, big_m: np.ndarray, cmet, surplus):
-    """Add the local-market variables and constraints; return (net purchases, slc cost)."""
+    """Add the local-market variables and constraints; return (net purchases, slc cost).
+
+    Where a big-M bounds a quantity the physics bounds too (the net load), the smaller
+    of the two is used: the feasible set is unchanged and the relaxation is tighter.
+    """
     data = model.data
     bins = model.binaries
     n, t_len = data.e_c.shape
+    low, high = net_load_bounds(data)
+    m_deficit = np.minimum(big_m, np.maximum(high, 0.0))
+    m_surplus = np.minimum(big_m, np.maximum(-low, 0.0))
     if model.kind == "pool":
         pur, sale, slc = var("e_pur"), var("e_sale"), var("e_slc")
         bought, sold, slc_member = pur, sale, slc
@@ -361,16 +392,23 @@ def _community(model: RecModel, cons: list, var, big_m: np.ndarray, cmet, surplu
     consumed, alc = var("e_consumed"), var("e_alc")
     d_slc, d_cmet, d_alc = (bins(k, (n, t_len)) for k in ("delta_slc", "delta_cmet", "delta_alc"))
     pos, neg = positive, ~positive
+    # e_slc >= min(consumed, allocated) needs a binary, except in a pool at steps where
+    # buying to export never pays, as there min(consumed, allocated) equals the
+    # linear bound max(0, (e_pur - e_sale) - surplus) (valid everywhere).
+    binary_slc = pos.copy()
+    if model.kind == "pool":
+        binary_slc &= ~no_arbitrage(data, np.maximum(data.l_grid, 0.0))
+    model.masks["slc_binary"] = binary_slc
     for constraint, mask in (
         (consumed >= cmet, pos),
         (alc >= exchange, pos),
-        (slc_member >= consumed - cp.multiply(big_m, 1 - d_slc), pos),
-        (slc_member >= alc - cp.multiply(big_m, d_slc), pos),
+        (slc_member >= consumed - cp.multiply(m_deficit, 1 - d_slc), binary_slc),
+        (slc_member >= alc - cp.multiply(big_m, d_slc), binary_slc),
         (slc_member >= exchange - surplus, pos),
         (d_cmet == 0, pos),
         (d_alc == 0, pos),
-        (consumed <= cmet + cp.multiply(big_m, d_cmet), neg),
-        (consumed <= cp.multiply(big_m, 1 - d_cmet), neg),
+        (consumed <= cmet + cp.multiply(m_surplus, d_cmet), neg),
+        (consumed <= cp.multiply(m_deficit, 1 - d_cmet), neg),
         (alc <= exchange + cp.multiply(big_m, d_alc), neg),
         (alc <= cp.multiply(big_m, 1 - d_alc), neg),
         (slc_member <= consumed, neg),
@@ -391,28 +429,29 @@ def _community(model: RecModel, cons: list, var, big_m: np.ndarray, cmet, surplu
     load = data.e_c - data.e_g
     _fix(cons, d_cmet, neg & known, load <= 0)
     if model.kind == "pool":
-        _fix(cons, d_slc, pos & known & (load <= 0), True)
+        _fix(cons, d_slc, binary_slc & known & (load <= 0), True)
     if data.strict_pos_coeffs:
         d_coeff = bins("delta_coeff", (n, t_len))
         cons += [
-            sold - bought <= -cmet + cp.multiply(big_m, d_coeff),
-            sold - bought <= cp.multiply(big_m, 1 - d_coeff),
+            sold - bought <= -cmet + cp.multiply(m_deficit, d_coeff),
+            sold - bought <= cp.multiply(m_surplus, 1 - d_coeff),
         ]
         _fix(cons, d_coeff, known, load > 0)
     if data.total_share_coeffs:
         d_rec = bins("delta_rec_balance", (t_len,))
         d_meter = bins("delta_meter_balance", (n, t_len))
         total = cp.sum(cmet, axis=0)
-        m_rec = big_m[0]
+        m_total_deficit = np.minimum(big_m[0], np.maximum(high.sum(axis=0), 0.0))
+        m_total_surplus = np.minimum(big_m[0], np.maximum(-low.sum(axis=0), 0.0))
         rec = cp.reshape(d_rec, (1, t_len), order="C")
         cons += [
-            total >= -cp.multiply(m_rec, d_rec),
-            total <= cp.multiply(m_rec, 1 - d_rec),
-            cmet >= -cp.multiply(big_m, d_meter),
-            cmet <= cp.multiply(big_m, 1 - d_meter),
-            sold >= -cmet - cp.multiply(big_m, 1 - d_meter + rec),
+            total >= -cp.multiply(m_total_surplus, d_rec),
+            total <= cp.multiply(m_total_deficit, 1 - d_rec),
+            cmet >= -cp.multiply(m_surplus, d_meter),
+            cmet <= cp.multiply(m_deficit, 1 - d_meter),
+            sold >= -cmet - cp.multiply(m_surplus, 1 - d_meter + rec),
             sold <= -cmet + cp.multiply(big_m, 1 - d_meter + rec),
-            bought >= cmet - cp.multiply(big_m, 1 - rec + d_meter),
+            bought >= cmet - cp.multiply(m_deficit, 1 - rec + d_meter),
             bought <= cmet + cp.multiply(big_m, 1 - rec + d_meter),
         ]
         _fix(cons, d_meter, known & (load != 0), load < 0)

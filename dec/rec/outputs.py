@@ -18,32 +18,32 @@ from dec.rec.model import RecModel
 from dec.rec.solve import clean
 
 
-def _take(first: np.ndarray, second: np.ndarray, amount: np.ndarray) -> None:
-    """Remove ``amount`` from ``first`` then ``second`` (in place)."""
-    from_first = np.minimum(first, amount)
-    first -= from_first
-    second -= amount - from_first
-
-
 def tidy(model: RecModel, vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Report the canonical values of variables the optimum leaves free (in place).
 
     - Where the supply/surplus binary was left out (no arbitrage), simultaneous supply
       and surplus (possible only at equal tariffs) are netted and ``delta_sup`` is 1
       exactly when energy is supplied.
+    - Supply is split into retail and market-indexed like rec_op_lem_prices settles
+      measured data: market-indexed when the retail tariff is higher; surplus goes
+      to the retailer unless the market-indexed tariff is higher.
     - At steps with ``l_grid >= 0`` the consumption and the allocated energy only have
       lower bounds; they are reported at them: ``max(e_cmet, 0)`` and
-      ``max(e_pur - e_sale, 0)``.
+      ``max(e_pur - e_sale, 0)``; where the self-consumption binary was left out,
+      ``delta_slc`` is 1 when the consumption is the smaller.
     """
+    data = model.data
     free = ~model.masks["supply_binary"]
-    supply = vals["e_sup_retail"] + vals["e_sup_market"]
-    surplus = vals["e_sur_retail"] + vals["e_sur_market"]
+    supply, surplus = vals.pop("supply"), vals.pop("surplus")
     both = np.where(free, np.minimum(supply, surplus), 0.0)
-    if both.any():
-        _take(vals["e_sup_retail"], vals["e_sup_market"], both)
-        _take(vals["e_sur_retail"], vals["e_sur_market"], both)
-    supplied = (vals["e_sup_retail"] + vals["e_sup_market"] > 0).astype(float)
-    vals["delta_sup"] = np.where(free, supplied, vals["delta_sup"])
+    supply, surplus = supply - both, surplus - both
+    to_market = data.l_buy > data.l_market_buy[None, :]
+    to_retailer = data.l_sell >= data.l_market_sell[None, :]
+    vals["e_sup_retail"] = np.where(to_market, 0.0, supply)
+    vals["e_sup_market"] = np.where(to_market, supply, 0.0)
+    vals["e_sur_retail"] = np.where(to_retailer, surplus, 0.0)
+    vals["e_sur_market"] = np.where(to_retailer, 0.0, surplus)
+    vals["delta_sup"] = np.where(free, (supply > 0).astype(float), vals["delta_sup"])
     if model.kind == "individual":
         return vals
     positive = model.masks["l_grid_nonneg"]
@@ -55,8 +55,13 @@ def tidy(model: RecModel, vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         np.add.at(exchange, model.pairs.first, flat)
     else:
         exchange = np.zeros_like(vals["e_cmet"])
+    for name in ("e_consumed", "e_alc"):
+        vals.setdefault(name, np.zeros_like(vals["e_cmet"]))
     vals["e_consumed"] = np.where(positive, np.maximum(vals["e_cmet"], 0.0), vals["e_consumed"])
     vals["e_alc"] = np.where(positive, np.maximum(clean(exchange), 0.0), vals["e_alc"])
+    linear = positive & ~model.masks["slc_binary"]
+    consumed_is_less = (vals["e_consumed"] < vals["e_alc"]).astype(float)
+    vals["delta_slc"] = np.where(linear, consumed_is_less, vals["delta_slc"])
     return vals
 
 

@@ -85,7 +85,10 @@ def binary_values(var: cp.Variable) -> np.ndarray:
 
 def read_values(model: RecModel) -> dict[str, np.ndarray]:
     """Return every variable's value (continuous cleaned, binaries 0.0/1.0) by name."""
-    out = {name: clean(expr.value) for name, expr in model.variables.items()}
+    out = {
+        name: clean(expr.value) if expr.value is not None else np.zeros(expr.shape)
+        for name, expr in model.variables.items()
+    }
     for name, var in model.binaries.variables.items():
         out[name] = binary_values(var)
     return out
