@@ -29,9 +29,9 @@ second stage of a two-stage run bounds each meter's cost, LEM payments included,
 by its stage-1 cost rounded up to the thousandth.
 
 The objective is the sum of every meter's energy cost (the LEM price cancels in
-the community). Binaries come from a :class:`Binaries` source: boolean variables
-for the MILP, or continuous copies fixed to given values for the LP whose duals
-give the dual prices.
+the community). The compiled MILP is solved by :mod:`dec.rec.solve` as an LP
+relaxation, with its binaries fixed (the LP whose duals give the dual prices) or,
+when needed, as a MILP.
 """
 
 from __future__ import annotations
@@ -71,33 +71,15 @@ def round_up(value: float, decimals: int = 3, numpy_halves: bool = False) -> flo
 
 
 class Binaries:
-    """Source of on/off variables.
+    """The model's on/off variables (boolean cvxpy variables) by name."""
 
-    Parameters
-    ----------
-    fixed
-        False: boolean variables (the MILP). True: continuous variables each fixed by an
-        equality to a parameter, set to the MILP's values before solving the LP.
-
-    """
-
-    def __init__(self, fixed: bool):
-        self.fixed = fixed
+    def __init__(self):
         self.variables: dict[str, cp.Variable] = {}
-        self.values: dict[str, cp.Parameter] = {}
-        self.constraints: list[cp.Constraint] = []
 
     def __call__(self, name: str, shape: tuple[int, ...]) -> cp.Variable:
-        """Return a new on/off variable of ``shape`` called ``name``."""
-        if not self.fixed:
-            var = cp.Variable(shape, boolean=True, name=name)
-        else:
-            var = cp.Variable(shape, name=name)
-            value = cp.Parameter(shape, name=f"{name}_fixed")
-            self.values[name] = value
-            self.constraints.append(var == value)
-        self.variables[name] = var
-        return var
+        """Return a new boolean variable of ``shape`` called ``name``."""
+        self.variables[name] = cp.Variable(shape, boolean=True, name=name)
+        return self.variables[name]
 
 
 def _owner_matrix(owner: np.ndarray, n_meters: int) -> sp.csr_matrix:
@@ -264,10 +246,8 @@ def no_arbitrage(data: RecData, margin: np.ndarray | float = 0.0) -> np.ndarray:
     return np.broadcast_to(buy.min(axis=0) - sell.max(axis=0) >= margin, data.e_c.shape)
 
 
-def build_model(
-    data: RecData, kind: Kind, *, bounded: bool = False, fixed: bool = False
-) -> RecModel:
-    """Build the MILP (or its fixed-binary LP) of ``data``.
+def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel:
+    """Build the MILP of ``data``.
 
     Binaries whose best value follows from the data are fixed (meters without
     battery or vehicle have a known net load) and the supply/surplus binary is left
@@ -284,8 +264,6 @@ def build_model(
         blocks), ``pool`` or ``bilateral`` (stage 2).
     bounded
         Add the per-meter cost bound of the second stage of a two-stage run.
-    fixed
-        Build the LP with every binary fixed by a parameter (for dual prices).
 
     Returns
     -------
@@ -294,7 +272,7 @@ def build_model(
     """
     n, t_len = data.e_c.shape
     dt = data.delta_t
-    bins = Binaries(fixed)
+    bins = Binaries()
     v: dict[str, cp.Expression] = {}
     cons: list[cp.Constraint] = []
 
@@ -344,9 +322,9 @@ def build_model(
             model.bound = cp.Parameter(n, name="cost_bound")
             cons.append(cp.sum(energy_cost, axis=1) + exchange @ model.l_lem <= model.bound)
     objective = cp.sum(energy_cost)
-    if kind != "individual" and not fixed and "e_pur" in v:
+    if kind != "individual" and "e_pur" in v:
         objective = objective + TIE_BREAK_EUR_PER_KWH * cp.sum(v["e_pur"] + v["e_sale"])
-    model.problem = cp.Problem(cp.Minimize(objective), cons + bins.constraints)
+    model.problem = cp.Problem(cp.Minimize(objective), cons)
     return model
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from dec.rec.data import RecData
 from dec.rec.model import RecModel
-from dec.rec.solve import clean
+from dec.rec.solve import clean, member_exchange
 
 
 def tidy(model: RecModel, vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -47,14 +47,7 @@ def tidy(model: RecModel, vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if model.kind == "individual":
         return vals
     positive = model.masks["l_grid_nonneg"]
-    if model.kind == "pool":
-        exchange = vals["e_pur"] - vals["e_sale"]
-    elif len(model.pairs):
-        flat = vals["e_pur"] - vals["e_sale"]
-        exchange = np.zeros_like(vals["e_cmet"])
-        np.add.at(exchange, model.pairs.first, flat)
-    else:
-        exchange = np.zeros_like(vals["e_cmet"])
+    exchange = member_exchange(model, vals)
     for name in ("e_consumed", "e_alc"):
         vals.setdefault(name, np.zeros_like(vals["e_cmet"]))
     vals["e_consumed"] = np.where(positive, np.maximum(vals["e_cmet"], 0.0), vals["e_consumed"])

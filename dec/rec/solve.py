@@ -1,27 +1,42 @@
-"""Solving the REC models with HiGHS, reading cleaned values and the pool's dual prices."""
+"""Solving the REC models with HiGHS: relax, round, verify; the MILP only when needed.
+
+A :class:`ModelSolver` compiles one model once (cvxpy DPP: later solves only change
+the LEM prices and the cost bounds) and solves, each LP warm-started from the last
+basis (:mod:`dec.rec.highs`):
+
+1. the LP relaxation: a lower bound L of the MILP optimum;
+2. the LP with the binaries rounded from the relaxation (where a relaxed binary is
+   fractional, from the continuous solution: charge if the battery charges more than
+   it discharges, ...): a feasible solution of cost U;
+3. if U <= L within :data:`MIP_REL_GAP`, that solution is optimal (L <= OPT <= U);
+   otherwise the MILP itself is solved by HiGHS and its binaries are fixed in the LP.
+
+The LP with fixed binaries is the one read for values and for the dual prices (the
+shadow prices of the pool balance with the binaries at the optimum).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
 from dec.errors import InfeasibleError
-from dec.rec.model import RecModel, build_model
+from dec.rec.data import RecData
+from dec.rec.highs import HighsDriver
+from dec.rec.model import Kind, RecModel, build_model
 
-#: Relative MIP gap given to HiGHS (rec_op_lem_prices gives CBC 1e-3).
-MIP_REL_GAP = 1e-7
+#: Relative optimality tolerance (HiGHS's MIP gap, and of the relax-round-verify proof).
+MIP_REL_GAP = 1e-6
 #: Solver values are rounded to this many decimals, which removes the 1e-12 noise of
 #: the simplex (0.39999999999999997 -> 0.4) and keeps every meaningful digit.
 DECIMALS = 9
+#: Dual prices are rounded to this many decimals (EUR/kWh), below the effect of the
+#: model's tie-break cost.
+DUAL_DECIMALS = 5
 
-_STATUS = {
-    cp.OPTIMAL: "Optimal",
-    cp.OPTIMAL_INACCURATE: "Optimal",
-    cp.INFEASIBLE: "Infeasible",
-    cp.INFEASIBLE_INACCURATE: "Infeasible",
-    cp.UNBOUNDED: "Unbounded",
-    cp.UNBOUNDED_INACCURATE: "Unbounded",
-}
+_OPTIMAL = "kOptimal"
 
 
 def clean(values: np.ndarray | None) -> np.ndarray:
@@ -29,58 +44,11 @@ def clean(values: np.ndarray | None) -> np.ndarray:
     return np.round(np.asarray(values, dtype=float), DECIMALS) + 0.0
 
 
-def solve_model(
-    model: RecModel,
-    what: str,
-    time_limit_s: float | None = None,
-    mip_rel_gap: float | None = None,
-) -> str:
-    """Solve ``model`` with HiGHS and return the rec_op_lem_prices status string.
-
-    Parameters
-    ----------
-    model
-        A built model with its parameters set.
-    what
-        Names the problem in the error message (e.g. ``"stage 2 (pool)"``).
-    time_limit_s
-        HiGHS time limit; None for none.
-    mip_rel_gap
-        Relative MIP gap; None for :data:`MIP_REL_GAP`.
-
-    Returns
-    -------
-    str
-        ``"Optimal"``.
-
-    Raises
-    ------
-    InfeasibleError
-        If HiGHS does not prove optimality (infeasible, unbounded, time limit).
-
-    """
-    gap = MIP_REL_GAP if mip_rel_gap is None else float(mip_rel_gap)
-    options = {"mip_rel_gap": gap} if not model.binaries.fixed else {}
-    if time_limit_s is not None:
-        options["time_limit"] = float(time_limit_s)
-    try:
-        model.problem.solve(solver=cp.HIGHS, **options)
-    except cp.error.SolverError as err:
-        raise InfeasibleError(f"The {what} MILP could not be solved: {err}.") from None
-    status = _STATUS.get(model.problem.status, "Not Solved")
-    if status != "Optimal":
-        raise InfeasibleError(
-            f"The {what} MILP was not solved to optimality (milp_status = {status}); check "
-            "the meters' data (power limits, storage limits and initial energy)."
-        )
-    return status
-
-
-def binary_values(var: cp.Variable) -> np.ndarray:
-    """Return a solved binary's 0.0/1.0 values (zeros when it is in no constraint)."""
+def _binary_values(var: cp.Variable) -> np.ndarray:
+    """Return a solved binary's values (zeros when it is in no constraint)."""
     if var.value is None:
         return np.zeros(var.shape)
-    return np.round(np.asarray(var.value, dtype=float)) + 0.0
+    return np.asarray(var.value, dtype=float)
 
 
 def read_values(model: RecModel) -> dict[str, np.ndarray]:
@@ -90,32 +58,195 @@ def read_values(model: RecModel) -> dict[str, np.ndarray]:
         for name, expr in model.variables.items()
     }
     for name, var in model.binaries.variables.items():
-        out[name] = binary_values(var)
+        out[name] = np.round(_binary_values(var)) + 0.0
     return out
 
 
-def dual_prices(milp: RecModel, lp: RecModel | None = None) -> np.ndarray:
-    """Return |dual| of the per-step pool balance with the binaries fixed at the MILP optimum.
+def member_exchange(model: RecModel, vals: dict[str, np.ndarray]) -> np.ndarray:
+    """Net purchase of each meter in the community, ``e_pur - e_sale`` (N, T), kWh."""
+    if model.kind == "pool":
+        return vals["e_pur"] - vals["e_sale"]
+    exchange = np.zeros(model.data.e_c.shape)
+    if model.kind == "bilateral" and len(model.pairs):
+        np.add.at(exchange, model.pairs.first, vals["e_pur"] - vals["e_sale"])
+    return exchange
+
+
+def _rounded_binaries(
+    model: RecModel, driver: HighsDriver
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Binaries for the LP relaxation's solution: its values where integral, else by rule.
+
+    Returns the binaries and, for each, where the relaxation was fractional.
+    """
+    vals = read_values(model)
+    cmet = vals["e_cmet"]
+    exchange = member_exchange(model, vals)
+    rules = {
+        "delta_sup": vals["supply"] >= vals["surplus"],
+        "delta_bc": vals.get("e_bc", 0.0) >= vals.get("e_bd", 0.0),
+        "delta_slc": np.maximum(cmet, 0.0) <= np.maximum(exchange, 0.0),
+        "delta_cmet": cmet <= 0,
+        "delta_alc": exchange <= 0,
+        "delta_coeff": exchange >= 0,
+        "delta_meter_balance": cmet < 0,
+        "delta_rec_balance": cmet.sum(axis=0) < 0,
+    }
+    guess, fractional = {}, {}
+    for name, var in model.binaries.variables.items():
+        relaxed = driver.raw_value(var)
+        relaxed = np.zeros(var.shape) if relaxed is None else relaxed
+        nearest = np.round(relaxed)
+        fractional[name] = np.abs(relaxed - nearest) > 1e-6
+        guess[name] = np.where(fractional[name], np.asarray(rules[name], dtype=float), nearest)
+        guess[name] = guess[name] + 0.0
+    return guess, fractional
+
+
+class ModelSolver:
+    """Solves one REC model exactly, re-using its compiled problem and warm starts.
 
     Parameters
     ----------
-    milp
-        A solved pool model.
-    lp
-        The fixed-binary LP of the same data (built when None); pass one to reuse it.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shadow prices of the pool balance, EUR/kWh, shape (T,).
+    data
+        Validated data.
+    kind
+        ``individual``, ``pool`` or ``bilateral``.
+    bounded
+        With the per-meter cost bounds of a two-stage second stage.
+    time_limit_s
+        HiGHS time limit of a MILP solve (None: none).
+    mip_rel_gap
+        Relative optimality tolerance (None: :data:`MIP_REL_GAP`).
 
     """
-    if lp is None:
-        lp = build_model(milp.data, "pool", bounded=milp.bound is not None, fixed=True)
-    for name, var in milp.binaries.variables.items():
-        lp.binaries.values[name].value = binary_values(var)
-    lp.l_lem.value = milp.l_lem.value
-    if milp.bound is not None:
-        lp.bound.value = milp.bound.value
-    solve_model(lp, "fixed-binary LP of the pool")
-    return clean(np.abs(lp.balance.dual_value))
+
+    def __init__(
+        self,
+        data: RecData,
+        kind: Kind,
+        bounded: bool = False,
+        time_limit_s: float | None = None,
+        mip_rel_gap: float | None = None,
+    ):
+        self.data = data
+        self.kind = kind
+        self.bounded = bounded
+        self.gap = MIP_REL_GAP if mip_rel_gap is None else float(mip_rel_gap)
+        self.time_limit_s = time_limit_s
+        self.model = build_model(data, kind, bounded=bounded)
+        self.driver = HighsDriver(self.model.problem)
+        #: How many solves needed the MILP (the others were proven by the relaxation).
+        self.milp_solves = 0
+
+    def solve(
+        self, what: str, l_lem: np.ndarray | None = None, bound: np.ndarray | None = None
+    ) -> RecModel:
+        """Solve with LEM prices ``l_lem`` (T,) and cost bounds ``bound`` (N,).
+
+        Parameters
+        ----------
+        what
+            Names the problem in error messages (e.g. ``"stage 2 (pool)"``).
+        l_lem, bound
+            Parameter values (None where the model has none).
+
+        Returns
+        -------
+        RecModel
+            The model, holding the values of the LP with the optimal binaries fixed
+            (and its duals).
+
+        Raises
+        ------
+        InfeasibleError
+            If the problem is infeasible or HiGHS does not reach optimality.
+
+        """
+        model = self.model
+        if model.l_lem is not None:
+            model.l_lem.value = np.zeros(self.data.n_steps) if l_lem is None else l_lem
+        if model.bound is not None:
+            model.bound.value = bound
+        status = self.driver.solve("relaxed")
+        if status != _OPTIMAL:
+            raise InfeasibleError(
+                f"The {what} MILP has no solution (its LP relaxation ended with {status}); "
+                "check the meters' data (power limits, storage limits and initial energy)."
+            )
+        lower = model.problem.value
+        tolerance = self.gap * max(1.0, abs(lower))
+        guess, fractional = _rounded_binaries(model, self.driver)
+        start = None
+        if self._fixed(guess):
+            if model.problem.value <= lower + tolerance:
+                return model
+            start = self.driver.last_solution
+        options: dict[str, Any] = {"mip_rel_gap": self.gap}
+        if self.time_limit_s is not None:
+            options["time_limit"] = float(self.time_limit_s)
+        self.milp_solves += 1
+        # restricted MILPs first: only the relaxation's fractional binaries free, then
+        # every binary of the meters owning one; each is accepted only within tolerance
+        free_meters = self._meters_of(fractional)
+        restricted = [self._free(guess, fractional=fractional)]
+        if 0 < free_meters.sum() < self.data.n_meters:
+            restricted.append(self._free(guess, meters=free_meters))
+        for partial in restricted:
+            if (
+                self.driver.solve("milp", partial, options, start) == _OPTIMAL
+                and self._fixed(_rounded_binaries(model, self.driver)[0])
+                and model.problem.value <= lower + tolerance
+            ):
+                return model
+        status = self.driver.solve("milp", options=options, start=start)
+        if status != _OPTIMAL or not self._fixed(_rounded_binaries(model, self.driver)[0]):
+            raise InfeasibleError(
+                f"The {what} MILP was not solved to optimality (HiGHS status {status}); "
+                "check the meters' data or allow more time."
+            )
+        return model
+
+    def _meters_of(self, fractional: dict[str, np.ndarray]) -> np.ndarray:
+        """Meters owning a fractional binary of the relaxation, (N,) bool."""
+        meters = np.zeros(self.data.n_meters, dtype=bool)
+        for name, mask in fractional.items():
+            if name == "delta_bc":
+                meters[self.data.storages.owner[mask.any(axis=1)]] = True
+            elif mask.ndim == 2:
+                meters |= mask.any(axis=1)
+        return meters
+
+    def _free(
+        self,
+        guess: dict[str, np.ndarray],
+        meters: np.ndarray | None = None,
+        fractional: dict[str, np.ndarray] | None = None,
+    ) -> dict:
+        """Binaries fixed to ``guess`` except the ``fractional`` ones or those of ``meters``.
+
+        Free entries are NaN (see :meth:`HighsDriver.solve`).
+        """
+        out = {}
+        for name, value in guess.items():
+            value = value.astype(float)
+            if fractional is not None:
+                value[fractional[name]] = np.nan
+            elif name == "delta_bc":
+                value[meters[self.data.storages.owner]] = np.nan
+            elif name == "delta_rec_balance":
+                value[:] = np.nan
+            else:
+                value[meters] = np.nan
+            out[self.model.binaries.variables[name]] = value
+        return out
+
+    def _fixed(self, binaries: dict[str, np.ndarray]) -> bool:
+        """Solve the LP with the binaries fixed; True when it is solved to optimality."""
+        values = {self.model.binaries.variables[k]: v for k, v in binaries.items()}
+        return self.driver.solve("fixed", values) == _OPTIMAL
+
+
+def dual_prices(model: RecModel) -> np.ndarray:
+    """Return |dual| of the per-step pool balance of a solved fixed-binary LP, EUR/kWh."""
+    return np.round(np.abs(model.balance.dual_value), DUAL_DECIMALS) + 0.0

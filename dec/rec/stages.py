@@ -17,19 +17,19 @@ import numpy as np
 
 from dec.admm.engine import Engine, SerialEngine, split
 from dec.rec.data import PostIndividual, RecData
-from dec.rec.model import RecModel, build_model, round_up
-from dec.rec.outputs import collective_outputs, stage_one_outputs, tidy
-from dec.rec.solve import dual_prices, read_values, solve_model
+from dec.rec.model import RecModel, round_up
+from dec.rec.outputs import collective_outputs, member_costs, stage_one_outputs, tidy
+from dec.rec.solve import ModelSolver, dual_prices, read_values
 
 
 def solve_individual(data: RecData, **solver_options: Any) -> dict[str, Any]:
     """Solve the stage-1 MILP of a single meter and return its output dictionary.
 
     ``solver_options`` (``time_limit_s``, ``mip_rel_gap``) go to
-    :func:`~dec.rec.solve.solve_model`.
+    :class:`~dec.rec.solve.ModelSolver`.
     """
-    model = build_model(data, "individual")
-    solve_model(model, f"stage 1 (meter {data.meter_ids[0]})", **solver_options)
+    solver = ModelSolver(data, "individual", **solver_options)
+    model = solver.solve(f"stage 1 (meter {data.meter_ids[0]})")
     return stage_one_outputs(model, tidy(model, read_values(model)), 0)
 
 
@@ -118,8 +118,19 @@ def post_stage_one(data: RecData) -> list[dict[str, Any]]:
     ]
 
 
+#: Bound given to meters whose stage-2 cost bound is not (yet) enforced, EUR.
+INACTIVE_BOUND = 1e9
+#: A cost above its bound by more than this is a violation, EUR.
+BOUND_TOLERANCE = 1e-7
+
+
 class CollectiveSolver:
-    """The stage-2 MILP of one community, compiled once and re-solved with new prices.
+    """The stage-2 problem of one community, compiled once and re-solved with new prices.
+
+    In a two-stage run the meters' cost bounds are enforced lazily: the problem is
+    first solved with no bound, then again with the bounds of the meters whose cost
+    exceeded theirs, until no bound is exceeded. The last solution satisfies every
+    bound and is optimal with a subset of them, so it is optimal with all of them.
 
     Parameters
     ----------
@@ -134,7 +145,7 @@ class CollectiveSolver:
         The stage-1 costs come from measured data (post-delivery); their bounds are
         rounded like the reference rounds those (see :func:`~dec.rec.model.round_up`).
     solver_options
-        ``time_limit_s``, ``mip_rel_gap`` for :func:`~dec.rec.solve.solve_model`.
+        ``time_limit_s``, ``mip_rel_gap`` for :class:`~dec.rec.solve.ModelSolver`.
 
     """
 
@@ -149,9 +160,9 @@ class CollectiveSolver:
         self.data = data
         self.kind = kind
         self.measured = measured
-        self.solver_options = solver_options
-        self.milp: RecModel = build_model(data, kind, bounded=bounded)
-        self._lp: RecModel | None = None
+        self.solver = ModelSolver(data, kind, bounded=bounded, **solver_options)
+        #: Meters whose bound has been enforced so far.
+        self.active = np.zeros(data.n_meters, dtype=bool)
 
     def solve(
         self, l_lem: Sequence[float] | np.ndarray, c_ind: Sequence[float] | None = None
@@ -165,20 +176,20 @@ class CollectiveSolver:
 
         """
         l_lem = np.asarray(l_lem, dtype=float)
-        self.milp.l_lem.value = l_lem
-        bounds = None
-        if self.milp.bound is not None:
-            c_ind_arr = np.asarray(c_ind, dtype=float)
-            bound = np.array([round_up(c, numpy_halves=self.measured) for c in c_ind_arr])
-            self.milp.bound.value = bound
-            bounds = (c_ind_arr, bound)
-        solve_model(self.milp, f"stage 2 ({self.kind})", **self.solver_options)
-        dual = None
-        if self.kind == "pool":
-            if self._lp is None:
-                self._lp = build_model(
-                    self.data, "pool", bounded=self.milp.bound is not None, fixed=True
-                )
-            dual = dual_prices(self.milp, self._lp)
-        vals = tidy(self.milp, read_values(self.milp))
-        return collective_outputs(self.milp, vals, l_lem, bounds, dual)
+        what = f"stage 2 ({self.kind})"
+        if not self.solver.bounded:
+            model = self.solver.solve(what, l_lem)
+            return self._outputs(model, tidy(model, read_values(model)), l_lem, None)
+        c_ind_arr = np.asarray(c_ind, dtype=float)
+        bound = np.array([round_up(c, numpy_halves=self.measured) for c in c_ind_arr])
+        while True:
+            model = self.solver.solve(what, l_lem, np.where(self.active, bound, INACTIVE_BOUND))
+            vals = tidy(model, read_values(model))
+            over = member_costs(model, vals, l_lem) > bound + BOUND_TOLERANCE
+            if not (over & ~self.active).any():
+                return self._outputs(model, vals, l_lem, (c_ind_arr, bound))
+            self.active |= over
+
+    def _outputs(self, model: RecModel, vals: dict, l_lem: np.ndarray, bounds) -> dict[str, Any]:
+        dual = dual_prices(model) if self.kind == "pool" else None
+        return collective_outputs(model, vals, l_lem, bounds, dual)
