@@ -19,6 +19,7 @@ from types import ModuleType
 
 MODES: dict[str, str] = {
     "inspect": "dec.inspect",
+    "rec-pricing": "dec.rec.mode",
 }
 
 DEFAULT_MODE = "curtail"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,16 @@ import numpy as np
 from dec.admm.engine import Engine
 from dec.rec.data import Market, RecData, parse_collective
 from dec.rec.outputs import post_outputs
-from dec.rec.pricing import make_offers, stop_criterion
+from dec.rec.pricing import (
+    check_fraction,
+    compute_crossing_value,
+    compute_mmr,
+    compute_pruned_mmr,
+    compute_pruned_sdr,
+    compute_sdr,
+    make_offers,
+    stop_criterion,
+)
 from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
 
 #: Price vector the pre-delivery loop starts from, EUR/kWh.
@@ -34,6 +44,30 @@ MAX_ITERATIONS = 20
 PRICE_TOLERANCE = 0.01
 
 PricingFunc = Callable[[list, list], float]
+
+
+def pricing_function(
+    mechanism: str,
+    pruned: bool = True,
+    divider: float = 0.5,
+    compensation: float = 0.0,
+    small_increment: float = 0.0,
+) -> PricingFunc:
+    """Return the session pricing of a mechanism (``mmr``, ``sdr`` or ``crossing_value``).
+
+    Raises
+    ------
+    InputError
+        For a divider or compensation outside [0, 1].
+
+    """
+    if mechanism == "mmr":
+        check_fraction(divider, "divider")
+        return partial(compute_pruned_mmr if pruned else compute_mmr, divider=divider)
+    if mechanism == "sdr":
+        check_fraction(compensation, "compensation")
+        return partial(compute_pruned_sdr if pruned else compute_sdr, compensation=compensation)
+    return partial(compute_crossing_value, small_increment=small_increment)
 
 
 @dataclass
@@ -85,6 +119,8 @@ def pre_delivery_loop(
     pricing: PricingFunc,
     engine: Engine | None = None,
     trace: LoopTrace | None = None,
+    max_iterations: int = MAX_ITERATIONS,
+    **solver_options: Any,
 ) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
     """Run the iterative pre-delivery pricing algorithm.
 
@@ -100,20 +136,24 @@ def pre_delivery_loop(
         Where the stage-1 MILPs run.
     trace
         Filled with every iteration's prices, objective and distance when given.
+    max_iterations
+        MILPs solved at most (20 in the reference).
+    solver_options
+        ``time_limit_s``, ``mip_rel_gap`` for :class:`~dec.rec.solve.ModelSolver`.
 
     Returns
     -------
     tuple
         ``(best_l_lem, criterion, iterations, (stage2, stage1_list))``: the prices of
         the best objective, the stopping distance rounded to 3 decimals (None when the
-        loop stopped at 20 iterations), the number of MILPs solved and the two-stage
-        outputs of the best iteration.
+        loop stopped at ``max_iterations``), the number of MILPs solved and the
+        two-stage outputs of the best iteration.
 
     """
     data = parse_collective(backpack, market)
-    stage1 = solve_stage_one(data, engine)
+    stage1 = solve_stage_one(data, engine, **solver_options)
     c_ind = [out["c_ind"] for out in stage1]
-    solver = CollectiveSolver(data, market, bounded=True)
+    solver = CollectiveSolver(data, market, bounded=True, **solver_options)
     e_met = data.e_c - data.e_g
     l_lem = [START_PRICE] * data.n_steps
     history: list[list[float]] = []
@@ -135,7 +175,7 @@ def pre_delivery_loop(
         if stop:
             break
         iterations += 1
-        if iterations > MAX_ITERATIONS:
+        if iterations > max_iterations:
             break
         history.append(l_lem)
         l_lem = _price(data, e_met, pricing)
@@ -146,8 +186,10 @@ def pre_delivery_loop(
         if trace is not None:
             trace.prices.append(l_lem)
             trace.objectives.append(objective)
-    if iterations > MAX_ITERATIONS:
-        return best_l_lem, None, MAX_ITERATIONS, best_result
+    if best_result is None:  # no objective below START_BEST: keep the last iteration
+        best_l_lem, best_result = list(l_lem), result
+    if iterations > max_iterations:
+        return best_l_lem, None, max_iterations, best_result
     return best_l_lem, round(criterion, 3), iterations, best_result
 
 
@@ -156,6 +198,7 @@ def post_delivery_loop(
     market: Market,
     pricing: PricingFunc,
     trace: LoopTrace | None = None,
+    **solver_options: Any,
 ) -> tuple[list[float], tuple[dict, list[dict]]]:
     """Run the post-delivery pricing algorithm (two passes, no convergence test).
 
@@ -168,7 +211,7 @@ def post_delivery_loop(
     """
     data = parse_collective(backpack, market, assets=False)
     stage1 = post_stage_one(data)
-    solver = CollectiveSolver(data, market, bounded=True, measured=True)
+    solver = CollectiveSolver(data, market, bounded=True, measured=True, **solver_options)
     l_lem = _price(data, data.e_c - data.e_g, pricing)
     stage2 = solver.solve(l_lem, [out["c_ind"] for out in stage1])
     if trace is not None:

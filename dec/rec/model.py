@@ -37,7 +37,7 @@ when needed, as a MILP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import cvxpy as cp
 import numpy as np
@@ -150,11 +150,16 @@ class RecModel:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[cp.Expression, list]:
-    """Add the batteries' and vehicles' variables; return (meter flow of the assets, cost terms)."""
+def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[Any, Any, list]:
+    """Add the batteries' and vehicles' variables.
+
+    Returns the assets' net flow at each meter, the charging part of it (None
+    without assets) and their cost terms.
+    """
     n, t_len = data.e_c.shape
     dt = data.delta_t
     flow: list[cp.Expression] = []
+    charge: list[cp.Expression] = []
     costs: list[cp.Expression] = []
     st = data.storages
     if st.count:
@@ -173,6 +178,7 @@ def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[cp.Expressio
         if t_len > 1:
             cons.append(bat[:, 1:] == bat[:, :-1] + step[:, 1:])
         flow.append(own @ (bc - bd))
+        charge.append(own @ bc)
         costs.append(own @ cp.multiply(st.degradation_cost[:, None], bd))
     ev = data.evs
     if ev.count:
@@ -198,7 +204,8 @@ def _flows(data: RecData, var, bins: Binaries, cons: list) -> tuple[cp.Expressio
         if t_len > 1:
             cons.append(e_ev[:, 1:] == e_ev[:, :-1] + step_v[:, 1:])
         flow.append(own_v @ (pc * dt - pd * dt))
-    return (sum(flow) if flow else None), costs
+        charge.append(own_v @ (pc * dt))
+    return (sum(flow) if flow else None), (sum(charge) if charge else None), costs
 
 
 def net_load_bounds(data: RecData) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +299,7 @@ def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel
     p_extra = var("p_extra")
     d_sup = bins("delta_sup", (n, t_len))
     load = data.e_c - data.e_g
-    asset_flow, asset_costs = _flows(data, var, bins, cons)
+    asset_flow, charging, asset_costs = _flows(data, var, bins, cons)
     cmet = v["e_cmet"] = cp.Constant(load) if asset_flow is None else load + asset_flow
     cons += [
         -p_extra - data.max_p[:, None] <= cmet / dt,
@@ -315,6 +322,12 @@ def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel
         cons.append(cmet == retail)
     else:
         exchange, slc_cost = _community(model, cons, var, big_m, cmet, surplus)
+        if data.strict_pos_coeffs:
+            # Valid inequality: with positive sharing coefficients a meter never buys from
+            # the grid more than it consumes (where supply and surplus need no binary,
+            # some optimum has no step with both, and there the two statements agree).
+            consumption = np.maximum(load, 0.0) + (0.0 if charging is None else charging)
+            _add_masked(cons, supply <= consumption, ~arbitrage)
         cons.append(cmet == retail + exchange)
         energy_cost = energy_cost + slc_cost
         model.l_lem = cp.Parameter(t_len, name="l_lem")

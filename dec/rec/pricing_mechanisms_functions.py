@@ -14,17 +14,15 @@ MILP, and stage 1 runs on ``engine`` (serial by default).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from dec.admm.engine import Engine
 from dec.rec.data import Market, parse_collective
-from dec.rec.loops import PricingFunc, post_delivery_loop, pre_delivery_loop
+from dec.rec.loops import PricingFunc, post_delivery_loop, pre_delivery_loop, pricing_function
 from dec.rec.pricing import (
     OffersList,
-    check_fraction,
     compute_crossing_value,
     compute_mmr,
     compute_pruned_mmr,
@@ -119,17 +117,15 @@ def dual_post_pool(
 
 
 def _mmr(pruned: bool, divider: float) -> PricingFunc:
-    check_fraction(divider, "divider")
-    return partial(compute_pruned_mmr if pruned else compute_mmr, divider=divider)
+    return pricing_function("mmr", pruned=pruned, divider=divider)
 
 
 def _sdr(pruned: bool, compensation: float) -> PricingFunc:
-    check_fraction(compensation, "compensation")
-    return partial(compute_pruned_sdr if pruned else compute_sdr, compensation=compensation)
+    return pricing_function("sdr", pruned=pruned, compensation=compensation)
 
 
 def _cv(small_increment: float) -> PricingFunc:
-    return partial(compute_crossing_value, small_increment=small_increment)
+    return pricing_function("crossing_value", small_increment=small_increment)
 
 
 def _pre(backpack: Mapping[str, Any], market: Market, pricing: PricingFunc, engine):

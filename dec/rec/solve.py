@@ -9,7 +9,9 @@ basis (:mod:`dec.rec.highs`):
    fractional, from the continuous solution: charge if the battery charges more than
    it discharges, ...): a feasible solution of cost U;
 3. if U <= L within :data:`MIP_REL_GAP`, that solution is optimal (L <= OPT <= U);
-   otherwise the MILP itself is solved by HiGHS and its binaries are fixed in the LP.
+   otherwise a MILP with only the relaxation's fractional binaries free, accepted
+   under the same test, and else the full MILP, started from the best solution
+   found; its binaries are then fixed in the LP.
 
 The LP with fixed binaries is the one read for values and for the dual prices (the
 shadow prices of the pool balance with the binaries at the optimum).
@@ -88,7 +90,7 @@ def _rounded_binaries(
         "delta_slc": np.maximum(cmet, 0.0) <= np.maximum(exchange, 0.0),
         "delta_cmet": cmet <= 0,
         "delta_alc": exchange <= 0,
-        "delta_coeff": exchange >= 0,
+        "delta_coeff": cmet > 0,
         "delta_meter_balance": cmet < 0,
         "delta_rec_balance": cmet.sum(axis=0) < 0,
     }
@@ -186,16 +188,13 @@ class ModelSolver:
         if self.time_limit_s is not None:
             options["time_limit"] = float(self.time_limit_s)
         self.milp_solves += 1
-        # restricted MILPs first: only the relaxation's fractional binaries free, then
-        # every binary of the meters owning one; each is accepted only within tolerance
-        free_meters = self._meters_of(fractional)
-        restricted = [self._free(guess, fractional=fractional)]
-        if 0 < free_meters.sum() < self.data.n_meters:
-            restricted.append(self._free(guess, meters=free_meters))
-        for partial in restricted:
+        # a restricted MILP first: only the relaxation's fractional binaries free; its
+        # solution is accepted within tolerance, else it starts the full MILP
+        partial = self._free(guess, fractional)
+        if self.driver.solve("milp", partial, options, start) == _OPTIMAL:
+            start = self.driver.last_solution
             if (
-                self.driver.solve("milp", partial, options, start) == _OPTIMAL
-                and self._fixed(_rounded_binaries(model, self.driver)[0])
+                self._fixed(_rounded_binaries(model, self.driver)[0])
                 and model.problem.value <= lower + tolerance
             ):
                 return model
@@ -207,37 +206,12 @@ class ModelSolver:
             )
         return model
 
-    def _meters_of(self, fractional: dict[str, np.ndarray]) -> np.ndarray:
-        """Meters owning a fractional binary of the relaxation, (N,) bool."""
-        meters = np.zeros(self.data.n_meters, dtype=bool)
-        for name, mask in fractional.items():
-            if name == "delta_bc":
-                meters[self.data.storages.owner[mask.any(axis=1)]] = True
-            elif mask.ndim == 2:
-                meters |= mask.any(axis=1)
-        return meters
-
-    def _free(
-        self,
-        guess: dict[str, np.ndarray],
-        meters: np.ndarray | None = None,
-        fractional: dict[str, np.ndarray] | None = None,
-    ) -> dict:
-        """Binaries fixed to ``guess`` except the ``fractional`` ones or those of ``meters``.
-
-        Free entries are NaN (see :meth:`HighsDriver.solve`).
-        """
+    def _free(self, guess: dict[str, np.ndarray], free: dict[str, np.ndarray]) -> dict:
+        """Binaries fixed to ``guess`` except where ``free`` holds (NaN: free)."""
         out = {}
         for name, value in guess.items():
             value = value.astype(float)
-            if fractional is not None:
-                value[fractional[name]] = np.nan
-            elif name == "delta_bc":
-                value[meters[self.data.storages.owner]] = np.nan
-            elif name == "delta_rec_balance":
-                value[:] = np.nan
-            else:
-                value[meters] = np.nan
+            value[free[name]] = np.nan
             out[self.model.binaries.variables[name]] = value
         return out
 

@@ -33,12 +33,15 @@ def solve_individual(data: RecData, **solver_options: Any) -> dict[str, Any]:
     return stage_one_outputs(model, tidy(model, read_values(model)), 0)
 
 
-def _solve_chunk(chunk: list[RecData]) -> list[dict[str, Any]]:
+def _solve_chunk(chunk: tuple[list[RecData], dict[str, Any]]) -> list[dict[str, Any]]:
     """Stage 1 of a chunk of meters (an engine task: plain data in, plain dicts out)."""
-    return [solve_individual(member) for member in chunk]
+    members, options = chunk
+    return [solve_individual(member, **options) for member in members]
 
 
-def solve_stage_one(data: RecData, engine: Engine | None = None) -> list[dict[str, Any]]:
+def solve_stage_one(
+    data: RecData, engine: Engine | None = None, **solver_options: Any
+) -> list[dict[str, Any]]:
     """Solve every meter's stage-1 MILP, in meter order.
 
     Parameters
@@ -47,6 +50,8 @@ def solve_stage_one(data: RecData, engine: Engine | None = None) -> list[dict[st
         The community's data.
     engine
         Where to run the meters' MILPs (:mod:`dec.admm.engine`); serial when None.
+    solver_options
+        ``time_limit_s``, ``mip_rel_gap`` for :class:`~dec.rec.solve.ModelSolver`.
 
     Returns
     -------
@@ -57,7 +62,7 @@ def solve_stage_one(data: RecData, engine: Engine | None = None) -> list[dict[st
     engine = engine or SerialEngine()
     members = [data.member(i) for i in range(data.n_meters)]
     workers = getattr(engine, "n_workers", 1)
-    chunks = [members[s] for s in split(len(members), workers)]
+    chunks = [(members[s], solver_options) for s in split(len(members), workers)]
     return [out for part in engine.map(_solve_chunk, chunks) for out in part]
 
 

@@ -1,0 +1,300 @@
+"""Mode ``rec-pricing``: LEM prices and the two-stage REC schedule of a scenario file.
+
+Reads the ``rec_pricing`` section (:mod:`dec.rec.scenario`), runs the chosen
+algorithm of :mod:`dec.rec.loops` (pre-delivery iterative loop, or post-delivery
+two passes; MMR, SDR/SDRC, pool crossing value, or dual prices) with the two-stage
+MILP (no member pays more than alone), and returns per-member schedules and costs,
+tables and plots. The single-stage optimum of the same prices (the community cost
+without the members' guarantees) is the centralized reference of the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dec.admm.engine import Engine, make_engine
+from dec.errors import InputError
+from dec.rec.data import RecData, parse_collective
+from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
+from dec.rec.outputs import post_outputs
+from dec.rec.plots import plot_costs, plot_energy, plot_prices
+from dec.rec.report import member_records, member_table, tables
+from dec.rec.scenario import MECHANISMS, RunOptions, read_section, with_overrides
+from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
+from dec.result import RunResult
+from dec.scenario import Scenario
+
+HELP = (
+    "local energy market prices and the two-stage schedule of a renewable energy community "
+    "(rec_op_lem_prices compatible); reads the scenario's 'rec_pricing' section"
+)
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the mode's own options (each defaults to the scenario file's value)."""
+    group.add_argument(
+        "--lem-timeframe",
+        choices=["pre", "post"],
+        default=None,
+        help="pre-delivery iterative loop (forecasts, batteries scheduled) or post-delivery "
+        "settlement of measured data; default: the scenario's, else pre",
+    )
+    group.add_argument(
+        "--lem-market",
+        choices=["pool", "bilateral"],
+        default=None,
+        help="market structure; default: the scenario's, else pool",
+    )
+    group.add_argument(
+        "--lem-mechanism",
+        choices=list(MECHANISMS),
+        default=None,
+        help="pricing mechanism; default: the scenario's, else mmr",
+    )
+    group.add_argument(
+        "--lem-unpruned",
+        action="store_true",
+        help="MMR/SDR on all offers instead of those a pool clearing accepts",
+    )
+    group.add_argument(
+        "--lem-divider", type=float, default=None, help="MMR divider in [0, 1]; default 0.5"
+    )
+    group.add_argument(
+        "--lem-compensation",
+        type=float,
+        default=None,
+        help="SDR compensation in [0, 1] (> 0: SDRC); default 0",
+    )
+    group.add_argument(
+        "--lem-mip-gap",
+        type=float,
+        default=None,
+        help="relative optimality tolerance of the MILPs; default 1e-6",
+    )
+    group.add_argument(
+        "--lem-time-limit",
+        type=float,
+        default=None,
+        help="HiGHS time limit per MILP in seconds; default none",
+    )
+
+
+@dataclass
+class Outcome:
+    """What a run found: prices, two-stage outputs and how the algorithm ended."""
+
+    l_lem: list[float]
+    stage2: dict[str, Any]
+    stage1: list[dict[str, Any]]
+    iterations: int
+    criterion: float | None
+    converged: bool
+    objective_centralized: float
+    trace: LoopTrace = field(default_factory=LoopTrace)
+
+
+def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: Engine) -> Outcome:
+    """Run the chosen pricing algorithm on a validated backpack.
+
+    Parameters
+    ----------
+    backpack
+        The rec_op_lem_prices input dictionary.
+    data
+        Its validated arrays.
+    options
+        Timeframe, market, mechanism and solver options.
+    engine
+        Where the stage-1 MILPs run.
+
+    Returns
+    -------
+    Outcome
+
+    """
+    solver_options = {"mip_rel_gap": options.mip_rel_gap, "time_limit_s": options.time_limit_s}
+    trace = LoopTrace()
+    pre = options.timeframe == "pre"
+    if options.mechanism == "dual":
+        single = CollectiveSolver(data, "pool", bounded=False, **solver_options)
+        l_lem = single.solve(np.zeros(data.n_steps))["dual_prices"]
+        stage1 = solve_stage_one(data, engine, **solver_options) if pre else post_stage_one(data)
+        two_stage = CollectiveSolver(data, "pool", bounded=True, measured=not pre, **solver_options)
+        stage2 = two_stage.solve(l_lem, [out["c_ind"] for out in stage1])
+        stage2 = stage2 if pre else post_outputs(stage2, "pool")
+        iterations, criterion, converged = 1, None, True
+    else:
+        pricing = pricing_function(
+            options.mechanism, options.pruned, options.divider, options.compensation
+        )
+        if pre:
+            l_lem, criterion, iterations, (stage2, stage1) = pre_delivery_loop(
+                backpack,
+                options.market,
+                pricing,
+                engine=engine,
+                trace=trace,
+                max_iterations=options.max_iterations,
+                **solver_options,
+            )
+            converged = criterion is not None
+        else:
+            l_lem, (stage2, stage1) = post_delivery_loop(
+                backpack, options.market, pricing, trace=trace, **solver_options
+            )
+            iterations, criterion, converged = 1, None, True
+    centralized = CollectiveSolver(data, options.market, bounded=False, **solver_options)
+    return Outcome(
+        l_lem=[float(p) for p in l_lem],
+        stage2=stage2,
+        stage1=stage1,
+        iterations=iterations,
+        criterion=criterion,
+        converged=converged,
+        objective_centralized=centralized.solve(l_lem)["obj_value"],
+        trace=trace,
+    )
+
+
+def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
+    """Validate the scenario's ``rec_pricing`` section, run it and return the result."""
+    start = time.perf_counter()
+    backpack, options = read_section(
+        scenario,
+        steps=args.steps,
+        load_scale=1.0 if args.load_scale is None else args.load_scale,
+        pv_scale=1.0 if args.pv_scale is None else args.pv_scale,
+    )
+    options = with_overrides(
+        options,
+        timeframe=args.lem_timeframe,
+        market=args.lem_market,
+        mechanism=args.lem_mechanism,
+        pruned=False if args.lem_unpruned else None,
+        divider=args.lem_divider,
+        compensation=args.lem_compensation,
+        max_iterations=args.max_iter,
+        mip_rel_gap=args.lem_mip_gap,
+        time_limit_s=args.lem_time_limit,
+    )
+    options.check(scenario.source)
+    try:
+        data = parse_collective(backpack, options.market, assets=options.timeframe == "pre")
+    except InputError as err:
+        raise InputError(err.problems, scenario.source) from None
+    engine = make_engine(args.engine)
+    try:
+        outcome = solve(backpack, data, options, engine)
+    finally:
+        engine.close()
+    return build_result(scenario.name, data, options, outcome, time.perf_counter() - start)
+
+
+def build_result(
+    name: str, data: RecData, options: RunOptions, outcome: Outcome, runtime_s: float
+) -> RunResult:
+    """Assemble the run's records, tables, plots, summary and console rows."""
+    table = member_table(data, outcome.l_lem, outcome.stage2, outcome.stage1, options.market)
+    dual = outcome.stage2.get("dual_prices")
+    grid = (
+        data.l_grid
+        if options.market == "pool"
+        else data.l_grid.sum(axis=(0, 1)) / max(1, data.n_meters * (data.n_meters - 1))
+    )
+    frames = tables(data, table, outcome.l_lem, dual, grid)
+    if outcome.trace.objectives:
+        frames["iterations"] = _iterations(outcome.trace)
+    alone = float(table.cost_alone.sum())
+    rec = float(table.cost_rec.sum())
+    objective = float(outcome.stage2["obj_value"])
+    gap = (objective - outcome.objective_centralized) / max(
+        1e-9, abs(outcome.objective_centralized)
+    )
+    savings = table.cost_alone.sum(axis=1) - table.cost_rec.sum(axis=1)
+    summary = {
+        "scenario": name,
+        "mode": "rec-pricing",
+        "n_agents": data.n_meters,
+        "iterations": outcome.iterations,
+        "converged": outcome.converged,
+        "primal_residual": outcome.criterion,
+        "dual_residual": None,
+        "objective": objective,
+        "objective_centralized": outcome.objective_centralized,
+        "objective_gap_rel": gap,
+        "runtime_s": runtime_s,
+        "timeframe": options.timeframe,
+        "market": options.market,
+        "mechanism": options.mechanism,
+        "pruned": options.pruned,
+        "divider": options.divider,
+        "compensation": options.compensation,
+        "stop_criterion": outcome.criterion,
+        "n_steps": data.n_steps,
+        "time_step_h": data.delta_t,
+        "lem_price_eur_per_kwh": outcome.l_lem,
+        "total_cost_alone_eur": alone,
+        "total_cost_rec_eur": rec,
+        "community_benefit_eur": alone - rec,
+        "total_bill": rec,
+        "members_better_off": int((savings > 1e-6).sum()),
+        "members_worse_off": int((savings < -1e-3).sum()),
+        "internal_energy_kwh": float(table.bought.sum()),
+        "retailer_import_kwh": float((table.supply_retail + table.supply_market).sum()),
+        "retailer_export_kwh": float((table.surplus_retail + table.surplus_market).sum()),
+    }
+    console: list[tuple[str, Any]] = [
+        ("members", data.n_meters),
+        (
+            "timeframe / market / mechanism",
+            f"{options.timeframe} / {options.market} / {options.mechanism}",
+        ),
+        ("iterations (stop criterion)", f"{outcome.iterations} ({outcome.criterion})"),
+        ("community cost, two-stage (EUR)", objective),
+        ("community cost, single-stage optimum (EUR)", outcome.objective_centralized),
+        ("energy bought inside the REC (kWh)", summary["internal_energy_kwh"]),
+    ]
+    console += [
+        (f"{member}: cost alone -> in the REC (EUR)", f"{a:9.3f} -> {r:9.3f}")
+        for member, a, r in zip(
+            data.meter_ids, table.cost_alone.sum(axis=1), table.cost_rec.sum(axis=1), strict=True
+        )
+    ]
+    console += [
+        ("TOTAL: cost alone -> in the REC (EUR)", f"{alone:9.3f} -> {rec:9.3f}"),
+        ("community benefit (EUR)", alone - rec),
+    ]
+    title = f"{name}: {options.timeframe}-delivery {options.market}, {options.mechanism}"
+    return RunResult(
+        scenario=name,
+        mode="rec-pricing",
+        summary=summary,
+        agents=member_records(data, table, outcome.l_lem, outcome.converged),
+        tables=frames,
+        figures={
+            "prices": lambda: plot_prices(frames["prices"], f"{title}: prices per step"),
+            "energy": lambda: plot_energy(
+                frames["energy"], data.delta_t, f"{title}: community vs. retailer energy"
+            ),
+            "costs": lambda: plot_costs(frames["members"], f"{title}: member costs"),
+        },
+        console=console,
+    )
+
+
+def _iterations(trace: LoopTrace) -> pd.DataFrame:
+    """One row per loop iteration: its stage-2 objective and price distance."""
+    distances = [*trace.distances, None][: len(trace.objectives)]
+    return pd.DataFrame(
+        {
+            "iteration": np.arange(1, len(trace.objectives) + 1),
+            "objective_eur": trace.objectives,
+            "distance_to_earlier_prices": distances,
+        }
+    )

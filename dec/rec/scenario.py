@@ -1,0 +1,271 @@
+"""The ``rec_pricing`` section of a scenario file -> a rec_op_lem_prices backpack and run options.
+
+The section holds the backpack's fields (``delta_t``, ``horizon``, ``l_extra``,
+``l_grid``, ``l_market_buy``, ``l_market_sell``, ``strict_pos_coeffs``,
+``total_share_coeffs`` and ``meters`` with ``e_c``, ``e_g``, ``l_buy``, ``l_sell``,
+``max_p``, ``btm_storage``) and the run options (``timeframe``, ``market``,
+``mechanism``, ``pruned``, ``divider``, ``compensation``). A per-step field is a
+number (the same every step), a list, or the name of a column of the CSV file given
+by ``timeseries`` (one row per step). For bilateral markets ``l_grid`` may also be a
+mapping ``{n: {m: value}}``; a single value applies to every pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from dec.errors import InputError
+from dec.rec.data import Market, n_steps
+from dec.scenario import Scenario
+from dec.validation import Problems, is_finite_number
+
+SECTION = "rec_pricing"
+Timeframe = Literal["pre", "post"]
+Mechanism = Literal["mmr", "sdr", "crossing_value", "dual"]
+MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
+
+BACKPACK_KEYS = (
+    "delta_t",
+    "horizon",
+    "l_extra",
+    "l_grid",
+    "l_market_buy",
+    "l_market_sell",
+    "strict_pos_coeffs",
+    "total_share_coeffs",
+    "meters",
+)
+OPTION_KEYS = ("timeframe", "market", "mechanism", "pruned", "divider", "compensation")
+METER_KEYS = ("e_c", "e_g", "l_buy", "l_sell", "max_p", "btm_storage", "btm_evs")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the mode runs (scenario file values, overridden by command-line options).
+
+    Attributes
+    ----------
+    timeframe
+        ``pre`` (iterative loop on forecasts) or ``post`` (two passes on measured data).
+    market
+        ``pool`` or ``bilateral``.
+    mechanism
+        ``mmr``, ``sdr``, ``crossing_value`` or ``dual`` (dual prices, pool only).
+    pruned
+        MMR/SDR on the offers a pool clearing accepts.
+    divider
+        MMR position in [0, 1].
+    compensation
+        SDR compensation in [0, 1] (> 0: SDRC).
+    max_iterations
+        Iteration limit of the pre-delivery loop.
+    mip_rel_gap
+        Relative optimality tolerance of the MILPs (None: the default).
+    time_limit_s
+        HiGHS time limit per MILP (None: none).
+
+    """
+
+    timeframe: Timeframe = "pre"
+    market: Market = "pool"
+    mechanism: Mechanism = "mmr"
+    pruned: bool = True
+    divider: float = 0.5
+    compensation: float = 0.0
+    max_iterations: int = 20
+    mip_rel_gap: float | None = None
+    time_limit_s: float | None = None
+
+    def check(self, source: str) -> None:
+        """Raise InputError for a value that is not allowed."""
+        problems = Problems(source)
+        for name, allowed in (
+            ("timeframe", ("pre", "post")),
+            ("market", ("pool", "bilateral")),
+            ("mechanism", MECHANISMS),
+        ):
+            if getattr(self, name) not in allowed:
+                problems.add(
+                    f"Field '{name}' has the value {getattr(self, name)!r}; allowed: "
+                    f"{', '.join(allowed)}."
+                )
+        for name in ("divider", "compensation"):
+            value = getattr(self, name)
+            if not is_finite_number(value) or not 0 <= value <= 1:
+                problems.add(f"Field '{name}' must be between 0 and 1 (found {value!r}).")
+        if not isinstance(self.pruned, bool):
+            problems.add(f"Field 'pruned' must be true or false (found {self.pruned!r}).")
+        if self.mechanism == "dual" and self.market != "pool":
+            problems.add("Mechanism 'dual' needs market 'pool' (dual prices are a pool's).")
+        if not isinstance(self.max_iterations, int) or self.max_iterations < 1:
+            problems.add(f"The iteration limit must be at least 1 (found {self.max_iterations!r}).")
+        for name in ("mip_rel_gap", "time_limit_s"):
+            value = getattr(self, name)
+            if value is not None and (not is_finite_number(value) or value <= 0):
+                problems.add(f"Option '{name}' must be greater than zero (found {value!r}).")
+        problems.raise_if_any()
+
+
+def _columns(scenario: Scenario, section: Mapping[str, Any]) -> pd.DataFrame | None:
+    path = section.get("timeseries")
+    if path is None:
+        return None
+    file = scenario.resolve(path)
+    if not file.is_file():
+        raise InputError(
+            f"Field 'timeseries' names {str(file)!r}, which does not exist.", scenario.source
+        )
+    try:
+        return pd.read_csv(file)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise InputError(
+            f"The timeseries file {str(file)!r} is not a CSV table: {err}.", scenario.source
+        ) from None
+
+
+class _Series:
+    """Resolves per-step fields to lists of ``length`` values, collecting problems."""
+
+    def __init__(self, table: pd.DataFrame | None, length: int, problems: Problems):
+        self.table = table
+        self.length = length
+        self.problems = problems
+
+    def __call__(self, value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            if self.table is None:
+                self.problems.add(
+                    f"Field '{where}' names the column {value!r} but no 'timeseries' file is given."
+                )
+                return value
+            if value not in self.table.columns:
+                self.problems.add(
+                    f"Field '{where}' names the column {value!r}, which the timeseries file "
+                    "does not have."
+                )
+                return value
+            return self.table[value].to_numpy(dtype=float)[: self.length].tolist()
+        if is_finite_number(value):
+            return [float(value)] * self.length
+        if isinstance(value, list):
+            return value[: self.length] if len(value) > self.length else value
+        return value
+
+
+def read_section(
+    scenario: Scenario, steps: int | None = None, load_scale: float = 1.0, pv_scale: float = 1.0
+) -> tuple[dict[str, Any], RunOptions]:
+    """Return the backpack and run options of a scenario's ``rec_pricing`` section.
+
+    Parameters
+    ----------
+    scenario
+        The loaded scenario.
+    steps
+        Use only the first ``steps`` steps (None: the whole horizon).
+    load_scale, pv_scale
+        Multipliers of every meter's consumption ``e_c`` and generation ``e_g``.
+
+    Raises
+    ------
+    InputError
+        Naming the file, field and value of every problem found.
+
+    """
+    section = scenario.section(SECTION)
+    problems = Problems(scenario.source)
+    allowed = {*BACKPACK_KEYS, *OPTION_KEYS, "timeseries"}
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        problems.add(
+            f"Section '{SECTION}' has unknown field(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(allowed))}."
+        )
+    for key in ("delta_t", "horizon", "meters"):
+        if key not in section:
+            problems.add(f"Field '{SECTION}.{key}' is missing.")
+    problems.raise_if_any()
+    delta_t, horizon = section["delta_t"], section["horizon"]
+    if not (is_finite_number(delta_t) and is_finite_number(horizon) and delta_t > 0 < horizon):
+        raise InputError(
+            f"Fields 'delta_t' and 'horizon' must be positive numbers (found {delta_t!r}, "
+            f"{horizon!r}).",
+            scenario.source,
+        )
+    length = n_steps(horizon, delta_t)
+    if steps is not None:
+        if steps < 1 or steps > length:
+            raise InputError(
+                f"Option --steps {steps} is outside 1..{length} (the scenario's steps).",
+                scenario.source,
+            )
+        length, horizon = steps, steps * delta_t
+    series = _Series(_columns(scenario, section), length, problems)
+    backpack: dict[str, Any] = {
+        "delta_t": delta_t,
+        "horizon": horizon,
+        "l_extra": section.get("l_extra", 10.0),
+        "strict_pos_coeffs": section.get("strict_pos_coeffs", True),
+        "total_share_coeffs": section.get("total_share_coeffs", False),
+    }
+    for key in ("l_market_buy", "l_market_sell"):
+        backpack[key] = series(section.get(key), f"{SECTION}.{key}")
+    meters = section["meters"]
+    if not isinstance(meters, Mapping) or not meters:
+        raise InputError(
+            f"Field '{SECTION}.meters' must be a mapping of meter ids to fields.", scenario.source
+        )
+    backpack["meters"] = {}
+    for meter_id, meter in meters.items():
+        where = f"{SECTION}.meters.{meter_id}"
+        if not isinstance(meter, Mapping):
+            problems.add(f"Field '{where}' must be a mapping of fields.")
+            continue
+        extra = sorted(set(meter) - set(METER_KEYS))
+        if extra:
+            problems.add(
+                f"Field '{where}' has unknown field(s) {', '.join(extra)}; allowed: "
+                f"{', '.join(METER_KEYS)}."
+            )
+        record = dict(meter)
+        for key in ("e_c", "e_g", "l_buy", "l_sell"):
+            if key in record:
+                record[key] = series(record[key], f"{where}.{key}")
+        record.setdefault("btm_storage", None)
+        backpack["meters"][str(meter_id)] = _scaled(record, load_scale, pv_scale)
+    options = RunOptions(**{k: section[k] for k in OPTION_KEYS if k in section})
+    backpack["l_grid"] = _grid(section.get("l_grid"), options.market, backpack["meters"], series)
+    problems.raise_if_any()
+    return backpack, options
+
+
+def _scaled(meter: dict[str, Any], load_scale: float, pv_scale: float) -> dict[str, Any]:
+    for key, scale in (("e_c", load_scale), ("e_g", pv_scale)):
+        value = meter.get(key)
+        if scale != 1.0 and isinstance(value, list) and all(map(is_finite_number, value)):
+            meter[key] = (np.asarray(value, dtype=float) * scale).tolist()
+    return meter
+
+
+def _grid(value: Any, market: str, meters: Mapping[str, Any], series: _Series) -> Any:
+    where = f"{SECTION}.l_grid"
+    if market != "bilateral":
+        return series(value, where)
+    ids = list(meters)
+    if isinstance(value, Mapping):
+        return {
+            n: {m: series(v, f"{where}.{n}.{m}") for m, v in (row or {}).items()}
+            for n, row in value.items()
+        }
+    per_step = series(value, where)
+    return {n: {m: list(per_step) for m in ids if m != n} for n in ids}
+
+
+def with_overrides(options: RunOptions, **overrides: Any) -> RunOptions:
+    """Return ``options`` with the given (non-None) command-line values."""
+    return replace(options, **{k: v for k, v in overrides.items() if v is not None})
