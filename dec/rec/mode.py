@@ -151,7 +151,7 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
             iterations, criterion, converged = 1, None, True
     centralized = CollectiveSolver(data, options.market, bounded=False, **solver_options)
     return Outcome(
-        l_lem=[float(p) for p in l_lem],
+        l_lem=np.round(np.asarray(l_lem, dtype=float), 9).tolist(),
         stage2=stage2,
         stage1=stage1,
         iterations=iterations,

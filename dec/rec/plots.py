@@ -106,7 +106,12 @@ def plot_energy(energy: pd.DataFrame, time_step_h: float, title: str) -> Figure:
         label="sold to retailers / market",
     )
     ax.step(
-        t, energy["consumption_kwh"], where="post", color="black", linewidth=1, label="consumption"
+        t,
+        energy["consumption_kwh"],
+        where="post",
+        color="black",
+        linewidth=1,
+        label="total consumption (own PV included)",
     )
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xlabel("time (h)")
