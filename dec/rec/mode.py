@@ -170,6 +170,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         steps=args.steps,
         load_scale=1.0 if args.load_scale is None else args.load_scale,
         pv_scale=1.0 if args.pv_scale is None else args.pv_scale,
+        market=args.lem_market,
     )
     options = with_overrides(
         options,

@@ -158,7 +158,11 @@ class _Series:
 
 
 def read_section(
-    scenario: Scenario, steps: int | None = None, load_scale: float = 1.0, pv_scale: float = 1.0
+    scenario: Scenario,
+    steps: int | None = None,
+    load_scale: float = 1.0,
+    pv_scale: float = 1.0,
+    market: Market | None = None,
 ) -> tuple[dict[str, Any], RunOptions]:
     """Return the backpack and run options of a scenario's ``rec_pricing`` section.
 
@@ -170,6 +174,8 @@ def read_section(
         Use only the first ``steps`` steps (None: the whole horizon).
     load_scale, pv_scale
         Multipliers of every meter's consumption ``e_c`` and generation ``e_g``.
+    market
+        Overrides the section's ``market`` (it decides the form of ``l_grid``).
 
     Raises
     ------
@@ -238,7 +244,9 @@ def read_section(
                 record[key] = series(record[key], f"{where}.{key}")
         record.setdefault("btm_storage", None)
         backpack["meters"][str(meter_id)] = _scaled(record, load_scale, pv_scale)
-    options = RunOptions(**{k: section[k] for k in OPTION_KEYS if k in section})
+    options = with_overrides(
+        RunOptions(**{k: section[k] for k in OPTION_KEYS if k in section}), market=market
+    )
     backpack["l_grid"] = _grid(section.get("l_grid"), options.market, backpack["meters"], series)
     problems.raise_if_any()
     return backpack, options

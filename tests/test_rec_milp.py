@@ -1,0 +1,329 @@
+"""REC MILPs of dec.rec on small cases whose optimum is derived by hand, and against a
+plain HiGHS MILP solve of the same cvxpy model (the centralized reference)."""
+
+from __future__ import annotations
+
+import copy
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from rec_cases import STORAGE, battery_meter, random_community, two_members
+
+import dec.rec as rec
+from dec.rec.data import parse_collective
+from dec.rec.model import build_model, round_up
+from dec.rec.optimization.module.IndividualCost import calculate_individual_cost
+from dec.rec.optimization.module.StageOneMILP import StageOneMILP
+from dec.rec.optimization.module.StageTwoMILPPool import StageTwoMILPPool
+from dec.rec.solve import ModelSolver
+
+
+def test_stage_one_battery_limited_by_power():
+    # Charging 1 kWh at t0 (p_max = 1 kW) stores 0.9 kWh; at t1 at most 0.81 kWh reach the
+    # load. Each charged kWh costs 0.1 and saves 0.81 * (0.3 - 0.01) = 0.2349 at t1, so the
+    # battery charges fully: c = 0.1 * 1 + 0.3 * (1 - 0.81) + 0.01 * 0.81 = 0.1651 EUR.
+    out = rec.run_pre_individual_milp(battery_meter())
+    assert out["milp_status"] == "Optimal"
+    assert out["c_ind"] == pytest.approx(0.1651, abs=1e-9)
+    assert out["deg_cost"] == pytest.approx(0.0081, abs=1e-9)
+    assert out["c_ind_without_deg"] == pytest.approx(0.157, abs=1e-9)
+    assert out["e_bc"]["b1"] == pytest.approx([1.0, 0.0])
+    assert out["e_bd"]["b1"] == pytest.approx([0.0, 0.81])
+    assert out["soc_bat"]["b1"] == pytest.approx([45.0, 0.0])
+    assert out["e_cmet"] == pytest.approx([1.0, 0.19])
+    assert out["e_sup_retail"] == pytest.approx([1.0, 0.19])
+
+
+def test_stage_one_extra_power_penalty():
+    # 7 kWh in one hour with max_p = 5 kW: 2 kW beyond the limit at 10 EUR/kW; energy 7 * 0.1
+    meter = battery_meter() | {
+        "btm_storage": None,
+        "horizon": 1.0,
+        "e_c": [7.0],
+        "e_g": [0.0],
+        "l_buy": [0.1],
+        "l_sell": [0.0],
+        "l_market_buy": [1.0],
+        "l_market_sell": [0.0],
+    }
+    milp = StageOneMILP(meter)
+    milp.solve_milp()
+    out = milp.generate_outputs()
+    assert milp.status == "Optimal"
+    assert out["p_extra"] == pytest.approx([2.0])
+    assert out["c_ind"] == pytest.approx(20.7)
+    assert out["c_ind_without_p_extra"] == pytest.approx(0.7)
+
+
+def test_pool_two_members_by_hand():
+    # A's 1 kWh goes to B through the pool (grid tariff 0.02) instead of A selling at 0.05
+    # and B buying at 0.2; B buys its other kWh at 0.2: community cost 0.02 + 0.2 = 0.22.
+    # LEM 0.1: A earns 0.1; B pays 0.1 + 0.02 + 0.2 = 0.32.
+    out = rec.run_pre_single_stage_collective_pool_milp(two_members())
+    assert out["obj_value"] == pytest.approx(0.22)
+    assert out["c_ind2pool"]["A"] == pytest.approx(-0.1)
+    assert out["c_ind2pool"]["B"] == pytest.approx(0.32)
+    assert out["e_sale_pool"]["A"] == pytest.approx([1.0])
+    assert out["e_pur_pool"]["B"] == pytest.approx([1.0])
+    assert out["e_slc_pool"]["B"] == pytest.approx([1.0])
+    # One more kWh in the pool would replace a retail kWh of B: 0.2 - 0.02 = 0.18 EUR/kWh.
+    assert out["dual_prices"] == pytest.approx([0.18])
+
+
+def test_dual_pre_pool_by_hand():
+    prices, outputs = rec.dual_pre_pool(two_members(l_lem=None))
+    assert prices == pytest.approx([0.18])
+    assert outputs["obj_value"] == pytest.approx(0.22)
+
+
+def test_bilateral_two_members_by_hand():
+    backpack = two_members()
+    backpack["l_grid"] = {"A": {"B": [0.02]}, "B": {"A": [0.02]}}
+    out = rec.run_pre_single_stage_collective_bilateral_milp(backpack)
+    assert out["obj_value"] == pytest.approx(0.22)
+    assert out["e_sale_bilateral"]["A"]["B"] == pytest.approx([1.0])
+    assert out["e_pur_bilateral"]["B"]["A"] == pytest.approx([1.0])
+    assert out["c_ind2bilateral"] == pytest.approx({"A": -0.1, "B": 0.32})
+    assert "dual_prices" not in out
+
+
+def test_two_stage_pool_by_hand():
+    # alone: A sells at 0.05 (-0.05), B buys 2 kWh at 0.2 (0.4); with LEM 0.1 both gain, so
+    # the second stage keeps the single-stage schedule. As in rec_op_lem_prices, a cost is
+    # reported minus its bound's rounding headroom: B's bound is round(0.4 + 0.0005, 3) =
+    # 0.401 (0.4005 is stored just above 0.4005), so B is reported 0.32 - 0.001 = 0.319;
+    # A's bound round(-0.05 + 0.0005, 3) = -0.05 has no headroom.
+    stage2, stage1 = rec.run_pre_two_stage_collective_pool_milp(two_members(), for_testing=True)
+    assert [s["c_ind"] for s in stage1] == pytest.approx([-0.05, 0.4])
+    assert stage2["obj_value"] == pytest.approx(0.22)
+    assert stage2["c_ind2pool"] == pytest.approx({"A": -0.1, "B": 0.319})
+
+
+def test_two_stage_bound_binds():
+    # LEM 0.25: each kWh B buys in the pool costs it 0.25 + 0.02 instead of 0.2, i.e. 0.07
+    # more; B's bound is 0.401 (see above), so B buys 0.001 / 0.07 = 1/70 kWh. Each such kWh
+    # replaces A's retail sale at 0.05 and B's retail purchase at 0.2 by the grid tariff
+    # 0.02: the community cost is 0.35 - (0.2 - 0.05 - 0.02) / 70.
+    stage2, _ = rec.run_pre_two_stage_collective_pool_milp(two_members(0.25))
+    assert stage2["e_pur_pool"]["B"] == pytest.approx([1 / 70], abs=1e-7)
+    assert stage2["obj_value"] == pytest.approx(0.35 - 0.13 / 70, abs=1e-9)
+    # B pays exactly its bound 0.401, reported minus the headroom 0.001
+    assert stage2["c_ind2pool"]["B"] == pytest.approx(0.4, abs=1e-7)
+
+
+def test_post_individual_cost_by_hand():
+    # t0: import 2 kWh, market-indexed (0.2 > 0.15): 0.3, and 1 kW above max_p: 10;
+    # t1: export 1 kWh to the market (0.06 > 0.05): -0.06. Total 10.24 EUR.
+    backpack = {
+        "id": "m",
+        "delta_t": 1.0,
+        "e_met": [2.0, -1.0],
+        "l_buy": [0.2, 0.2],
+        "l_sell": [0.05, 0.05],
+        "l_market_buy": [0.15, 0.3],
+        "l_market_sell": [0.04, 0.06],
+        "l_extra": 10.0,
+        "max_p": 1.0,
+    }
+    out = calculate_individual_cost(backpack)
+    assert out["c_ind"] == pytest.approx(10.24)
+    assert out["e_sup_market"] == [2.0, 0.0]
+    assert out["e_sur_market"] == [0.0, 1.0]
+    assert out["p_extra"] == pytest.approx([1.0, 0.0])
+
+
+def test_post_two_stage_pool_by_hand():
+    backpack = two_members()
+    for meter in backpack["meters"].values():
+        meter.pop("btm_storage")
+    stage2, stage1 = rec.run_post_two_stage_collective_pool_milp(backpack)
+    assert [s["c_ind"] for s in stage1] == pytest.approx([-0.05, 0.4])
+    assert stage2["obj_value"] == pytest.approx(0.22)
+    assert "e_bat" not in stage2 and "deg_cost2pool" not in stage2
+
+
+def test_round_up():
+    assert round_up(3.123) == 3.124  # exact thousandths gain one more
+    assert round_up(3.1231) == 3.124
+    assert round_up(0.6000000000000001) == 0.601
+    assert round_up(0.6000000000000001, numpy_halves=True) == 0.6
+
+
+def test_output_keys_like_the_reference():
+    individual = rec.run_pre_individual_milp(battery_meter())
+    assert set(individual) == {
+        "meter_id",
+        "obj_value",
+        "milp_status",
+        "e_sup_retail",
+        "e_sur_retail",
+        "e_sup_market",
+        "e_sur_market",
+        "delta_sup",
+        "e_cmet",
+        "p_extra",
+        "e_bat",
+        "soc_bat",
+        "e_bc",
+        "e_bd",
+        "delta_bc",
+        "deg_cost",
+        "p_extra_cost",
+        "c_ind",
+        "c_ind_without_deg",
+        "c_ind_without_p_extra",
+        "c_ind_without_deg_and_p_extra",
+    }
+    pool = rec.run_pre_single_stage_collective_pool_milp(two_members())
+    assert set(pool) == {
+        "obj_value",
+        "milp_status",
+        "e_sup_retail",
+        "e_sur_retail",
+        "e_sup_market",
+        "e_sur_market",
+        "delta_sup",
+        "e_pur_pool",
+        "e_sale_pool",
+        "e_cmet",
+        "e_slc_pool",
+        "e_consumed",
+        "e_alc",
+        "delta_slc",
+        "delta_cmet",
+        "delta_alc",
+        "p_extra",
+        "e_bat",
+        "soc_bat",
+        "e_bc",
+        "e_bd",
+        "delta_bc",
+        "delta_coeff",
+        "c_ind2pool",
+        "c_ind2pool_without_deg",
+        "c_ind2pool_without_deg_and_p_extra",
+        "c_ind2pool_without_p_extra",
+        "deg_cost2pool",
+        "p_extra_cost2pool",
+        "dual_prices",
+    }
+    assert pool["e_bat"] == {"A": {}, "B": {}}
+
+
+def test_stage_two_class_with_second_stage_bounds():
+    backpack = two_members()
+    backpack["second_stage"] = True
+    backpack["meters"]["A"]["c_ind"] = -0.05
+    backpack["meters"]["B"]["c_ind"] = 0.4
+    milp = StageTwoMILPPool(backpack)
+    milp.solve_milp()
+    assert milp.status == "Optimal"
+    assert milp.obj_value == pytest.approx(0.22)
+
+
+# --- exactness of the relax-round-verify path against a plain MILP solve -----------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("bounded", [False, True])
+def test_solve_path_matches_plain_milp(seed, bounded):
+    data = parse_collective(random_community(seed), "pool")
+    l_lem = np.full(data.n_steps, 0.1)
+    bound = None
+    if bounded:
+        # bounds from the stage-1 costs, every one enforced
+        stage1 = [
+            rec.run_pre_individual_milp(
+                {
+                    "id": m,
+                    "delta_t": 0.5,
+                    "horizon": data.n_steps * 0.5,
+                    "l_extra": 10.0,
+                    "l_market_buy": data.l_market_buy.tolist(),
+                    "l_market_sell": data.l_market_sell.tolist(),
+                    **random_community(seed)["meters"][m],
+                }
+            )
+            for m in data.meter_ids
+        ]
+        bound = np.array([round_up(s["c_ind"]) for s in stage1])
+    solver = ModelSolver(data, "pool", bounded=bounded)
+    model = solver.solve("test", l_lem, bound)
+    ours = model.problem.value
+    reference = build_model(data, "pool", bounded=bounded)
+    reference.l_lem.value = l_lem
+    if bounded:
+        reference.bound.value = bound
+    reference.problem.solve(solver=cp.HIGHS, mip_rel_gap=1e-9)
+    assert reference.problem.status == cp.OPTIMAL
+    assert ours == pytest.approx(reference.problem.value, rel=1e-6, abs=1e-7)
+
+
+# --- inputs: validated before any solve, never modified ----------------------------------------
+
+
+@pytest.fixture
+def no_solve(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a solve started before the input was validated")
+
+    monkeypatch.setattr(ModelSolver, "solve", refuse)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda b: b["meters"]["A"].pop("e_c"), "Field 'e_c' is missing for 1 meter: A"),
+        (
+            lambda b: b["meters"]["B"].update(e_g=[0.0, 0.0]),
+            r"Field 'e_g' has the wrong length for 1 meter \(expected 1 values, found\): B \(2\)",
+        ),
+        (
+            lambda b: b["meters"]["A"].update(l_buy=[float("nan")]),
+            "'l_buy' holds a value that is not",
+        ),
+        (
+            lambda b: b["meters"]["A"].update(btm_storage={"b1": dict(STORAGE, e_bn=-1.0)}),
+            "Field 'e_bn' is not greater than zero for 1 storage: A/b1",
+        ),
+        (
+            lambda b: b["meters"]["A"].update(
+                btm_storage={"b1": dict(STORAGE, soc_min=90.0, soc_max=20.0)}
+            ),
+            "Field 'soc_min' exceeds 'soc_max' for 1 storage",
+        ),
+        (
+            lambda b: b.update(l_market_buy=[0.3, 0.3]),
+            "Field 'l_market_buy' has 2 values; expected 1",
+        ),
+        (lambda b: b.pop("l_grid"), "Missing field"),
+        (lambda b: b["meters"]["B"].update(max_p=0.0), "Field 'max_p' is not greater than zero"),
+    ],
+)
+def test_bad_input_raises_before_any_solve(no_solve, edit, message):
+    backpack = two_members()
+    edit(backpack)
+    with pytest.raises(ValueError, match=message):
+        rec.run_pre_two_stage_collective_pool_milp(backpack)
+
+
+def test_individual_backpack_names_the_meter(no_solve):
+    meter = battery_meter()
+    meter["e_c"] = [1.0]
+    with pytest.raises(ValueError, match=r"'e_c' has the wrong length for 1 meter .*m1 \(1\)"):
+        rec.run_pre_individual_milp(meter)
+
+
+def test_callers_dictionaries_are_not_modified():
+    for function, backpack in (
+        (rec.run_pre_individual_milp, battery_meter()),
+        (rec.run_pre_single_stage_collective_pool_milp, two_members()),
+        (rec.run_pre_two_stage_collective_pool_milp, two_members()),
+        (rec.dual_pre_pool, two_members(None)),
+        (rec.loop_pre_pool_mmr, two_members(None)),
+        (rec.loop_post_pool_sdr, two_members(None)),
+    ):
+        snapshot = copy.deepcopy(backpack)
+        function(backpack)
+        assert backpack == snapshot, function.__name__

@@ -1,0 +1,178 @@
+"""The rec-pricing mode on the shipped example: files, schemas, invariants, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import dec.rec as rec
+from dec.rec.scenario import read_section
+from dec.run import build_parser, main
+from dec.scenario import load_scenario
+from dec.schemas import validate
+
+EXAMPLE = Path(__file__).parents[1] / "inputs" / "rec_pricing" / "rec12.yaml"
+
+
+def run(tmp_path: Path, *options: str) -> tuple[int, Path]:
+    code = main([str(EXAMPLE), "--out", str(tmp_path), *options])
+    return code, tmp_path / "rec12" / "rec-pricing"
+
+
+def members(out: Path) -> dict[str, dict]:
+    records = {}
+    for path in sorted((out / "setpoints").glob("*.json")):
+        record = json.loads(path.read_text())
+        validate(record, "setpoint", "rec-pricing")
+        records[record["agent_id"]] = record
+    return records
+
+
+def check_invariants(out: Path, n_steps: int) -> dict:
+    summary = json.loads((out / "summary.json").read_text())
+    validate(summary, "summary", "rec-pricing")
+    records = members(out)
+    assert summary["n_agents"] == len(records) == 12
+    bought = np.zeros(n_steps)
+    sold = np.zeros(n_steps)
+    for record in records.values():
+        assert record["agent_type"] == "member" and record["bus"] is None
+        assert len(record["net_load_kwh"]) == n_steps
+        # meter balance: retail and market exchanges plus community trades = net load
+        balance = (
+            np.array(record["supply_retail_kwh"])
+            + record["supply_market_kwh"]
+            - np.array(record["surplus_retail_kwh"])
+            - record["surplus_market_kwh"]
+            + record["bought_in_rec_kwh"]
+            - np.array(record["sold_in_rec_kwh"])
+        )
+        assert balance == pytest.approx(record["net_load_kwh"], abs=1e-6)
+        # power convention: generation (export) positive
+        assert record["p_setpoint_kw"] == pytest.approx(
+            -np.array(record["net_load_kwh"]) / record["time_step_h"], abs=1e-9
+        )
+        # two-stage guarantee: nobody pays more than alone (bounds rounded up to 0.001 EUR)
+        assert record["cost_rec_total_eur"] <= record["cost_alone_total_eur"] + 1e-3 + 1e-9
+        assert sum(record["cost_rec_eur"]) == pytest.approx(record["cost_rec_total_eur"])
+        bought += record["bought_in_rec_kwh"]
+        sold += record["sold_in_rec_kwh"]
+    assert bought == pytest.approx(sold, abs=1e-6)  # what is bought in the REC is sold in it
+    table = pd.read_csv(out / "members.csv").set_index("member")
+    assert table.loc[list(records), "cost_rec_eur"].to_numpy() == pytest.approx(
+        [r["cost_rec_total_eur"] for r in records.values()]
+    )
+    assert summary["total_cost_rec_eur"] == pytest.approx(table["cost_rec_eur"].sum())
+    assert summary["community_benefit_eur"] == pytest.approx(table["savings_eur"].sum())
+    energy = pd.read_csv(out / "energy.csv")
+    assert energy["internal_kwh"].to_numpy() == pytest.approx(bought, abs=1e-6)
+    assert summary["members_worse_off"] == 0
+    return summary
+
+
+def test_pre_delivery_pool_mmr(tmp_path, capsys):
+    code, out = run(tmp_path, "--steps", "48")
+    assert code == 0
+    summary = check_invariants(out, 48)
+    assert summary["converged"] and summary["stop_criterion"] == 0.0
+    assert summary["iterations"] >= 2
+    # the two-stage community cost is never below the single-stage optimum of the same prices
+    assert summary["objective"] >= summary["objective_centralized"] - 1e-6
+    assert summary["community_benefit_eur"] > 0
+    for name in ("prices", "energy", "costs"):
+        assert (out / f"{name}.png").stat().st_size > 20_000
+    iterations = pd.read_csv(out / "iterations.csv")
+    assert len(iterations) == summary["iterations"]
+    printed = capsys.readouterr().out
+    assert "TOTAL: cost alone -> in the REC (EUR)" in printed
+    assert "h04: cost alone -> in the REC (EUR)" in printed
+
+
+def test_post_delivery_bilateral_sdr(tmp_path):
+    code, out = run(
+        tmp_path,
+        "--steps",
+        "16",
+        "--no-plots",
+        "--lem-timeframe",
+        "post",
+        "--lem-market",
+        "bilateral",
+        "--lem-mechanism",
+        "sdr",
+        "--lem-compensation",
+        "0.5",
+    )
+    assert code == 0
+    summary = check_invariants(out, 16)
+    assert (summary["timeframe"], summary["market"], summary["iterations"]) == (
+        "post",
+        "bilateral",
+        1,
+    )
+    # no storage acts after delivery
+    assert all(r["soc_kwh"] is None for r in members(out).values())
+
+
+def test_dual_prices_are_those_of_dual_pre_pool(tmp_path):
+    code, out = run(tmp_path, "--steps", "16", "--no-plots", "--lem-mechanism", "dual")
+    assert code == 0
+    summary = check_invariants(out, 16)
+    backpack, _ = read_section(load_scenario(str(EXAMPLE)), steps=16)
+    prices, _ = rec.dual_pre_pool(backpack)
+    assert summary["lem_price_eur_per_kwh"] == pytest.approx(prices, abs=1e-5)
+
+
+def test_iteration_limit_reports_not_converged(tmp_path):
+    code, out = run(tmp_path, "--steps", "16", "--no-plots", "--max-iter", "1")
+    assert code == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["converged"] is False and summary["stop_criterion"] is None
+    assert all(r["converged"] is False for r in members(out).values())
+
+
+def write_variant(tmp_path: Path, edit) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["rec_pricing"]["timeseries"] = str(EXAMPLE.parent / "rec12_timeseries.csv")
+    edit(data["rec_pricing"])
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s["meters"]["h06"].update(e_g=[0.0] * 95),
+            "Field 'e_g' has the wrong length for 1 meter (expected 96 values, found): h06 (95)",
+        ),
+        (
+            lambda s: s["meters"]["h01"].update(e_c="no_such_column"),
+            "names the column 'no_such_column'",
+        ),
+        (
+            lambda s: s["meters"]["h02"]["btm_storage"]["b1"].update(soc_min=99.0),
+            "Field 'soc_min' exceeds 'soc_max' for 1 storage(s): h02/b1",
+        ),
+        (lambda s: s.update(mechanism="lowest"), "Field 'mechanism' has the value 'lowest'"),
+        (lambda s: s.update(l_extra=float("nan")), "Field 'l_extra' is not a finite number"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_field(tmp_path, capsys, edit, message):
+    path = write_variant(tmp_path, edit)
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    error = capsys.readouterr().err
+    assert message in error and str(path) in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_lists_the_mode_options():
+    text = build_parser().format_help()
+    for option in ("--lem-timeframe", "--lem-market", "--lem-mechanism", "--lem-mip-gap"):
+        assert option in text
