@@ -30,6 +30,10 @@ from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
 from dec.result import RunResult
 from dec.scenario import Scenario
 
+#: Relative optimality tolerance of the mode's MILPs (the compatibility functions use
+#: dec.rec.solve.MIP_REL_GAP; rec_op_lem_prices gives CBC 1e-3).
+MODE_MIP_REL_GAP = 1e-4
+
 HELP = (
     "local energy market prices and the two-stage schedule of a renewable energy community "
     "(rec_op_lem_prices compatible); reads the scenario's 'rec_pricing' section"
@@ -75,7 +79,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--lem-mip-gap",
         type=float,
         default=None,
-        help="relative optimality tolerance of the MILPs; default 1e-6",
+        help="relative optimality tolerance of the MILPs (the reference gives CBC 1e-3); "
+        "default 1e-4",
     )
     group.add_argument(
         "--lem-time-limit",
@@ -119,6 +124,8 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
 
     """
     solver_options = {"mip_rel_gap": options.mip_rel_gap, "time_limit_s": options.time_limit_s}
+    if options.mip_rel_gap is None:
+        solver_options["mip_rel_gap"] = MODE_MIP_REL_GAP
     trace = LoopTrace()
     pre = options.timeframe == "pre"
     if options.mechanism == "dual":
