@@ -18,6 +18,7 @@ import importlib
 from types import ModuleType
 
 MODES: dict[str, str] = {
+    "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
 }
 
