@@ -19,6 +19,7 @@ from types import ModuleType
 
 MODES: dict[str, str] = {
     "inspect": "dec.inspect",
+    "p2p": "dec.p2p.mode",
 }
 
 DEFAULT_MODE = "curtail"
