@@ -181,6 +181,17 @@ def project_capped(target: np.ndarray, group: np.ndarray, cap: np.ndarray) -> np
     return x
 
 
+#: Agents per message of the local update (the unit of work an engine ships to a worker).
+AGENTS_PER_CHUNK = 4096
+#: ρ is adapted at most every ADAPT_EVERY rounds and not after ADAPT_UNTIL rounds: changing it
+#: every round can make ADMM cycle (Boyd et al. 2011, §3.4.1: fix ρ after a while).
+ADAPT_EVERY, ADAPT_UNTIL = 10, 1000
+
+
+def _adapts(iteration: int) -> bool:
+    return iteration % ADAPT_EVERY == 0 and iteration <= ADAPT_UNTIL
+
+
 def _norm(*parts: np.ndarray) -> float:
     """Euclidean norm of the concatenated vectors (element-wise sums: BLAS threads slow small dots)."""
     return float(np.sqrt(sum(np.sum(p * p) for p in parts)))
@@ -192,16 +203,19 @@ def _project_message(message: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.n
 
 
 class _Side:
-    """One side (buyers or sellers) of the market: its pairs grouped by agent, split in chunks."""
+    """One side (buyers or sellers) of the market: its pairs grouped by agent, split in chunks.
 
-    def __init__(
-        self, pair_group: np.ndarray, cap: np.ndarray, sign: float, value: np.ndarray, n_chunks: int
-    ):
+    The chunks depend on the number of agents only, not on the engine, so every engine does
+    the same floating-point operations and returns identical results.
+    """
+
+    def __init__(self, pair_group: np.ndarray, cap: np.ndarray, sign: float, value: np.ndarray):
         self.order = np.argsort(pair_group, kind="stable")
         self.group = pair_group[self.order]
         self.cap = cap
         self.linear = sign * value
         bounds = np.searchsorted(self.group, np.arange(len(cap) + 1))
+        n_chunks = -(-len(cap) // AGENTS_PER_CHUNK)
         self.chunks = [
             (slice(bounds[s.start], bounds[s.stop]), s.start, s.stop)
             for s in split(len(cap), n_chunks)
@@ -273,13 +287,8 @@ def solve_admm(
     engine = engine or SerialEngine()
     balancing = balancing or ResidualBalancing()
     n = market.n_pairs
-    n_chunks = getattr(engine, "n_workers", 1)
-    buyers = _Side(
-        market.pair_bid, market.bids.quantity_kw, 1.0, market.utility_eur_per_kwh, n_chunks
-    )
-    sellers = _Side(
-        market.pair_ask, market.asks.quantity_kw, -1.0, market.cost_eur_per_kwh, n_chunks
-    )
+    buyers = _Side(market.pair_bid, market.bids.quantity_kw, 1.0, market.utility_eur_per_kwh)
+    sellers = _Side(market.pair_ask, market.asks.quantity_kw, -1.0, market.cost_eur_per_kwh)
     gamma = market.gamma_eur_per_kwh2
     z, u, w = np.zeros(n), np.zeros(n), np.zeros(n)
     x, y = z.copy(), z.copy()
@@ -303,7 +312,7 @@ def solve_admm(
         )
         if history.converged:
             break
-        factor = balancing.factor(r_norm, s_norm)
+        factor = balancing.factor(r_norm, s_norm) if _adapts(history.iterations) else 1.0
         if factor != 1.0:
             rho *= factor
             u /= factor
