@@ -180,7 +180,15 @@ def test_cli_admm_market_reports_rounds_and_residuals(tmp_path):
     )
     assert summary["primal_residual"] == pytest.approx(last["primal_residual"])
     assert (folder / "convergence.png").stat().st_size > 20_000
-    options = ["--market", "admm", "--bidding", "valuation", "--solver", "centralized", "--no-plots"]
+    options = [
+        "--market",
+        "admm",
+        "--bidding",
+        "valuation",
+        "--solver",
+        "centralized",
+        "--no-plots",
+    ]
     code = main(["cigre_lv", "--mode", "p2p", *options, "--out", str(tmp_path)])
     assert code == 0
     central = json.loads((folder / "summary.json").read_text())
