@@ -36,38 +36,45 @@ HELP = (
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Add the p2p options (default: the scenario's p2p section, else the value named)."""
+    """Add the p2p options; each overrides the scenario's p2p section when given."""
+    unset = argparse.SUPPRESS  # absent unless given: the scenario's value (or the default) holds
     group.add_argument(
-        "--market", choices=MARKETS, default=None, help="market clearing (default: auction)"
+        "--market",
+        choices=MARKETS,
+        default=unset,
+        help="market: double auction or bilateral ADMM market (default: the scenario's, else auction)",
     )
     group.add_argument(
         "--bidding",
         choices=BIDDING_STRATEGIES,
-        default=None,
-        help="bidding strategy (default: fixed)",
+        default=unset,
+        help="bidding strategy: fixed retail/feed-in prices or seeded private values "
+        "(default: the scenario's, else fixed)",
     )
     group.add_argument(
         "--auction-pricing",
         choices=[r.replace("_", "-") for r in PRICING_RULES],
-        default=None,
-        help="pricing rule of the double auction (default: uniform; published cases: pay-as-ask)",
+        default=unset,
+        help="pricing rule of the double auction (default: the scenario's, else uniform; the "
+        "published cases use pay-as-ask)",
     )
     group.add_argument(
         "--auction-k",
         type=float,
-        default=None,
-        help="bid weight k of the uniform price (default: 0.5)",
+        default=unset,
+        help="bid weight k of the uniform price k*bid + (1-k)*ask (default: 0.5)",
     )
     group.add_argument(
         "--pv-penetration",
         type=float,
-        default=None,
-        help="households on every leaf bus and PV units on this share of them (seeded), e.g. 0.3",
+        default=unset,
+        help="place households on every leaf bus and PV units on this share of them (seeded by "
+        "--seed), e.g. 0.1, 0.3, 0.5",
     )
     group.add_argument(
         "--p2p-network-charge",
         type=float,
-        default=None,
+        default=unset,
         help="network usage charge of the ADMM market, EUR per kWh and km of path (default: 0)",
     )
 

@@ -37,20 +37,21 @@ def plot_stack(hourly: pd.DataFrame, title: str) -> Figure:
     if (hourly["matched_kwh"] > hourly["p2p_kwh"] + 1e-9).any():
         ax.plot(
             hours,
-            from_grid + hourly["matched_kwh"],
+            hourly["load_kwh"] - hourly["matched_kwh"],
             "k--",
             lw=1,
-            label="grid + matched before checks",
+            label="grid/P2P boundary had every matched trade been executed",
         )
     ax.set_ylabel("energy per hour (kWh)")
     ax.set_title(f"{title}: load met by P2P trades and by the grid")
     _hour_axis(ax, hours)
-    ax.legend(loc="upper left")
+    ax.set_ylim(bottom=0.0)
+    ax.legend(loc="best", fontsize="small")
     return fig
 
 
 def plot_prices(
-    hourly: pd.DataFrame, trades: pd.DataFrame, settings: P2PSettings, title: str
+    hourly: pd.DataFrame, trades: pd.DataFrame, settings: P2PSettings, pricing: str, title: str
 ) -> Figure:
     """Volume-weighted P2P price per hour, the range of trade prices, and retail/feed-in prices."""
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
@@ -76,7 +77,7 @@ def plot_prices(
     )
     ax.set_ylabel("price (EUR/kWh)")
     ax.set_ylim(bottom=0.0)
-    ax.set_title(f"{title}: P2P prices per hour ({settings.market}, {settings.pricing})")
+    ax.set_title(f"{title}: P2P prices per hour ({settings.market}, {pricing})")
     _hour_axis(ax, hours)
     ax.legend(loc="best")
     return fig

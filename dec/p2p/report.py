@@ -382,7 +382,7 @@ def build_result(
     tables = {"trades": trades_frame, "hourly": hourly}
     figures = {
         "p2p_stack": lambda: plot_stack(hourly, scenario),
-        "prices": lambda: plot_prices(hourly, trades_frame, settings, scenario),
+        "prices": lambda: plot_prices(hourly, trades_frame, settings, doc["pricing"], scenario),
         "network": lambda: plot_network(hourly, settings, scenario),
     }
     if outcome.history is not None:
