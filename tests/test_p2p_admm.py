@@ -3,7 +3,6 @@ networks), a hand-derived market, the closed-form local update, and engines."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import cvxpy as cp
@@ -18,9 +17,9 @@ from dec.p2p import admm_market
 from dec.p2p.admm_market import build_market, project_capped, solve_admm, solve_centralized
 from dec.p2p.case import build_case
 from dec.p2p.mode import network_charges
-from dec.p2p.orders import BIDDING, make_orders
+from dec.p2p.orders import BIDDING, Tariff, make_orders
 from dec.p2p.settings import settings_from
-from dec.run import main
+from dec.run import build_parser, main
 from dec.scenario import load_scenario
 
 WELFARE_TOL_REL = 1e-4
@@ -28,17 +27,11 @@ GAMMA = 0.01
 RHO = 0.05
 TOL = Tolerances(eps_abs=1e-7, eps_rel=1e-6, max_iter=5000)
 
+TARIFF = Tariff(retail_eur_per_kwh=0.20, feed_in_eur_per_kwh=0.05)
 
-def _args(**kw):
-    base = {
-        "load_scale": None,
-        "pv_scale": None,
-        "seed": None,
-        "solver": "admm",
-        "max_iter": None,
-        "steps": None,
-    }
-    return argparse.Namespace(**(base | kw))
+
+def _args(*options: str):
+    return build_parser().parse_args(["-", *options])
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +45,7 @@ def cases():
 
 
 def _book(case, bidding: str, seed: int = 3):
-    prices = BIDDING[bidding].limit_prices(case.net_kw, 0.20, 0.05, np.random.default_rng(seed))
+    prices = BIDDING[bidding].limit_prices(case.net_kw, TARIFF, np.random.default_rng(seed))
     return make_orders(case.net_kw, prices, 1e-6)
 
 
@@ -154,64 +147,30 @@ def test_process_engine_gives_the_serial_result(cases, monkeypatch):
     assert np.array_equal(parallel.price_eur_per_kwh, serial.price_eur_per_kwh)
 
 
+ADMM_CLI = ["cigre_lv", "--mode", "p2p", "--market", "admm"]
+
+
 def test_cli_admm_market_reports_rounds_and_residuals(tmp_path):
-    code = main(
-        [
-            "cigre_lv",
-            "--mode",
-            "p2p",
-            "--market",
-            "admm",
-            "--bidding",
-            "valuation",
-            "--out",
-            str(tmp_path),
-        ]
-    )
-    assert code == 0
+    assert main([*ADMM_CLI, "--bidding", "valuation", "--out", str(tmp_path)]) == 0
     folder = tmp_path / "cigre_lv" / "p2p"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["converged"] and summary["objective_gap_rel"] < WELFARE_TOL_REL
     history = pd.read_csv(folder / "admm_history.csv")
     assert len(history) == summary["iterations"]
     last = history.iloc[-1]
-    assert (
-        last["primal_residual"] <= last["eps_primal"] and last["dual_residual"] <= last["eps_dual"]
-    )
+    assert last["primal_residual"] <= last["eps_primal"]
+    assert last["dual_residual"] <= last["eps_dual"]
     assert summary["primal_residual"] == pytest.approx(last["primal_residual"])
     assert (folder / "convergence.png").stat().st_size > 20_000
-    options = [
-        "--market",
-        "admm",
-        "--bidding",
-        "valuation",
-        "--solver",
-        "centralized",
-        "--no-plots",
-    ]
-    code = main(["cigre_lv", "--mode", "p2p", *options, "--out", str(tmp_path)])
-    assert code == 0
+    central_cli = [*ADMM_CLI, "--bidding", "valuation", "--solver", "centralized", "--no-plots"]
+    assert main([*central_cli, "--out", str(tmp_path)]) == 0
     central = json.loads((folder / "summary.json").read_text())
     assert central["iterations"] is None and central["objective_gap_rel"] == 0.0
     assert summary["objective"] == pytest.approx(central["objective"], rel=WELFARE_TOL_REL)
 
 
 def test_admm_round_limit_exits_3_with_outputs(tmp_path):
-    code = main(
-        [
-            "cigre_lv",
-            "--mode",
-            "p2p",
-            "--market",
-            "admm",
-            "--max-iter",
-            "3",
-            "--out",
-            str(tmp_path),
-            "--no-plots",
-        ]
-    )
-    assert code == 3
+    assert main([*ADMM_CLI, "--max-iter", "3", "--out", str(tmp_path), "--no-plots"]) == 3
     summary = json.loads((tmp_path / "cigre_lv" / "p2p" / "summary.json").read_text())
     assert summary["converged"] is False and summary["iterations"] == 3
     record = json.loads((tmp_path / "cigre_lv" / "p2p" / "setpoints" / "h12.json").read_text())

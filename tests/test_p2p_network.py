@@ -4,7 +4,6 @@ and loading is within its limits), with the AC results checked against a fresh r
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -23,26 +22,20 @@ from dec.p2p.grid import (
     element_powers_kw,
     matched_positions,
 )
-from dec.p2p.orders import BIDDING, make_orders
+from dec.p2p.orders import BIDDING, Tariff, make_orders
 from dec.p2p.settings import INPUT_DIR, settings_from
 from dec.p2p.trades import Trades
-from dec.run import main
+from dec.run import build_parser, main
 from dec.scenario import load_scenario
 from feeders.base import AgentSpec
 
 STRESS = INPUT_DIR / "cigre_lv_stress.yaml"
 
+TARIFF = Tariff(retail_eur_per_kwh=0.20, feed_in_eur_per_kwh=0.05)
 
-def _args(**kw):
-    base = {
-        "load_scale": None,
-        "pv_scale": None,
-        "seed": None,
-        "solver": "admm",
-        "max_iter": None,
-        "steps": None,
-    }
-    return argparse.Namespace(**(base | kw))
+
+def _args(*options: str):
+    return build_parser().parse_args(["-", *options])
 
 
 def _three_bus_case(rating_kw: float) -> P2PCase:
@@ -117,7 +110,7 @@ def test_ptdf_transfer_flows_equal_rundcpp():
     scenario = load_scenario("cigre_lv")
     settings = settings_from(scenario, _args())
     case = build_case(scenario.require_feeder(), settings)
-    prices = BIDDING["fixed"].limit_prices(case.net_kw, 0.2, 0.05, None)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, TARIFF, None)
     trades = clear(make_orders(case.net_kw, prices, 1e-6), "uniform", 0.5, 0)
     ptdf = build_ptdf(case.net)
     hour = 12
@@ -172,7 +165,7 @@ def test_stress_dc_flows_within_ratings_and_ac_equals_fresh_power_flow():
     scenario = load_scenario(str(STRESS))
     settings = settings_from(scenario, _args())
     case = build_case(scenario.require_feeder(), settings)
-    prices = BIDDING["fixed"].limit_prices(case.net_kw, 0.2, 0.05, None)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, TARIFF, None)
     trades = clear(make_orders(case.net_kw, prices, 1e-6), "uniform", 0.5, 0)
     ptdf = build_ptdf(case.net)
     dc = dc_check(case, trades, ptdf, 100.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandapower.networks as pn
 import pandapower.topology as top
@@ -11,21 +9,16 @@ import pytest
 import yaml
 
 from dec.p2p.case import build_case, leaf_buses
-from dec.p2p.orders import BIDDING
+from dec.p2p.orders import BIDDING, Tariff
 from dec.p2p.settings import DEFAULT_SCENARIOS, settings_from
+from dec.run import build_parser
 from dec.scenario import load_scenario
 
+TARIFF = Tariff(retail_eur_per_kwh=0.20, feed_in_eur_per_kwh=0.05)
 
-def _args(**kw):
-    base = {
-        "load_scale": None,
-        "pv_scale": None,
-        "seed": None,
-        "solver": "admm",
-        "max_iter": None,
-        "steps": None,
-    }
-    return argparse.Namespace(**(base | kw))
+
+def _args(*options: str):
+    return build_parser().parse_args(["-", *options])
 
 
 def _study_leaves(net) -> list[int]:
@@ -55,7 +48,10 @@ def test_pv_penetration_places_a_seeded_share_of_leaf_buses(share, n_pv):
     leaves = leaf_buses(scenario.feeder.net)
     assert len(leaves) == 13
     cases = [
-        build_case(scenario.feeder, settings_from(scenario, _args(pv_penetration=share, seed=seed)))
+        build_case(
+            scenario.feeder,
+            settings_from(scenario, _args("--pv-penetration", str(share), "--seed", str(seed))),
+        )
         for seed in (0, 0, 1, 2)
     ]
     for case in cases:
@@ -95,10 +91,10 @@ def test_owned_pv_nets_behind_the_meter(tmp_path):
 def test_valuation_bidding_is_seeded_and_between_feed_in_and_retail():
     net_kw = np.array([[-1.0, 2.0, 0.5], [1.0, -2.0, -0.5]])
     strategy = BIDDING["valuation"]
-    a = strategy.limit_prices(net_kw, 0.20, 0.05, np.random.default_rng(4))
-    b = strategy.limit_prices(net_kw, 0.20, 0.05, np.random.default_rng(4))
+    a = strategy.limit_prices(net_kw, TARIFF, np.random.default_rng(4))
+    b = strategy.limit_prices(net_kw, TARIFF, np.random.default_rng(4))
     assert np.array_equal(a, b)
     assert np.all((a >= 0.05) & (a <= 0.20))
     assert np.all(a[0] == a[1])  # a private value per trader, the same every hour
-    fixed = BIDDING["fixed"].limit_prices(net_kw, 0.20, 0.05, None)
+    fixed = BIDDING["fixed"].limit_prices(net_kw, TARIFF, None)
     assert fixed.tolist() == [[0.20, 0.05, 0.05], [0.05, 0.20, 0.20]]

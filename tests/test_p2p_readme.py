@@ -15,7 +15,11 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 BLOCK = README[README.index("### p2p") :].split("```bash")[1].split("```")[0]
 COMMANDS = [shlex.split(line.split("#")[0])[3:] for line in BLOCK.strip().splitlines()]
 #: Run with the same arguments by test_p2p_published.py and test_p2p_network.py.
-COVERED = [["cigre_lv", "--mode", "p2p"], ["village", "--mode", "p2p"], ["inputs/p2p/cigre_lv_stress.yaml"]]
+COVERED = [
+    ["cigre_lv", "--mode", "p2p"],
+    ["village", "--mode", "p2p"],
+    ["inputs/p2p/cigre_lv_stress.yaml"],
+]
 
 
 def test_the_readme_lists_the_covered_commands():

@@ -22,7 +22,7 @@ from dec.p2p.auction import clear, max_welfare_eur
 from dec.p2p.case import P2PCase, build_case
 from dec.p2p.dc_check import dc_check
 from dec.p2p.grid import path_length_km
-from dec.p2p.orders import BIDDING, OrderBook, make_orders
+from dec.p2p.orders import BIDDING, OrderBook, Tariff, make_orders
 from dec.p2p.report import MarketOutcome, build_result, read_reference
 from dec.p2p.settings import BIDDING_STRATEGIES, MARKETS, PRICING_RULES, P2PSettings, settings_from
 from dec.result import RunResult
@@ -133,12 +133,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         None if settings.reference is None else read_reference(settings.reference, case.hours)
     )
     model = CoordinationModel(case.specs, seed=settings.seed)
-    limit_price = BIDDING[settings.bidding].limit_prices(
-        case.net_kw,
-        settings.retail_price_eur_per_kwh,
-        settings.feed_in_price_eur_per_kwh,
-        model.rng,
-    )
+    tariff = Tariff(settings.retail_price_eur_per_kwh, settings.feed_in_price_eur_per_kwh)
+    limit_price = BIDDING[settings.bidding].limit_prices(case.net_kw, tariff, model.rng)
     book = make_orders(case.net_kw, limit_price, settings.min_order_kw)
     ptdf = build_ptdf(case.net)
     outcome = run_market(book, case, ptdf, settings, getattr(args, "engine", "serial"))

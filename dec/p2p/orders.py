@@ -21,17 +21,21 @@ import numpy as np
 BUY, SELL = -1, 1
 
 
+@dataclass(frozen=True)
+class Tariff:
+    """The retailer's prices that bound every P2P price, EUR/kWh."""
+
+    retail_eur_per_kwh: float
+    feed_in_eur_per_kwh: float
+
+
 class BiddingStrategy(Protocol):
     """Turns net positions into limit prices."""
 
     name: ClassVar[str]
 
     def limit_prices(
-        self,
-        net_kw: np.ndarray,
-        retail_eur_per_kwh: float,
-        feed_in_eur_per_kwh: float,
-        rng: np.random.Generator,
+        self, net_kw: np.ndarray, tariff: Tariff, rng: np.random.Generator
     ) -> np.ndarray:
         """Return the limit price of every trader in every hour (hours × traders), EUR/kWh."""
         ...
@@ -43,14 +47,10 @@ class FixedPrices:
     name: ClassVar[str] = "fixed"
 
     def limit_prices(
-        self,
-        net_kw: np.ndarray,
-        retail_eur_per_kwh: float,
-        feed_in_eur_per_kwh: float,
-        rng: np.random.Generator,
+        self, net_kw: np.ndarray, tariff: Tariff, rng: np.random.Generator
     ) -> np.ndarray:
         """Return retail for deficits and feed-in for surpluses, EUR/kWh."""
-        return np.where(net_kw < 0, retail_eur_per_kwh, feed_in_eur_per_kwh)
+        return np.where(net_kw < 0, tariff.retail_eur_per_kwh, tariff.feed_in_eur_per_kwh)
 
 
 class PrivateValuation:
@@ -59,14 +59,11 @@ class PrivateValuation:
     name: ClassVar[str] = "valuation"
 
     def limit_prices(
-        self,
-        net_kw: np.ndarray,
-        retail_eur_per_kwh: float,
-        feed_in_eur_per_kwh: float,
-        rng: np.random.Generator,
+        self, net_kw: np.ndarray, tariff: Tariff, rng: np.random.Generator
     ) -> np.ndarray:
         """Return each trader's private value in every hour, EUR/kWh."""
-        value = rng.uniform(feed_in_eur_per_kwh, retail_eur_per_kwh, size=net_kw.shape[1])
+        low, high = tariff.feed_in_eur_per_kwh, tariff.retail_eur_per_kwh
+        value = rng.uniform(low, high, size=net_kw.shape[1])
         return np.broadcast_to(value, net_kw.shape).copy()
 
 

@@ -67,6 +67,22 @@ SCALARS: dict[str, Any] = {
     "seed": 0,
     "reference": None,
 }
+#: Settings that are plain numbers.
+FLOAT_FIELDS = (
+    "k",
+    "retail_price_eur_per_kwh",
+    "feed_in_price_eur_per_kwh",
+    "network_charge_eur_per_kwh_km",
+    "load_scale",
+    "pv_scale",
+    "load_power_factor",
+    "pv_power_factor",
+    "vm_ext_pu",
+    "vm_min_pu",
+    "vm_max_pu",
+    "max_loading_percent",
+    "min_order_kw",
+)
 ADMM_DEFAULTS: dict[str, Any] = {
     "gamma_eur_per_kwh2": 0.01,
     "rho": 0.05,
@@ -447,6 +463,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         return (INPUT_DIR if shipped else base_dir) / path
 
     profiles = {k: resolve(v, k not in given_paths) for k, v in paths.items()}
+    floats = {key: float(values[key]) for key in FLOAT_FIELDS}
     return P2PSettings(
         source=source,
         placement=placement,
@@ -457,20 +474,8 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         solver=getattr(args, "solver", "admm") or "admm",
         bidding=values["bidding"],
         pricing=values["pricing"],
-        k=float(values["k"]),
-        retail_price_eur_per_kwh=float(values["retail_price_eur_per_kwh"]),
-        feed_in_price_eur_per_kwh=float(values["feed_in_price_eur_per_kwh"]),
-        network_charge_eur_per_kwh_km=float(values["network_charge_eur_per_kwh_km"]),
-        load_scale=float(values["load_scale"]),
-        pv_scale=float(values["pv_scale"]),
-        load_power_factor=float(values["load_power_factor"]),
-        pv_power_factor=float(values["pv_power_factor"]),
-        vm_ext_pu=float(values["vm_ext_pu"]),
-        vm_min_pu=float(values["vm_min_pu"]),
-        vm_max_pu=float(values["vm_max_pu"]),
-        max_loading_percent=float(values["max_loading_percent"]),
         hours=hours,
-        min_order_kw=float(values["min_order_kw"]),
         seed=int(values["seed"]),
         admm=admm,
+        **floats,
     )
