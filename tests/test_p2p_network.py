@@ -147,6 +147,7 @@ def test_stress_case_dc_cuts_and_ac_leaves_no_violation(stress):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["dc_energy_kwh"] < summary["matched_energy_kwh"] - 1.0
     assert summary["dc_curtailed_trades"] > 0
+    assert summary["executed_welfare_eur"] < summary["objective"]  # welfare before the checks
     assert summary["max_line_loading_percent"] <= 100.0 + 1e-6
     assert summary["max_trafo_loading_percent"] <= 100.0 + 1e-6
     assert 0.9 - 1e-9 <= summary["vmin_pu"] and summary["vmax_pu"] <= 1.1 + 1e-9

@@ -70,6 +70,7 @@ def test_published_totals_are_reproduced(runs, feeder_id):
     )
     # The auction is efficient: its welfare equals the welfare LP's (the centralized reference).
     assert summary["objective_gap_rel"] < 1e-9
+    assert summary["executed_welfare_eur"] == pytest.approx(summary["objective"], rel=1e-12)
     # Pay-as-ask with fixed prices (the study): buyers save retail - feed-in on every kWh.
     assert summary["buyer_savings_eur"] == pytest.approx(
         0.15 * summary["p2p_energy_kwh"], rel=1e-12

@@ -13,6 +13,7 @@ retail price (buyers) and the feed-in price (sellers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -198,7 +199,7 @@ def agent_records(case: P2PCase, table: dict[str, np.ndarray], converged: bool) 
     return records
 
 
-def read_reference(path, hours: np.ndarray) -> dict[str, float]:
+def read_reference(path: Path, hours: np.ndarray) -> dict[str, float]:
     """Return the published P2P energy, grid import and load over the run's hours, kWh.
 
     The file holds MWh per hour; P2P energy = column 3 − column 2.
@@ -294,6 +295,9 @@ def summary(
         "vmax_pu": float(ac.vm_max_pu.max()),
         "max_line_loading_percent": float(ac.max_line_loading_percent.max()),
         "max_trafo_loading_percent": float(ac.max_trafo_loading_percent.max()),
+        "executed_welfare_eur": float(
+            np.sum(executed * (trades["bid_eur_per_kwh"] - trades["ask_eur_per_kwh"]))
+        ),
         "buyer_savings_eur": float(np.sum(executed * (settings.retail_price_eur_per_kwh - price))),
         "seller_savings_eur": float(
             np.sum(executed * (price - settings.feed_in_price_eur_per_kwh))
