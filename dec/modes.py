@@ -20,6 +20,7 @@ from types import ModuleType
 MODES: dict[str, str] = {
     "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
+    "p2p": "dec.p2p.mode",
 }
 
 DEFAULT_MODE = "curtail"
