@@ -183,15 +183,6 @@ def project_capped(target: np.ndarray, group: np.ndarray, cap: np.ndarray) -> np
 
 #: Agents per message of the local update (the unit of work an engine ships to a worker).
 AGENTS_PER_CHUNK = 4096
-#: ρ is adapted at most every ADAPT_EVERY rounds and not after ADAPT_UNTIL rounds: changing it
-#: every round can make ADMM cycle (Boyd et al. 2011, §3.4.1: fix ρ after a while).
-ADAPT_EVERY, ADAPT_UNTIL = 10, 1000
-
-
-def _adapts(iteration: int) -> bool:
-    return iteration % ADAPT_EVERY == 0 and iteration <= ADAPT_UNTIL
-
-
 def _norm(*parts: np.ndarray) -> float:
     """Euclidean norm of the concatenated vectors (element-wise sums: BLAS threads slow small dots)."""
     return float(np.sqrt(sum(np.sum(p * p) for p in parts)))
@@ -312,7 +303,7 @@ def solve_admm(
         )
         if history.converged:
             break
-        factor = balancing.factor(r_norm, s_norm) if _adapts(history.iterations) else 1.0
+        factor = balancing.factor(r_norm, s_norm, history.iterations)
         if factor != 1.0:
             rho *= factor
             u /= factor
