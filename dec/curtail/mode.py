@@ -16,7 +16,7 @@ from dec.curtail.simulate import read_shapes, run_series, run_snapshot
 from dec.errors import InputError
 from dec.result import RunResult
 from dec.scenario import Scenario
-from dec.validation import Problems, positive, within
+from dec.validation import Problems, one_of, positive, within
 
 HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
 DEFAULT_MAX_ITER = 5000
@@ -84,10 +84,12 @@ def settings_from(
     )
     max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
     problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
-    problems.raise_if_any()
     scheme = fairness or (
         args.fairness if args.fairness != "feeder" else section.get("fairness", "feeder")
     )
+    problems.extend(one_of({"curtail": scheme}, "fairness", "section", SCHEMES))
+    problems.raise_if_any()
+
     return CurtailSettings(
         fairness=scheme,
         reactive=bool(args.reactive or section.get("reactive", False)),

@@ -213,6 +213,8 @@ def run_series(
             solutions[t] = solution
         _record(model, step_feeder, solution)
         model.datacollector.collect(model)
+        model.step()  # advances the model clock: the next collection is the next step
+
     return CurtailRun(
         feeder, settings, solutions, _res_agent(model), STEP_H, time.perf_counter() - start
     )

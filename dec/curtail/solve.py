@@ -42,6 +42,8 @@ class CurtailSolution:
         The problem solved.
     decision
         Final decision (agent fractions).
+    reference
+        Centralized solution of the final linearisation (the reference of the ADMM).
     p_setpoint_kw, q_setpoint_kvar
         Setpoint of each agent of the problem, kW / kvar (generation positive).
     curtailment_kw
@@ -67,6 +69,7 @@ class CurtailSolution:
 
     problem: CurtailProblem
     decision: CurtailDecision
+    reference: CurtailDecision
     p_setpoint_kw: np.ndarray
     q_setpoint_kvar: np.ndarray
     curtailment_kw: np.ndarray
@@ -88,9 +91,9 @@ class CurtailSolution:
 
     @property
     def objective_gap_rel(self) -> float:
-        """|objective − centralized| / max(|centralized|, 1e-12)."""
+        """|objective − centralized| / max(|centralized|, 1e-6): relative, absolute near zero."""
         return abs(self.objective - self.objective_centralized) / max(
-            abs(self.objective_centralized), 1e-12
+            abs(self.objective_centralized), 1e-6
         )
 
 
@@ -193,6 +196,7 @@ def solve_curtailment(
     return CurtailSolution(
         problem=problem,
         decision=decision,
+        reference=reference,
         p_setpoint_kw=p_kw,
         q_setpoint_kvar=q_kvar,
         curtailment_kw=c_kw,

@@ -183,6 +183,8 @@ def project_capped(target: np.ndarray, group: np.ndarray, cap: np.ndarray) -> np
 
 #: Agents per message of the local update (the unit of work an engine ships to a worker).
 AGENTS_PER_CHUNK = 4096
+
+
 def _norm(*parts: np.ndarray) -> float:
     """Euclidean norm of the concatenated vectors (element-wise sums: BLAS threads slow small dots)."""
     return float(np.sqrt(sum(np.sum(p * p) for p in parts)))
