@@ -43,26 +43,29 @@ def voltage_profile(
 
 
 def curtailment_per_agent(res: pd.DataFrame, distance: pd.Series, title: str) -> Figure:
-    """Delivered and curtailed power of every PV agent, sorted by electrical distance."""
+    """Available and curtailed power (top) and curtailment ratio (bottom) of every PV agent.
+
+    Agents are sorted by electrical distance from the substation, so a location bias
+    (far PVs curtailed more) shows as a rising ratio.
+    """
     order = distance.reindex(res["agent_id"]).to_numpy().argsort(kind="stable")
     rows = res.iloc[order]
-    fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
     pos = np.arange(len(rows))
-    ax.bar(pos, rows["p_setpoint_kw"], width=1.0, color="tab:green", label="delivered")
-    ax.bar(
-        pos,
-        rows["curtailment_kw"],
-        width=1.0,
-        bottom=rows["p_setpoint_kw"],
-        color="tab:red",
-        label="curtailed",
+    fig, (ax, bx) = plt.subplots(
+        2, 1, figsize=(10, 6.5), sharex=True, layout="constrained", height_ratios=(3, 2)
     )
-    if rows["p_available_kw"].max() > 50 * max(rows["p_available_kw"].median(), 1e-9):
-        ax.set_yscale("symlog", linthresh=max(rows["p_available_kw"].median(), 1.0))
-    ax.set_xlabel("PV agents, sorted by electrical distance from the substation (rank)")
-    ax.set_ylabel("power (kW)")
+    available = rows["p_available_kw"].to_numpy()
+    curtailed = rows["curtailment_kw"].to_numpy()
+    ax.fill_between(pos, 0, available, step="mid", color="0.75", label="available")
+    ax.fill_between(pos, 0, curtailed, step="mid", color="tab:red", label="curtailed")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylabel("power (kW, log above 1)")
+    ax.legend(loc="upper right")
     ax.set_title(title)
-    ax.legend(loc="upper left")
+    bx.plot(pos, 100.0 * rows["curtailment_ratio"].to_numpy(), ".", ms=3, c="tab:red")
+    bx.set_ylim(-2, 102)
+    bx.set_ylabel("curtailment (% of available)")
+    bx.set_xlabel("PV agents, sorted by electrical distance from the substation (rank)")
     return fig
 
 
