@@ -45,9 +45,11 @@ import pandapower as pp
 import pandas as pd
 
 from dec.conventions import kw_to_mw
+from dec.network.phases import phase_to_sequence
 from feeders.attach import add_pvs
 from feeders.base import AgentSpec, Feeder
 from feeders.gridappsd import PrimaryBranch, PrimaryFeederData, read_primary
+from feeders.three_phase import YNYN_BANK, add_phase_loads, add_phase_pvs, create_source
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "inputs" / "ieee123" / "case_b"
 DEFAULTS = {"load_scale": 0.3, "pv_scale": 0.9, "seed": 123, "vm_ext_pu": 1.035}
@@ -100,16 +102,49 @@ def conductor_of(branch: PrimaryBranch) -> tuple[str, float, float]:
     return name, length_km, amps * len(idx) / 3.0 / 1000.0
 
 
-def _primary(net: pp.pandapowerNet, data: PrimaryFeederData) -> dict[str, int]:
-    """Create the primary buses and branches; return the pandapower bus of each IEEE name."""
+def phase_letters(phases: tuple[int, ...]) -> str:
+    """Phase string (``"abc"``, ``"b"``, ...) of phase numbers 1 = a, 2 = b, 3 = c."""
+    return "".join("abc"[p - 1] for p in sorted(phases))
+
+
+def create_primary(
+    net: pp.pandapowerNet, data: PrimaryFeederData, three_phase: bool = False
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Create the primary buses and branches.
+
+    Balanced: every line is its balanced equivalent (:func:`equivalent_impedance`).
+    Three-phase: buses carry their ``phases``; every line carries the positive- and
+    zero-sequence impedance of the transposed equivalent of its phase matrix on its own
+    phases (:func:`dec.network.phases.phase_to_sequence`; exact for one-phase laterals)
+    and its conductor's ampacity per phase.
+
+    Returns
+    -------
+    tuple of dict
+        The pandapower bus of each IEEE bus name and the line index of each line name.
+    """
     names = list(data.buses)
     index = pp.create_buses(net, len(names), vn_kv=PRIMARY_KV, name=names, zone="primary")
     bus = dict(zip(names, (int(i) for i in index), strict=True))
     lines = [br for br in data.branches.values() if br.kind == "line"]
     conductors = [conductor_of(br) for br in lines]
-    z = np.array([equivalent_impedance(br) for br in lines])
     length_km = np.array([c[1] for c in conductors])
-    pp.create_lines_from_parameters(
+    max_i_ka = np.array([c[2] for c in conductors])
+    if three_phase:
+        net.bus.loc[index, "phases"] = [phase_letters(data.buses[n].phases) for n in names]
+        masks = [np.isin([1, 2, 3], br.phases) for br in lines]
+        seq = np.array([phase_to_sequence(br.z_ohm, m) for br, m in zip(lines, masks, strict=True)])
+        z, z0 = seq[:, 0], seq[:, 1]
+        max_i_ka = max_i_ka * 3.0 / np.array([len(br.phases) for br in lines])
+        zero_sequence = {
+            "r0_ohm_per_km": z0.real / length_km,
+            "x0_ohm_per_km": z0.imag / length_km,
+            "c0_nf_per_km": 0.0,
+        }
+    else:
+        z = np.array([equivalent_impedance(br) for br in lines])
+        zero_sequence = {}
+    line_index = pp.create_lines_from_parameters(
         net,
         [bus[br.from_bus] for br in lines],
         [bus[br.to_bus] for br in lines],
@@ -117,9 +152,10 @@ def _primary(net: pp.pandapowerNet, data: PrimaryFeederData) -> dict[str, int]:
         r_ohm_per_km=z.real / length_km,
         x_ohm_per_km=z.imag / length_km,
         c_nf_per_km=0.0,
-        max_i_ka=[c[2] for c in conductors],
+        max_i_ka=max_i_ka,
         name=[br.name for br in lines],
         type=["ol" if "ACSR" in c[0] else "cs" for c in conductors],
+        **zero_sequence,
     )
     switches = [br for br in data.branches.values() if br.kind != "line"]
     pp.create_switches(
@@ -130,7 +166,7 @@ def _primary(net: pp.pandapowerNet, data: PrimaryFeederData) -> dict[str, int]:
         closed=[br.name not in NORMALLY_OPEN for br in switches],
         name=[br.name for br in switches],
     )
-    return bus
+    return bus, {br.name: int(i) for br, i in zip(lines, line_index, strict=True)}
 
 
 def _transformer_kva(peak_kw: float) -> float:
@@ -164,27 +200,57 @@ def _plan_households(data: PrimaryFeederData, rng: np.random.Generator) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _secondaries(
+def assign_phases(homes: pd.DataFrame, data: PrimaryFeederData) -> np.ndarray:
+    """Phase code (1–3) of every household: its spot load's phases, filled by largest deficit.
+
+    The households of a spot load go, in order, each to the phase whose load is least
+    covered so far, so that the per-phase totals follow the spot load's phases (exactly for
+    the single-phase spot loads, the most common).
+    """
+    phase = np.zeros(len(homes), dtype=int)
+    for name, rows in homes.groupby("primary", sort=False):
+        deficit = data.buses[name].load_kw.astype(float).copy()
+        for k, peak in zip(rows.index, rows["peak_kw"], strict=True):
+            chosen = int(np.argmax(np.where(deficit > 0, deficit, -np.inf)))
+            phase[k] = chosen + 1
+            deficit[chosen] -= peak
+    return phase
+
+
+def _secondary_buses(
     net: pp.pandapowerNet,
     primary_bus: dict[str, int],
     homes: pd.DataFrame,
-    load_scale: float,
-    pv_scale: float,
-) -> list[AgentSpec]:
-    """Create service transformers, household buses, service lines, loads and rooftop PV."""
-    per_secondary = homes.groupby("primary", sort=False)[["peak_kw", "kwp"]].sum()
-    groups = [f"xfmr_{name}" for name in per_secondary.index]
+    three_phase: bool,
+) -> dict[str, int]:
+    """Create the service transformers and secondary buses; return the bus of each secondary.
+
+    Balanced: a three-phase transformer of the standard size covering the secondary's load and
+    PV. Three-phase: a grounded-wye bank of single-phase transformers (``YNyn``, 3 × the
+    standard size covering the most loaded phase), so that a one-phase secondary draws from
+    its primary phase only with the same per-unit impedance as the balanced equivalent.
+    """
+    columns = ["peak_kw", "kwp"]
+    if three_phase:
+        per_phase = homes.groupby(["primary", "phase"], sort=False)[columns].sum().max(axis=1)
+        need = per_phase.groupby(level="primary", sort=False).max()
+        kva = [3.0 * _transformer_kva(k) for k in need]
+        phases = homes.groupby("primary", sort=False)["phase"].agg(phase_letters)
+        extra = {**YNYN_BANK, "vk0_percent": TRANSFORMER_VK_PERCENT}
+        extra["vkr0_percent"] = TRANSFORMER_VKR_PERCENT
+    else:
+        need = homes.groupby("primary", sort=False)[columns].sum().max(axis=1)
+        kva = [_transformer_kva(k) for k in need]
+        extra = {}
+    groups = [f"xfmr_{name}" for name in need.index]
     sec = pp.create_buses(
-        net,
-        len(groups),
-        vn_kv=SECONDARY_KV,
-        name=[f"s{n}" for n in per_secondary.index],
-        zone=groups,
+        net, len(groups), vn_kv=SECONDARY_KV, name=[f"s{n}" for n in need.index], zone=groups
     )
-    kva = [_transformer_kva(max(p, k)) for p, k in per_secondary.itertuples(index=False)]
+    if three_phase:
+        net.bus.loc[sec, "phases"] = phases.loc[need.index].to_numpy()
     pp.create_transformers_from_parameters(
         net,
-        [primary_bus[n] for n in per_secondary.index],
+        [primary_bus[n] for n in need.index],
         sec,
         sn_mva=kw_to_mw(np.array(kva)),
         vn_hv_kv=PRIMARY_KV,
@@ -194,23 +260,81 @@ def _secondaries(
         pfe_kw=0.0,
         i0_percent=0.0,
         name=groups,
+        **extra,
     )
-    sec_of = dict(zip(per_secondary.index, sec, strict=True))
+    return dict(zip(need.index, (int(b) for b in sec), strict=True))
+
+
+def _secondaries(
+    net: pp.pandapowerNet,
+    primary_bus: dict[str, int],
+    homes: pd.DataFrame,
+    load_scale: float,
+    pv_scale: float,
+    three_phase: bool = False,
+) -> list[AgentSpec]:
+    """Create service transformers, household buses, service lines, loads and rooftop PV.
+
+    Three-phase: every household and its PV sit on the phase in ``homes["phase"]``; its
+    240 V split-phase service is a one-phase line on the 139 V phase-to-neutral base whose
+    impedance is a third of the loop impedance, which gives the same per-unit voltage drop.
+    """
+    sec_of = _secondary_buses(net, primary_bus, homes, three_phase)
     ids = [f"h_{p}_{k}" for p, k in zip(homes["primary"], homes["k"], strict=True)]
     group_of_home = [f"xfmr_{p}" for p in homes["primary"]]
     hbus = pp.create_buses(net, len(ids), vn_kv=SECONDARY_KV, name=ids, zone=group_of_home)
+    service = {
+        "r_ohm_per_km": SERVICE_R_OHM_PER_KM,
+        "x_ohm_per_km": SERVICE_X_OHM_PER_KM,
+        "max_i_ka": SERVICE_MAX_I_KA,
+    }
+    if three_phase:
+        phase = homes["phase"].to_numpy()
+        net.bus.loc[hbus, "phases"] = [phase_letters((p,)) for p in phase]
+        service = {
+            "r_ohm_per_km": SERVICE_R_OHM_PER_KM / 3.0,
+            "x_ohm_per_km": SERVICE_X_OHM_PER_KM / 3.0,
+            "r0_ohm_per_km": SERVICE_R_OHM_PER_KM / 3.0,
+            "x0_ohm_per_km": SERVICE_X_OHM_PER_KM / 3.0,
+            "c0_nf_per_km": 0.0,
+            "max_i_ka": SERVICE_MAX_I_KA * 3.0,  # √3 × the line current on a √3 lower voltage
+        }
     pp.create_lines_from_parameters(
         net,
         [sec_of[p] for p in homes["primary"]],
         hbus,
         length_km=homes["length_km"].to_numpy(),
-        r_ohm_per_km=SERVICE_R_OHM_PER_KM,
-        x_ohm_per_km=SERVICE_X_OHM_PER_KM,
         c_nf_per_km=0.0,
-        max_i_ka=SERVICE_MAX_I_KA,
         name=[f"service_{h}" for h in ids],
         type="cs",
+        **service,
     )
+    with_pv = np.flatnonzero(homes["kwp"].to_numpy() > 0)
+    pv_args = {
+        "agent_ids": [f"pv_{ids[i][2:]}" for i in with_pv],
+        "owners": [ids[i] for i in with_pv],
+        "groups": [group_of_home[i] for i in with_pv],
+    }
+    if three_phase:
+        households = add_phase_loads(
+            net,
+            hbus,
+            phase,
+            homes["peak_kw"].to_numpy(),
+            homes["q_kvar"].to_numpy(),
+            load_scale,
+            agent_ids=ids,
+            groups=group_of_home,
+        )
+        rooftop = add_phase_pvs(
+            net,
+            [int(hbus[i]) for i in with_pv],
+            phase[with_pv],
+            homes["kwp"].to_numpy()[with_pv],
+            pv_scale,
+            **pv_args,
+        )
+        return households + rooftop
     loads = pp.create_loads(
         net,
         hbus,
@@ -229,15 +353,12 @@ def _secondaries(
         )
         for h, b, i, p, g in zip(ids, hbus, loads, homes["peak_kw"], group_of_home, strict=True)
     ]
-    with_pv = np.flatnonzero(homes["kwp"].to_numpy() > 0)
     rooftop = add_pvs(
         net,
         [int(hbus[i]) for i in with_pv],
         homes["kwp"].to_numpy()[with_pv],
         pv_scale,
-        agent_ids=[f"pv_{ids[i][2:]}" for i in with_pv],
-        owners=[ids[i] for i in with_pv],
-        groups=[group_of_home[i] for i in with_pv],
+        **pv_args,
     )
     return households + rooftop
 
@@ -256,22 +377,43 @@ def build(load_scale: float, pv_scale: float, seed: int, vm_ext_pu: float) -> Fe
     vm_ext_pu
         Voltage at the substation (bus 150), pu.
     """
+    return build_feeder(load_scale, pv_scale, seed, vm_ext_pu, three_phase=False)
+
+
+def build_feeder(
+    load_scale: float, pv_scale: float, seed: int, vm_ext_pu: float, three_phase: bool
+) -> Feeder:
+    """Build the IEEE 123 feeder, balanced (``ieee123``) or per phase (``ieee123_3ph``).
+
+    Both have the same households, PV units and agent ids (the same random draws); per
+    phase, each household and its PV sit on one phase (:func:`assign_phases`) and the
+    utility plants are three-phase (phase 0, a third of their output on each phase).
+    """
     rng = np.random.default_rng(seed)
     data = read_primary(DATA_DIR)
-    net = pp.create_empty_network(name="ieee123 with secondaries and PV", sn_mva=1.0)
-    bus = _primary(net, data)
-    pp.create_ext_grid(net, bus[data.root], vm_pu=vm_ext_pu, name="substation 150")
-    agents = _secondaries(net, bus, _plan_households(data, rng), load_scale, pv_scale)
-    utility = add_pvs(
-        net,
-        [bus[name] for name in UTILITY_PV_KWP],
-        list(UTILITY_PV_KWP.values()),
-        pv_scale,
-        agent_ids=[f"upv_{name}" for name in UTILITY_PV_KWP],
-        groups=[f"utility_{name}" for name in UTILITY_PV_KWP],
-    )
+    suffix = " per phase" if three_phase else ""
+    net = pp.create_empty_network(name=f"ieee123 with secondaries and PV{suffix}", sn_mva=1.0)
+    bus, _ = create_primary(net, data, three_phase)
+    homes = _plan_households(data, rng)
+    utility_args = {
+        "agent_ids": [f"upv_{name}" for name in UTILITY_PV_KWP],
+        "groups": [f"utility_{name}" for name in UTILITY_PV_KWP],
+    }
+    utility_bus = [bus[name] for name in UTILITY_PV_KWP]
+    utility_kwp = list(UTILITY_PV_KWP.values())
+    if three_phase:
+        create_source(net, bus[data.root], vm_ext_pu, "substation 150")
+        homes["phase"] = assign_phases(homes, data)
+        agents = _secondaries(net, bus, homes, load_scale, pv_scale, three_phase=True)
+        zeros = [0] * len(utility_bus)
+        utility = add_phase_pvs(net, utility_bus, zeros, utility_kwp, pv_scale, **utility_args)
+    else:
+        pp.create_ext_grid(net, bus[data.root], vm_pu=vm_ext_pu, name="substation 150")
+        agents = _secondaries(net, bus, homes, load_scale, pv_scale)
+        utility = add_pvs(net, utility_bus, utility_kwp, pv_scale, **utility_args)
+    kind = "per phase" if three_phase else "balanced equivalent"
     return Feeder(
-        feeder_id="ieee123",
+        feeder_id="ieee123_3ph" if three_phase else "ieee123",
         net=net,
         agents=agents + utility,
         knobs={
@@ -280,5 +422,6 @@ def build(load_scale: float, pv_scale: float, seed: int, vm_ext_pu: float) -> Fe
             "seed": seed,
             "vm_ext_pu": vm_ext_pu,
         },
-        description="IEEE 123 with secondaries, rooftop PV and utility PV (balanced equivalent)",
+        description=f"IEEE 123 with secondaries, rooftop PV and utility PV ({kind})",
+        three_phase=three_phase,
     )

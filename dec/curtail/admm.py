@@ -138,7 +138,7 @@ def solve_admm(
     state = state or AdmmState.cold(problem)
     reactive, equal_kw = settings.reactive, settings.fairness == "equal-kw"
     g, w_a, w_b = problem.y_of_agent, problem.w_a, problem.w_b
-    v_min, v_max = problem.limits()
+    v_min, v_max = vmap.v_min, vmap.v_max
     metric = np.concatenate([problem.y_weight, w_b]) if reactive else problem.y_weight
     coordinator = coordinator or CoordinatorAgent(mesa.Model())
     coordinator.projection = VoltageProjection(vmap=vmap, v_min=v_min, v_max=v_max, weight=metric)

@@ -1,11 +1,10 @@
 """Centralized solve of the curtailment problem (cvxpy + Clarabel), the reference of the ADMM.
 
-The network enters in sparse LinDistFlow form, with the subtree flow changes ``s`` (kW,
-kvar) and the voltage changes ``d`` (in thousandths of a pu) as variables:
-``(I − A) s = Δinjection``, ``(I − A)ᵀ (v0 ∘ d) = 1000 k (r∘s_p + x∘s_q)`` with ``k``
-the kW-to-pu factor, and ``v = v_point + d / 1000``: the same linear model as the
-coordinator's, without any dense node × node matrix, and with every variable and
-coefficient near unit scale (the solvers need this to reach 1e-10 accuracy).
+The network enters as the linear model's own sparse constraints
+(:meth:`~dec.network.linear.LinearVoltageModel.cvxpy_voltage`: LinDistFlow with subtree
+flows and voltage changes as variables, balanced or per phase), ``v = v_point + Δv``
+within the problem's limits: the same linear model as the coordinator's, without any
+dense node × node matrix.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ import numpy as np
 from dec.curtail.problem import CurtailProblem
 from dec.errors import SubproblemInfeasible
 from dec.network.linear import LinearVoltageModel
-
-MILLI = 1000.0
 
 #: Clarabel tolerances tried in turn: the tightest that the interior-point method reaches
 #: (degenerate optima, e.g. a zero common fraction, stall it at 1e-10).
@@ -66,23 +63,20 @@ def solve_centralized(
     start = time.perf_counter()
     settings = problem.settings
     dp_per_y, dq_per_b = problem.injection_maps()
-    n, n_y, n_ag = model.n_nodes, problem.n_y, problem.n_agents
+    n_y, n_ag = problem.n_y, problem.n_agents
     y = cp.Variable(n_y)
     b = cp.Variable(n_ag) if settings.reactive else None
-    s_p, d = cp.Variable(n), cp.Variable(n)
-    m = model.flow_matrix
-    tree = model.tree
-    constraints = [y >= 0, y <= 1, m @ s_p == dp_per_y @ (y - point.y)]
-    branch = cp.multiply(tree.r_pu, s_p)
+    constraints = [y >= 0, y <= 1]
+    dq_kw = None
     if b is not None:
-        s_q = cp.Variable(n)
-        constraints += [b <= 0, b >= -problem.b_max, m @ s_q == dq_per_b @ (b - point.b)]
-        branch = branch + cp.multiply(tree.x_pu, s_q)
-    constraints.append(m.T @ cp.multiply(model.v0_pu, d) == MILLI * model.kw_to_pu(1.0) * branch)
-    v = v_point + d / MILLI
-    v_min, v_max = problem.limits()
-    inner = np.arange(1, n)
-    constraints += [v[inner] <= v_max[inner], v[inner] >= v_min[inner]]
+        constraints += [b <= 0, b >= -problem.b_max]
+        dq_kw = dq_per_b @ (b - point.b)
+    dv, network = model.cvxpy_voltage(dp_per_y @ (y - point.y), dq_kw)
+    constraints += network
+    v = v_point + dv
+    v_min, v_max = problem.limits(model)
+    upper, lower = np.flatnonzero(np.isfinite(v_max)), np.flatnonzero(np.isfinite(v_min))
+    constraints += [v[upper] <= v_max[upper], v[lower] >= v_min[lower]]
 
     w_a = problem.w_a
     a = y[problem.y_of_agent] if n_y != n_ag else y

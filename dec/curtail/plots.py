@@ -9,31 +9,36 @@ from matplotlib.figure import Figure
 
 import dec.plots  # noqa: F401  (Agg backend)
 
+#: Colour of each phase code (0 balanced, 1–3 phase a–c).
+PHASE_COLORS = {0: "tab:blue", 1: "tab:blue", 2: "tab:green", 3: "tab:purple"}
 DISTANCE_LABEL = "electrical distance: path resistance from the substation (pu, 1 MVA base)"
 
 
-def voltage_profile(
-    distance: pd.Series,
-    vm_before: pd.Series,
-    vm_after: pd.Series,
-    vm_linear: pd.Series,
-    vmax_pu: float,
-    title: str,
-) -> Figure:
-    """Bus voltages against electrical distance, before and after curtailment, with the limit."""
+def voltage_profile(voltages: pd.DataFrame, vmax_pu: float, title: str) -> Figure:
+    """Voltages against electrical distance, before and after curtailment, with the limit.
+
+    ``voltages`` has one row per (bus, phase): ``electrical_distance_pu``, ``phase``,
+    ``vm_pu_before``, ``vm_pu_after_linear``, ``vm_pu_after_ac``. On a three-phase feeder
+    the after-curtailment AC voltages are coloured by phase.
+    """
     fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
-    x = distance
-    ax.scatter(x, vm_before.reindex(x.index), s=8, c="0.6", label="before (AC)")
+    x = voltages["electrical_distance_pu"]
+    ax.scatter(x, voltages["vm_pu_before"], s=8, c="0.6", label="before (AC)")
     ax.scatter(
         x,
-        vm_linear.reindex(x.index),
+        voltages["vm_pu_after_linear"],
         s=14,
         marker="x",
         c="tab:orange",
         linewidths=0.6,
         label="after (linear model)",
     )
-    ax.scatter(x, vm_after.reindex(x.index), s=8, c="tab:blue", label="after (AC)")
+    for phase, rows in voltages.groupby("phase"):
+        label = "after (AC)" if phase == 0 else f"after (AC), phase {'abc'[phase - 1]}"
+        color = PHASE_COLORS[phase]
+        ax.scatter(
+            rows["electrical_distance_pu"], rows["vm_pu_after_ac"], s=8, c=color, label=label
+        )
     ax.axhline(vmax_pu, color="tab:red", ls="--", lw=1.2, label=f"limit {vmax_pu:.3f} pu")
     ax.set_xlabel(DISTANCE_LABEL)
     ax.set_ylabel("voltage magnitude (pu)")

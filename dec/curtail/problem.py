@@ -5,7 +5,9 @@ Decisions, per PV agent ``i`` with available power ``p_i`` (kW) and inverter rat
 with reactive power, reactive fraction ``b_i ∈ [−b_max_i, 0]`` of ``s_i`` (absorbed kvar =
 ``−s_i b_i``; ``b_max_i = √(s_i² − p_i²)/s_i``, the capability at full output, which
 curtailment only enlarges). Voltages must stay within limits on the linear model
-``v = v_point + Sp Δp + Sq Δq``.
+``v = v_point + Sp Δp + Sq Δq`` of the feeder's :class:`~dec.network.grid.Grid`: one node
+per bus on a balanced feeder, one per (bus, phase) on a three-phase one, where a
+single-phase PV injects on its phase and a three-phase one equally on every phase.
 
 Fairness schemes, as a linear *fairness map* ``a = Γ y`` onto the coordinator's variable ``y``:
 
@@ -36,11 +38,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from dec.admm.convergence import Tolerances
-from dec.conventions import mw_to_kw
 from dec.errors import InputError
+from dec.network.grid import Grid
+from dec.network.injections import element_in_service, element_power_kw
 from dec.network.linear import LinearVoltageModel
 from dec.network.projection import AffineVoltageMap
-from dec.network.topology import Tree, build_tree
+from dec.network.topology import Tree
 from feeders.base import Feeder
 
 SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
@@ -104,14 +107,18 @@ class CurtailProblem:
         The feeder (its net holds the available PV output in ``sgen.p_mw``).
     settings
         Run settings.
-    tree
-        Radial tree of the net.
-    agent_ids, sgen_index
-        PV agents taking part (available power > 0) and their sgen rows.
+    grid
+        The feeder's network (nodes, AC power flow, linear model).
+    agent_ids
+        PV agents taking part (available power > 0).
+    element_table, element_index
+        pandapower table (``sgen``/``asymmetric_sgen``) and row of each agent's unit.
+    phase
+        Phase code of each agent (0 balanced / three-phase, 1–3 phase a–c).
     p_kw, s_kva
         Available power and inverter rating of each, kW / kVA.
     node
-        Tree node of each agent.
+        Tree node of each agent's bus.
     y_of_agent
         Coordinator variable of each agent's curtailment fraction (the fairness map Γ).
     vmax_pu, vmin_pu
@@ -120,9 +127,11 @@ class CurtailProblem:
 
     feeder: Feeder
     settings: CurtailSettings
-    tree: Tree
+    grid: Grid
     agent_ids: list[str]
-    sgen_index: np.ndarray
+    element_table: np.ndarray
+    element_index: np.ndarray
+    phase: np.ndarray
     p_kw: np.ndarray
     s_kva: np.ndarray
     node: np.ndarray
@@ -135,11 +144,13 @@ class CurtailProblem:
     def from_feeder(cls, feeder: Feeder, settings: CurtailSettings) -> CurtailProblem:
         """Collect the PV agents producing power and the fairness structure of a feeder."""
         net = feeder.net
-        tree = build_tree(net)
-        pvs = [a for a in feeder.agents_of_type("pv")]
-        sgen = np.array([a.element[1] for a in pvs], dtype=int)
-        p_kw = mw_to_kw(net.sgen.loc[sgen, "p_mw"].to_numpy(dtype=float))
-        keep = (p_kw > 1e-9) & net.sgen.loc[sgen, "in_service"].to_numpy(dtype=bool)
+        grid = Grid.from_feeder(feeder)
+        pvs = list(feeder.agents_of_type("pv"))
+        tables = np.array([a.element[0] for a in pvs])
+        index = np.array([a.element[1] for a in pvs], dtype=int)
+        phase = np.array([a.phase for a in pvs], dtype=int)
+        p_kw, _ = element_power_kw(net, tables, index, phase)
+        keep = (p_kw > 1e-9) & element_in_service(net, tables, index)
         if not keep.any():
             raise InputError(
                 "No PV unit produces power: there is nothing to curtail.", feeder.feeder_id
@@ -158,12 +169,14 @@ class CurtailProblem:
         return cls(
             feeder=feeder,
             settings=settings,
-            tree=tree,
+            grid=grid,
             agent_ids=[a.agent_id for a in pvs],
-            sgen_index=sgen[keep],
+            element_table=tables[keep],
+            element_index=index[keep],
+            phase=phase[keep],
             p_kw=p_kw[keep],
             s_kva=np.maximum(s_kva, p_kw[keep]),
-            node=tree.nodes_of_buses(np.array([a.bus for a in pvs])),
+            node=grid.tree.nodes_of_buses(np.array([a.bus for a in pvs])),
             y_of_agent=y_of_agent,
             group_names=names,
             vmax_pu=settings.vmax_pu if settings.vmax_pu is not None else feeder.vm_max_pu,
@@ -171,6 +184,16 @@ class CurtailProblem:
         )
 
     # --- sizes and weights -------------------------------------------------------------
+    @property
+    def tree(self) -> Tree:
+        """Radial tree of the net."""
+        return self.grid.tree
+
+    @property
+    def buses(self) -> np.ndarray:
+        """Pandapower bus of each agent."""
+        return self.tree.node_bus[self.node]
+
     @property
     def n_agents(self) -> int:
         """Number of PV agents taking part."""
@@ -214,9 +237,8 @@ class CurtailProblem:
         return np.bincount(self.y_of_agent, weights=self.w_a, minlength=self.n_y)
 
     def incidence(self) -> sp.csr_matrix:
-        """Agent-to-node incidence (nodes × agents)."""
-        n = self.n_agents
-        return sp.csr_matrix((np.ones(n), (self.node, np.arange(n))), shape=(self.tree.n_nodes, n))
+        """Share of each agent's injection at each model node (nodes × agents)."""
+        return self.grid.injection_incidence(self.buses, self.phase)
 
     # --- physics ----------------------------------------------------------------------
     def injection_maps(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -277,14 +299,23 @@ class CurtailProblem:
             return np.concatenate(parts)
 
         z_point = np.concatenate([y_point, b_point]) if reactive else y_point
-        return AffineVoltageMap(v_base=v_point - apply(z_point), apply=apply, row=row)
+        v_min, v_max = self.limits(model)
+        return AffineVoltageMap(
+            v_base=v_point - apply(z_point), apply=apply, row=row, v_min=v_min, v_max=v_max
+        )
 
-    def limits(self) -> tuple[np.ndarray, np.ndarray]:
-        """Voltage limits per tree node (the substation node is unconstrained), pu."""
-        v_min = np.full(self.tree.n_nodes, self.vmin_pu)
-        v_max = np.full(self.tree.n_nodes, self.vmax_pu)
-        v_min[0], v_max[0] = -np.inf, np.inf
-        return v_min, v_max
+    def limits(self, model: LinearVoltageModel) -> tuple[np.ndarray, np.ndarray]:
+        """Voltage limits per model node in the model's linear quantity, pu.
+
+        The source's phases are unconstrained; with limits in squared voltages (the
+        LinDistFlow operating point) they are the model's exact images of ``v_min²`` and
+        ``v_max²`` (:meth:`~dec.network.linear.LinearVoltageModel.limits`).
+        """
+        v_min = np.full(model.n_nodes, self.vmin_pu)
+        v_max = np.full(model.n_nodes, self.vmax_pu)
+        root = self.grid.root_nodes()
+        v_min[root], v_max[root] = -np.inf, np.inf
+        return model.limits(v_min, v_max)
 
     # --- decisions and objective ------------------------------------------------------
     def curtailment_kw(self, a: np.ndarray, theta: float | None = None) -> np.ndarray:

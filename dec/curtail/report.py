@@ -14,6 +14,7 @@ from dec.curtail import plots
 from dec.curtail.cim import difference_message
 from dec.curtail.metrics import jain_index
 from dec.curtail.simulate import PV_REPORTS, CurtailRun
+from dec.curtail.solve import CurtailSolution
 from dec.network.topology import build_tree
 from dec.result import RunResult
 
@@ -143,6 +144,10 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "total_q_kvar": float(per_step["q_setpoint_kvar"].sum().min()),
         "jain_index": jain_index(ratios.to_numpy()),
         "alpha": None,
+        "three_phase": run.feeder.three_phase,
+        "operating_point": run.feeder.operating_point,
+        "ac_within_limit": all(s.ac_converged for s in sols),
+        "notes": sorted({note for s in sols for note in s.notes}),
     }
     summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
         summary["total_available_kw"], 1e-12
@@ -176,6 +181,30 @@ def _series_table(run: CurtailRun) -> pd.DataFrame:
     return per_step.reset_index()
 
 
+def _voltage_table(
+    run: CurtailRun, solution: CurtailSolution, distance_bus: pd.Series
+) -> pd.DataFrame:
+    """Voltage of every (bus, phase) before, after on the linear model and after on the AC model."""
+    before = solution.vm_before_pu
+    buses = before.index.get_level_values("bus")
+    tree = solution.problem.tree
+    node_bus = tree.node_bus[[tree.bus_node[b] for b in buses]]
+    linear = solution.vm_after_linear_pu.reindex(
+        pd.MultiIndex.from_arrays([node_bus, before.index.get_level_values("phase")])
+    )
+    return pd.DataFrame(
+        {
+            "bus": buses,
+            "phase": before.index.get_level_values("phase"),
+            "name": run.feeder.net.bus.loc[buses, "name"].to_numpy(),
+            "electrical_distance_pu": distance_bus.reindex(buses).to_numpy(),
+            "vm_pu_before": before.to_numpy(),
+            "vm_pu_after_linear": linear.to_numpy(),
+            "vm_pu_after_ac": solution.vm_after_ac_pu.reindex(before.index).to_numpy(),
+        }
+    )
+
+
 def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     """Assemble summary, per-agent records, tables, CIM message and figures of a run."""
     summary = summarise(run, solver, engine)
@@ -194,23 +223,10 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     if worst_step is not None:
         worst = run.solutions[worst_step]
         at_worst = run.res_agent[run.res_agent["step"] == worst_step]
-        tables["voltages"] = pd.DataFrame(
-            {
-                "bus": worst.vm_before_pu.index,
-                "name": run.feeder.net.bus.loc[worst.vm_before_pu.index, "name"].to_numpy(),
-                "electrical_distance_pu": distance_bus.reindex(worst.vm_before_pu.index).to_numpy(),
-                "vm_pu_before": worst.vm_before_pu.to_numpy(),
-                "vm_pu_after_linear": worst.vm_after_linear_pu.reindex(
-                    worst.vm_before_pu.index
-                ).to_numpy(),
-                "vm_pu_after_ac": worst.vm_after_ac_pu.to_numpy(),
-            }
-        )
+        tables["voltages"] = _voltage_table(run, worst, distance_bus)
+        voltages = tables["voltages"]
         figures["voltage_profile"] = lambda: plots.voltage_profile(
-            distance_bus,
-            worst.vm_before_pu,
-            worst.vm_after_ac_pu,
-            worst.vm_after_linear_pu,
+            voltages,
             worst.problem.vmax_pu,
             f"{name}: voltages, {scheme} fairness",
         )

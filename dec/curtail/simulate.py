@@ -21,10 +21,10 @@ import pandas as pd
 from agents.coordinator import CoordinatorAgent
 from agents.model import CoordinationModel
 from dec.admm.engine import Engine
-from dec.conventions import kw_to_mw
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from dec.curtail.solve import CurtailSolution, solve_curtailment
 from dec.errors import InputError
+from dec.network.injections import element_power_kw, set_element_power
 from dec.progress import progress
 from feeders.base import Feeder
 
@@ -78,9 +78,16 @@ class CurtailRun:
         return max(self.solutions, key=lambda t: self.solutions[t].curtailment_kw.sum())
 
 
+def voltage_at(vm_pu: pd.Series, bus: int, phase: int) -> float:
+    """Voltage of a (bus, phase) in a voltage series, pu; phase 0 on a three-phase bus: the highest."""
+    if (bus, phase) in vm_pu.index:
+        return float(vm_pu.loc[(bus, phase)])
+    at_bus = vm_pu.loc[bus] if bus in vm_pu.index.get_level_values("bus") else None
+    return float(at_bus.max()) if at_bus is not None else np.nan
+
+
 def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution | None) -> None:
     """Write a step's decisions into the PV agents' state (zero curtailment where nothing was solved)."""
-    net = feeder.net
     by_id = model.by_id()
     decided = {}
     if solution is not None:
@@ -95,25 +102,31 @@ def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution 
                 strict=True,
             )
         }
-    for spec in feeder.agents_of_type("pv"):
-        p_av = float(net.sgen.at[spec.element[1], "p_mw"]) * 1000.0
+    specs = feeder.agents_of_type("pv")
+    available_kw, _ = element_power_kw(
+        feeder.net,
+        np.array([a.element[0] for a in specs]),
+        np.array([a.element[1] for a in specs]),
+        np.array([a.phase for a in specs]),
+    )
+    for spec, p_av in zip(specs, available_kw, strict=True):
         p, q, c = decided.get(spec.agent_id, (p_av, 0.0, 0.0))
-        bus = spec.bus
-        v_before = solution.vm_before_pu.get(bus, np.nan) if solution else np.nan
-        v_after = solution.vm_after_ac_pu.get(bus, np.nan) if solution else np.nan
-        v_lin = np.nan
+        v_before = v_after = v_lin = np.nan
         if solution is not None:
-            node_bus = int(solution.problem.tree.node_bus[solution.problem.tree.bus_node[bus]])
-            v_lin = solution.vm_after_linear_pu.get(node_bus, np.nan)
+            tree = solution.problem.tree
+            node_bus = int(tree.node_bus[tree.bus_node[spec.bus]])
+            v_before = voltage_at(solution.vm_before_pu, spec.bus, spec.phase)
+            v_after = voltage_at(solution.vm_after_ac_pu, spec.bus, spec.phase)
+            v_lin = voltage_at(solution.vm_after_linear_pu, node_bus, spec.phase)
         by_id[spec.agent_id].state.update(
-            p_available_kw=p_av,
+            p_available_kw=float(p_av),
             p_setpoint_kw=float(p),
             q_setpoint_kvar=float(q),
             curtailment_kw=float(c),
             curtailment_ratio=float(c / p_av) if p_av > 0 else 0.0,
-            voltage_pu_before=float(v_before),
-            voltage_pu_after=float(v_after),
-            voltage_pu_after_linear=float(v_lin),
+            voltage_pu_before=v_before,
+            voltage_pu_after=v_after,
+            voltage_pu_after_linear=v_lin,
         )
 
 
@@ -122,6 +135,15 @@ def _res_agent(model: CoordinationModel) -> pd.DataFrame:
     frame = frame.dropna(subset=["p_available_kw"]).rename(columns={"Step": "step"})
     frame["step"] = frame["step"] - frame["step"].min()
     return frame.drop(columns=["AgentID"]).reset_index(drop=True)
+
+
+def _elements(specs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Table, row and phase of the element of each agent."""
+    return (
+        np.array([a.element[0] for a in specs]),
+        np.array([a.element[1] for a in specs], dtype=int),
+        np.array([a.phase for a in specs], dtype=int),
+    )
 
 
 def new_model(feeder: Feeder, seed: int | None) -> tuple[CoordinationModel, CoordinatorAgent]:
@@ -188,23 +210,21 @@ def run_series(
     """
     start = time.perf_counter()
     model, coordinator = new_model(feeder, seed)
-    nominal = {a.agent_id: a.p_rated_kw for a in feeder.agents}
-    loads = [a for a in feeder.agents_of_type("household")]
+    loads = feeder.agents_of_type("household")
     pvs = feeder.agents_of_type("pv")
-    load_idx = [a.element[1] for a in loads]
-    pf_ratio = (
-        feeder.net.load.loc[load_idx, "q_mvar"] / feeder.net.load.loc[load_idx, "p_mw"]
-    ).fillna(0.0)
+    load_el = _elements(loads)
+    pv_el = _elements(pvs)
+    p_nominal = np.array([a.p_rated_kw for a in loads])
+    kwp = np.array([a.p_rated_kw for a in pvs])
+    p_now, q_now = element_power_kw(feeder.net, *load_el)
+    tan_phi = np.divide(q_now, p_now, out=np.zeros_like(p_now), where=p_now != 0)
     solutions, state = {}, None
     for t in progress(range(len(load_shape)), desc="steps"):
         step_feeder = copy.copy(feeder)
         step_feeder.net = copy.deepcopy(feeder.net)
-        net = step_feeder.net
-        p_load = kw_to_mw(np.array([nominal[a.agent_id] for a in loads]) * load_shape[t])
-        net.load.loc[load_idx, "p_mw"] = p_load
-        net.load.loc[load_idx, "q_mvar"] = p_load * pf_ratio.to_numpy()
-        for a in pvs:
-            net.sgen.at[a.element[1], "p_mw"] = kw_to_mw(a.p_rated_kw * pv_shape[t])
+        p_load = p_nominal * load_shape[t]
+        set_element_power(step_feeder.net, *load_el, p_load, p_load * tan_phi)
+        set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
         solution = None
         if pv_shape[t] > 0:
             problem = CurtailProblem.from_feeder(step_feeder, settings)

@@ -1,13 +1,17 @@
 """Solve fair curtailment and validate it on the AC power flow.
 
-1. AC power flow at the scenario (PV at available power): voltages before control.
-2. Feasibility: AC power flow with every PV fully curtailed (and absorbing its largest
-   reactive power): if a voltage is still above the limit, no curtailment can help and
+1. AC power flow at the scenario (PV at available power): voltages before control, per
+   (bus, phase) (:meth:`dec.network.grid.Grid.run_ac`: ``runpp``, or ``runpp_3ph`` on a
+   three-phase feeder).
+2. Feasibility: the model's voltages with every PV fully curtailed (and absorbing its
+   largest reactive power): if one is still above the limit, no curtailment can help and
    the run stops before iterating (:class:`~dec.errors.InfeasibleError`, exit 2).
 3. Solve on the linear model (agent ADMM or centralized), apply the setpoints, run the
-   AC power flow. While the AC maximum is more than ``ac_tol_pu`` above the limit
-   (linearisation error), re-linearise at the new operating point and solve again,
-   warm-starting the ADMM.
+   AC power flow. With the model anchored at the AC point: while the AC maximum is more
+   than ``ac_tol_pu`` above the limit (linearisation error), re-linearise at the new
+   operating point and solve again, warm-starting the ADMM. With the model anchored at
+   the lossless LinDistFlow (the GridAPPS-D cases), the linear problem is the problem:
+   it is solved once and the AC result is reported (``ac_converged``) without changing it.
 4. The centralized solve of the final linearisation gives the reference objective.
 """
 
@@ -28,8 +32,7 @@ from dec.curtail.admm import AdmmState, solve_admm
 from dec.curtail.centralized import CurtailDecision, solve_centralized
 from dec.curtail.problem import CurtailProblem
 from dec.errors import InfeasibleError
-from dec.network.linear import LinearVoltageModel
-from dec.network.powerflow import run_ac, set_injections
+from dec.network.injections import set_element_power
 
 
 @dataclass
@@ -53,13 +56,15 @@ class CurtailSolution:
     history
         ADMM residual history over all linearisations (empty for the centralized solver).
     converged
-        ADMM met its tolerances and the AC validation met the voltage limit.
+        ADMM met its tolerances and (with the model anchored at the AC point) the AC
+        validation met the voltage limit.
     relinearisations
         Number of linear solves (1 = no re-linearisation needed).
     vm_before_pu, vm_after_ac_pu
-        AC voltage of every bus before and after, pu.
+        AC voltage of every (bus, phase) before and after, pu (phase 0 on a balanced feeder).
     vm_after_linear_pu
-        Linear-model voltage of every tree node at the decision, pu (indexed by bus).
+        Linear-model voltage of every model node at the decision, pu (indexed by the
+        node's representative bus and phase).
     runtime_s, runtime_solver_s, runtime_centralized_s
         Wall time of the whole solve, of the distributed (or centralized) solves and of the
         reference centralized solve, s.
@@ -101,22 +106,35 @@ def _apply(net: pp.pandapowerNet, problem: CurtailProblem, decision: CurtailDeci
     c_kw = problem.curtailment_kw(decision.a, decision.theta)
     p_kw = problem.p_kw - c_kw
     q_kvar = problem.s_kva * decision.b
-    set_injections(net, "sgen", problem.sgen_index, p_kw, q_kvar)
+    set_element_power(
+        net, problem.element_table, problem.element_index, problem.phase, p_kw, q_kvar
+    )
     return p_kw, q_kvar, c_kw
 
 
+def _node_label(problem: CurtailProblem, bus: int, phase: int, vm_pu: float) -> str:
+    net = problem.feeder.net
+    where = f"phase {'abc'[phase - 1]}, " if phase else ""
+    return f"{bus} ({net.bus.at[bus, 'name']}, {where}{vm_pu:.4f} pu)"
+
+
 def check_feasible(problem: CurtailProblem, net: pp.pandapowerNet) -> None:
-    """Raise :class:`InfeasibleError` if full curtailment cannot bring every voltage under the limit."""
+    """Raise :class:`InfeasibleError` if full curtailment cannot bring every voltage under the limit.
+
+    The voltages are the model's at full curtailment: the AC power flow, or the LinDistFlow
+    for a model anchored there.
+    """
     test = copy.deepcopy(net)
     full = CurtailDecision(
         a=np.ones(problem.n_agents), b=-problem.b_max, theta=None, y=np.ones(problem.n_y)
     )
     _apply(test, problem, full)
-    run_ac(test)
-    vm = test.res_bus["vm_pu"]
-    over = vm[vm > problem.vmax_pu + problem.settings.ac_tol_pu]
+    grid = problem.grid
+    vm = grid.operating_point(test)
+    over = np.flatnonzero(vm > problem.vmax_pu + problem.settings.ac_tol_pu)
     if len(over):
-        names = [f"{b} ({test.bus.at[b, 'name']}, {vm[b]:.4f} pu)" for b in over.index[:8]]
+        nodes = grid.nodes
+        names = [_node_label(problem, nodes.bus[k], nodes.phase[k], vm[k]) for k in over[:8]]
         more = f" and {len(over) - 8} more" if len(over) > 8 else ""
         also = " and absorbing its largest reactive power" if problem.settings.reactive else ""
         raise InfeasibleError(
@@ -156,19 +174,18 @@ def solve_curtailment(
     """
     start = time.perf_counter()
     settings = problem.settings
+    grid = problem.grid
     net = copy.deepcopy(problem.feeder.net)
-    run_ac(net)
-    vm_before = net.res_bus["vm_pu"].copy()
+    vm_before = grid.run_ac(net)
     check_feasible(problem, net)
-    tree = problem.tree
-    model = LinearVoltageModel(tree, vm_before.loc[tree.node_bus].to_numpy())
     point = CurtailDecision(
         a=np.zeros(problem.n_agents),
         b=np.zeros(problem.n_agents),
         theta=None,
         y=np.zeros(problem.n_y),
     )
-    v_point = model.v0_pu
+    v_point = grid.operating_point(net, vm_before)
+    model = grid.model(v_point)
     history = History()
     solver_s = 0.0
     admm_converged = True
@@ -185,14 +202,21 @@ def solve_curtailment(
             decision, _ = solve_centralized(problem, model, v_point, point)
         solver_s += time.perf_counter() - t0
         p_kw, q_kvar, c_kw = _apply(net, problem, decision)
-        run_ac(net)
-        vm_after = net.res_bus["vm_pu"]
+        vm_after = grid.run_ac(net)
         ac_ok = vm_after.max() <= problem.vmax_pu + settings.ac_tol_pu
-        if ac_ok:
+        if ac_ok or not grid.relinearises:
             break
-        point, v_point = decision, vm_after.loc[tree.node_bus].to_numpy()
+        point, v_point = decision, grid.operating_point(net, vm_after)
     reference, central_s = solve_centralized(problem, model, v_point, point)
     z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
+    nodes = grid.nodes
+    notes = []
+    if not ac_ok and not grid.relinearises:
+        notes.append(
+            f"The AC power flow of the setpoints reaches {vm_after.max():.4f} pu, above the "
+            f"{problem.vmax_pu} pu limit that the LinDistFlow model meets: the AC model differs "
+            "from the linear one (losses, transposed line equivalents)."
+        )
     return CurtailSolution(
         problem=problem,
         decision=decision,
@@ -203,15 +227,19 @@ def solve_curtailment(
         objective=problem.objective(decision.a, decision.b, decision.theta),
         objective_centralized=problem.objective(reference.a, reference.b, reference.theta),
         history=history,
-        converged=bool(ac_ok and admm_converged),
+        converged=bool((ac_ok or not grid.relinearises) and admm_converged),
         relinearisations=n_solves,
         vm_before_pu=vm_before,
         vm_after_ac_pu=vm_after.copy(),
-        vm_after_linear_pu=pd.Series(vmap(z), index=tree.node_bus),
+        vm_after_linear_pu=pd.Series(
+            model.magnitude(vmap(z)),
+            index=pd.MultiIndex.from_arrays([nodes.bus, nodes.phase], names=["bus", "phase"]),
+        ),
         runtime_s=time.perf_counter() - start,
         runtime_solver_s=solver_s,
         runtime_centralized_s=central_s if solver == "admm" else solver_s,
         state=state,
         ac_converged=bool(ac_ok),
         admm_converged=admm_converged,
+        notes=notes,
     )

@@ -62,3 +62,24 @@ def set_injections(
         net[table].loc[index, "p_mw"] = kw_to_mw(np.asarray(p_kw, dtype=float))
     if q_kvar is not None:
         net[table].loc[index, "q_mvar"] = kw_to_mw(np.asarray(q_kvar, dtype=float))
+
+
+def run_ac_3ph(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
+    """Run pandapower's unbalanced (sequence-frame) AC power flow in place and return the net.
+
+    Voltages per phase are then in ``net.res_bus_3ph`` (``vm_a_pu`` ... ``vm_c_pu``).
+
+    Raises
+    ------
+    PowerFlowFailed
+        If the power flow does not converge.
+
+    """
+    options = {"numba": False, "init": "auto"} | kwargs
+    try:
+        pp.runpp_3ph(net, **options)
+    except pp.LoadflowNotConverged:
+        raise PowerFlowFailed(
+            "The unbalanced AC power flow did not converge (the operating point may be infeasible)."
+        ) from None
+    return net

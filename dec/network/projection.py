@@ -43,11 +43,16 @@ class AffineVoltageMap:
         ``z -> A z`` (pu), vectorised over the constrained nodes.
     row
         ``k -> A[k, :]``: the sensitivity of node ``k``'s voltage to ``z``.
+    v_min, v_max
+        Limits of the voltage at every constrained node, pu (±inf: unconstrained; None:
+        the map carries no limits).
     """
 
     v_base: np.ndarray
     apply: Callable[[np.ndarray], np.ndarray]
     row: Callable[[int], np.ndarray]
+    v_min: np.ndarray | None = None
+    v_max: np.ndarray | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Voltage at every constrained node, pu."""
