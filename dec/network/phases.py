@@ -190,8 +190,17 @@ def build_phase_data(
         )
     z_pu = np.zeros((n, 3, 3), dtype=complex)
     z_base = net.bus["vn_kv"].loc[tree.node_bus].to_numpy(float) ** 2 / net.sn_mva
+    given = np.array(
+        [
+            (str(t), int(i)) in overrides
+            for t, i in zip(tree.branch_table, tree.branch_index, strict=True)
+        ]
+    )
+    for node in np.flatnonzero(given):
+        key = (str(tree.branch_table[node]), int(tree.branch_index[node]))
+        z_pu[node] = np.asarray(overrides[key], dtype=complex) / z_base[node]
     for table in ("line", "trafo"):
-        nodes = np.flatnonzero(tree.branch_table == table)
+        nodes = np.flatnonzero((tree.branch_table == table) & ~given)
         if not len(nodes):
             continue
         index = tree.branch_index[nodes]
@@ -199,9 +208,5 @@ def build_phase_data(
             z_pu[nodes] = _lines_z_ohm(net, index) / z_base[nodes, None, None]
         else:
             z_pu[nodes] = _trafos_z_pu(net, index)
-    for node in np.flatnonzero(tree.branch_table != ""):
-        key = (str(tree.branch_table[node]), int(tree.branch_index[node]))
-        if key in overrides:
-            z_pu[node] = np.asarray(overrides[key], dtype=complex) / z_base[node]
     z_pu *= present[:, :, None] & present[:, None, :]
     return PhaseData(present=present, z_pu=z_pu)
