@@ -80,8 +80,10 @@ def curtail_local_update(msg: CurtailLocalMessage) -> CurtailLocalReply:
       the mean kW), so ``a = clip((ρ m_a − 1) / (ρ + reg), 0, 1)``;
     - ``proportional``: cost ``−log(1 − a)``; with ``k = ρ w_a`` the stationarity condition is a
       quadratic in ``y = 1 − a``: ``y = ((1 − m_a) + √((1 − m_a)² + 4/k)) / 2``;
-    - ``equal-kw``: cost ``θ`` with ``w_a a ≤ θ`` (curtailed kW at most the common share): the
-      unconstrained minimiser if it satisfies the coupling, else the minimiser on ``θ = w_a a``;
+    - ``equal-kw``: cost ``θ`` (at the coordinator) plus ``reg · w_a a²/2`` with ``w_a a ≤ θ``
+      (curtailed kW at most the common share): the unconstrained minimiser
+      ``a = clip(ρ m_a / (ρ + reg), 0, 1)``, ``θ = m_θ`` if it satisfies the coupling, else the
+      minimiser on ``θ = w_a a``: ``a = clip(ρ (m_a + m_θ) / (reg + ρ (1 + w_a)), 0, 1)``;
     - reactive power, all schemes: cost ``q_cost · w_b b² / 2``, so ``b = clip(ρ m_b / (ρ + q_cost))``.
     """
     rho, m_a = msg.rho, msg.target_a
@@ -92,10 +94,10 @@ def curtail_local_update(msg: CurtailLocalMessage) -> CurtailLocalReply:
         a = np.maximum(1.0 - 0.5 * (one_minus + np.sqrt(one_minus**2 + 4.0 / k)), 0.0)
     elif msg.scheme == "equal-kw":
         m_t = msg.target_theta
-        a = np.clip(m_a, 0.0, 1.0)
+        a = np.clip(rho * m_a / (rho + msg.reg), 0.0, 1.0)
         theta = m_t.copy()
         bound = msg.w_a * a > theta
-        a_on = np.clip((m_a + m_t) / (1.0 + msg.w_a), 0.0, 1.0)
+        a_on = np.clip(rho * (m_a + m_t) / (msg.reg + rho * (1.0 + msg.w_a)), 0.0, 1.0)
         a = np.where(bound, a_on, a)
         theta = np.where(bound, msg.w_a * a_on, theta)
     else:

@@ -87,7 +87,7 @@ def solve_centralized(
     elif scheme == "equal-kw":
         theta = cp.Variable()
         constraints.append(cp.multiply(w_a, a) <= theta)
-        objective = n_ag * theta
+        objective = n_ag * theta + 0.5 * problem.reg * cp.sum(cp.multiply(w_a, cp.square(a)))
     else:
         objective = w_a @ a + 0.5 * problem.reg * cp.sum(cp.multiply(w_a, cp.square(a)))
     if b is not None:

@@ -21,7 +21,8 @@ Objectives (scaled by ``p̄``, weights ``w_a = p/p̄``, ``w_b = s/p̄``):
 
 - ``feeder``, ``transformer``, ``efficient``: ``Σ w_a a + reg/2 Σ w_a a²`` (total curtailed kW / p̄;
   the small ``reg`` term makes the optimum unique; it is 0 for ``feeder``, whose optimum is unique);
-- ``equal-kw``: ``Σ θ_i`` (= N θ at consensus: N × the common kW / p̄);
+- ``equal-kw``: ``Σ θ_i`` (= N θ at consensus: N × the common kW / p̄), plus the ``reg`` term
+  on a three-phase feeder (see :attr:`CurtailProblem.reg`);
 - ``proportional``: ``−Σ log(1 − a)`` (maximises Σ log of remaining output);
 - with reactive power, all schemes add ``q_cost/2 Σ w_b b²``, small, so that inverters
   absorb reactive power before they curtail.
@@ -228,8 +229,16 @@ class CurtailProblem:
 
     @property
     def reg(self) -> float:
-        """Regularisation weight used by this scheme."""
-        return self.settings.reg if self.settings.fairness in ("transformer", "efficient") else 0.0
+        """Regularisation weight used by this scheme.
+
+        ``transformer`` and ``efficient``; and ``equal-kw`` per phase, where PVs whose
+        curtailment does not lower the binding voltages may curtail anything up to the common
+        share (see :meth:`curtailment_kw`): the term makes them keep their output.
+        """
+        regularised = self.settings.fairness in ("transformer", "efficient") or (
+            self.settings.fairness == "equal-kw" and self.grid.three_phase
+        )
+        return self.settings.reg if regularised else 0.0
 
     @property
     def y_weight(self) -> np.ndarray:
@@ -319,8 +328,15 @@ class CurtailProblem:
 
     # --- decisions and objective ------------------------------------------------------
     def curtailment_kw(self, a: np.ndarray, theta: float | None = None) -> np.ndarray:
-        """Curtailed kW of each agent; for ``equal-kw`` the exact ``min(p̄ θ, p_i)``."""
-        if self.settings.fairness == "equal-kw" and theta is not None:
+        """Curtailed kW of each agent.
+
+        For ``equal-kw`` on a balanced feeder the exact ``min(p̄ θ, p_i)``: there every
+        curtailment lowers every voltage (LinDistFlow sensitivities are non-negative), so
+        curtailing the full common share is always safe. Per phase, the mutual coupling of
+        the phases makes some sensitivities negative (curtailing on phase a raises phase b
+        downstream): a PV then curtails what the solution gives it, ``p_i a_i ≤ p̄ θ``.
+        """
+        if self.settings.fairness == "equal-kw" and theta is not None and not self.grid.three_phase:
             return np.minimum(self.p_mean_kw * theta, self.p_kw)
         return self.p_kw * np.clip(a, 0.0, 1.0)
 
@@ -334,6 +350,7 @@ class CurtailProblem:
         if scheme == "proportional":
             return float(-np.sum(np.log(np.maximum(1.0 - a, 1e-300)))) + q_term
         if scheme == "equal-kw":
-            return self.p_mean_kw * (self.n_agents * float(theta) + q_term)
+            reg_term = 0.5 * self.reg * float(np.sum(self.w_a * a**2))
+            return self.p_mean_kw * (self.n_agents * float(theta) + reg_term + q_term)
         value = float(np.sum(self.w_a * a) + 0.5 * self.reg * np.sum(self.w_a * a**2))
         return self.p_mean_kw * (value + q_term)

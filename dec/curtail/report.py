@@ -153,10 +153,12 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         summary["total_available_kw"], 1e-12
     )
     if worst is not None and run.settings.fairness == "feeder":
-        summary["alpha"] = float(worst.decision.y[0])
+        summary["alpha"] = float(np.clip(worst.decision.y[0], 0.0, 1.0))
     if worst is not None and run.settings.fairness == "transformer":
         summary["alpha_by_group"] = dict(
-            zip(worst.problem.group_names, worst.decision.y.tolist(), strict=True)
+            zip(
+                worst.problem.group_names, np.clip(worst.decision.y, 0.0, 1.0).tolist(), strict=True
+            )
         )
     if worst is not None and run.settings.fairness == "equal-kw":
         summary["equal_curtailment_kw"] = float(worst.decision.theta * worst.problem.p_mean_kw)

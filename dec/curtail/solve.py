@@ -189,7 +189,7 @@ def solve_curtailment(
     history = History()
     solver_s = 0.0
     admm_converged = True
-    for n_solves in range(1, settings.max_relinearisations + 1):  # noqa: B007 (used after)
+    for n_solves in range(1, settings.max_relinearisations + 1):
         model = model.at_voltage(v_point)
         vmap = problem.voltage_map(model, v_point, point.y, point.b)
         t0 = time.perf_counter()
@@ -204,7 +204,7 @@ def solve_curtailment(
         p_kw, q_kvar, c_kw = _apply(net, problem, decision)
         vm_after = grid.run_ac(net)
         ac_ok = vm_after.max() <= problem.vmax_pu + settings.ac_tol_pu
-        if ac_ok or not grid.relinearises:
+        if ac_ok or not grid.relinearises or n_solves == settings.max_relinearisations:
             break
         point, v_point = decision, grid.operating_point(net, vm_after)
     reference, central_s = solve_centralized(problem, model, v_point, point)
