@@ -166,3 +166,18 @@ def test_unbalance_needs_more_curtailment_than_the_balanced_equivalent(ieee123_r
     assert per_phase.vm_before_pu.max() > balanced.vm_before_pu.max() + 0.005
     assert per_phase.decision.y[0] > balanced.decision.y[0] + 0.05
     assert per_phase.problem.agent_ids == balanced.problem.agent_ids
+
+
+def test_equal_kw_per_phase_meets_the_ac_limit(feeder_cache):
+    """Per phase, a PV curtails at most the common kW; curtailing the full share everywhere
+    would raise other phases (negative mutual sensitivities), so some curtail less."""
+    problem = CurtailProblem.from_feeder(
+        feeder_cache("ieee123_3ph"), CurtailSettings(fairness="equal-kw")
+    )
+    solution = solve_curtailment(problem, "centralized")
+    share_kw = problem.p_mean_kw * solution.decision.theta
+    assert solution.converged
+    assert solution.vm_after_ac_pu.max() <= problem.vmax_pu + 1e-3
+    assert np.all(solution.curtailment_kw <= np.minimum(share_kw, problem.p_kw) + 1e-6)
+    less = solution.curtailment_kw < np.minimum(share_kw, problem.p_kw) - 1e-3
+    assert 0 < less.mean() < 0.5
