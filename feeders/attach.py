@@ -9,6 +9,7 @@ import pandapower as pp
 
 from dec.conventions import kw_to_mw, mw_to_kw
 from feeders.base import INVERTER_KVA_PER_KWP, AgentSpec
+from feeders.three_phase import create_asymmetric, one_phase_columns
 
 
 def scale_loads(net: pp.pandapowerNet, load_scale: float) -> None:
@@ -55,15 +56,16 @@ def add_pvs(
     agent_ids: Sequence[str],
     owners: Sequence[str | None] | None = None,
     groups: Sequence[str | None] | None = None,
+    phases: Sequence[int] | None = None,
 ) -> list[AgentSpec]:
-    """Create PV units (sgens) producing ``pv_scale`` × kWp and return their agent specs.
+    """Create PV units producing ``pv_scale`` × kWp and return their agent specs.
 
-    Each inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp (``sgen.sn_mva``).
+    Each inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp (``sn_mva``).
 
     Parameters
     ----------
     net
-        The net to add the sgens to.
+        The net to add the units to.
     buses
         Bus of each unit.
     kwp
@@ -71,9 +73,12 @@ def add_pvs(
     pv_scale
         Output as a fraction of kWp.
     agent_ids
-        Agent id of each unit (also the sgen's name).
+        Agent id of each unit (also the unit's name).
     owners, groups
         Owning household and group of each unit (default None).
+    phases
+        None: balanced units (``sgen``). Otherwise the phase of each unit (1, 2, 3 = a, b, c;
+        0 = three-phase, a third on each phase), as ``asymmetric_sgen`` for ``runpp_3ph``.
     """
     n = len(agent_ids)
     kwp = np.asarray(kwp, dtype=float)
@@ -82,28 +87,41 @@ def add_pvs(
     groups = groups if groups is not None else [None] * n
     if n == 0:
         return []
-    index = pp.create_sgens(
-        net,
-        list(buses),
-        p_mw=kw_to_mw(pv_scale * kwp),
-        q_mvar=0.0,
-        sn_mva=kw_to_mw(s_kva),
-        name=list(agent_ids),
-        type="PV",
-    )
+    if phases is None:
+        table, phases = "sgen", [0] * n
+        index = pp.create_sgens(
+            net,
+            list(buses),
+            p_mw=kw_to_mw(pv_scale * kwp),
+            q_mvar=0.0,
+            sn_mva=kw_to_mw(s_kva),
+            name=list(agent_ids),
+            type="PV",
+        )
+    else:
+        table = "asymmetric_sgen"
+        columns = {
+            "bus": buses,
+            "name": list(agent_ids),
+            "sn_mva": kw_to_mw(s_kva),
+            "type": ["wye"] * n,  # runpp_3ph skips units whose type is not wye or delta
+            **one_phase_columns("p", phases, kw_to_mw(pv_scale * kwp)),
+        }
+        index = create_asymmetric(net, table, columns)
     return [
         AgentSpec(
             agent_id=aid,
             agent_type="pv",
             bus=int(bus),
-            element=("sgen", int(idx)),
+            element=(table, int(idx)),
             p_rated_kw=float(p),
             s_rated_kva=float(s),
             owner=owner,
             group=group,
+            phase=int(ph),
         )
-        for aid, bus, idx, p, s, owner, group in zip(
-            agent_ids, buses, index, kwp, s_kva, owners, groups, strict=True
+        for aid, bus, idx, p, s, owner, group, ph in zip(
+            agent_ids, buses, index, kwp, s_kva, owners, groups, phases, strict=True
         )
     ]
 

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandapower as pp
 
+from feeders.attach import add_pvs
 from feeders.base import Feeder
 from feeders.gridappsd import read_primary
 from feeders.ieee123 import create_primary
-from feeders.three_phase import add_phase_loads, add_phase_pvs, create_source
+from feeders.three_phase import add_phase_loads, create_source
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "inputs" / "ieee123"
 PHASE_LETTERS = "abc"
@@ -70,14 +71,14 @@ def build_case(
         groups=[f"bus_{n}" for n, _ in loads],
     )
     pvs = [(n, k) for n, b in data.buses.items() for k in range(3) if b.pv_kw[k] > 0]
-    pv_agents = add_phase_pvs(
+    pv_agents = add_pvs(
         net,
         [bus[n] for n, _ in pvs],
-        [k + 1 for _, k in pvs],
         [data.buses[n].pv_kw[k] for n, k in pvs],
         pv_scale,
         agent_ids=[f"pv_{n}_{PHASE_LETTERS[k]}" for n, k in pvs],
         groups=[f"bus_{n}" for n, _ in pvs],
+        phases=[k + 1 for _, k in pvs],
     )
     exact = {
         ("line", line_index[name]): np.asarray(br.z_ohm)

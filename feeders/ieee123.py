@@ -49,7 +49,7 @@ from dec.network.phases import phase_to_sequence
 from feeders.attach import add_pvs
 from feeders.base import AgentSpec, Feeder
 from feeders.gridappsd import PrimaryBranch, PrimaryFeederData, read_primary
-from feeders.three_phase import YNYN_BANK, add_phase_loads, add_phase_pvs, create_source
+from feeders.three_phase import YNYN_BANK, add_phase_loads, create_source
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "inputs" / "ieee123" / "case_b"
 DEFAULTS = {"load_scale": 0.3, "pv_scale": 0.9, "seed": 123, "vm_ext_pu": 1.035}
@@ -283,13 +283,13 @@ def _secondaries(
     ids = [f"h_{p}_{k}" for p, k in zip(homes["primary"], homes["k"], strict=True)]
     group_of_home = [f"xfmr_{p}" for p in homes["primary"]]
     hbus = pp.create_buses(net, len(ids), vn_kv=SECONDARY_KV, name=ids, zone=group_of_home)
+    phase = homes["phase"].to_numpy() if three_phase else None
     service = {
         "r_ohm_per_km": SERVICE_R_OHM_PER_KM,
         "x_ohm_per_km": SERVICE_X_OHM_PER_KM,
         "max_i_ka": SERVICE_MAX_I_KA,
     }
     if three_phase:
-        phase = homes["phase"].to_numpy()
         net.bus.loc[hbus, "phases"] = [phase_letters((p,)) for p in phase]
         service = {
             "r_ohm_per_km": SERVICE_R_OHM_PER_KM / 3.0,
@@ -310,11 +310,16 @@ def _secondaries(
         **service,
     )
     with_pv = np.flatnonzero(homes["kwp"].to_numpy() > 0)
-    pv_args = {
-        "agent_ids": [f"pv_{ids[i][2:]}" for i in with_pv],
-        "owners": [ids[i] for i in with_pv],
-        "groups": [group_of_home[i] for i in with_pv],
-    }
+    rooftop = add_pvs(
+        net,
+        [int(hbus[i]) for i in with_pv],
+        homes["kwp"].to_numpy()[with_pv],
+        pv_scale,
+        agent_ids=[f"pv_{ids[i][2:]}" for i in with_pv],
+        owners=[ids[i] for i in with_pv],
+        groups=[group_of_home[i] for i in with_pv],
+        phases=None if phase is None else phase[with_pv],
+    )
     if three_phase:
         households = add_phase_loads(
             net,
@@ -325,14 +330,6 @@ def _secondaries(
             load_scale,
             agent_ids=ids,
             groups=group_of_home,
-        )
-        rooftop = add_phase_pvs(
-            net,
-            [int(hbus[i]) for i in with_pv],
-            phase[with_pv],
-            homes["kwp"].to_numpy()[with_pv],
-            pv_scale,
-            **pv_args,
         )
         return households + rooftop
     loads = pp.create_loads(
@@ -353,13 +350,6 @@ def _secondaries(
         )
         for h, b, i, p, g in zip(ids, hbus, loads, homes["peak_kw"], group_of_home, strict=True)
     ]
-    rooftop = add_pvs(
-        net,
-        [int(hbus[i]) for i in with_pv],
-        homes["kwp"].to_numpy()[with_pv],
-        pv_scale,
-        **pv_args,
-    )
     return households + rooftop
 
 
@@ -395,22 +385,21 @@ def build_feeder(
     net = pp.create_empty_network(name=f"ieee123 with secondaries and PV{suffix}", sn_mva=1.0)
     bus, _ = create_primary(net, data, three_phase)
     homes = _plan_households(data, rng)
-    utility_args = {
-        "agent_ids": [f"upv_{name}" for name in UTILITY_PV_KWP],
-        "groups": [f"utility_{name}" for name in UTILITY_PV_KWP],
-    }
-    utility_bus = [bus[name] for name in UTILITY_PV_KWP]
-    utility_kwp = list(UTILITY_PV_KWP.values())
     if three_phase:
         create_source(net, bus[data.root], vm_ext_pu, "substation 150")
         homes["phase"] = assign_phases(homes, data)
-        agents = _secondaries(net, bus, homes, load_scale, pv_scale, three_phase=True)
-        zeros = [0] * len(utility_bus)
-        utility = add_phase_pvs(net, utility_bus, zeros, utility_kwp, pv_scale, **utility_args)
     else:
         pp.create_ext_grid(net, bus[data.root], vm_pu=vm_ext_pu, name="substation 150")
-        agents = _secondaries(net, bus, homes, load_scale, pv_scale)
-        utility = add_pvs(net, utility_bus, utility_kwp, pv_scale, **utility_args)
+    agents = _secondaries(net, bus, homes, load_scale, pv_scale, three_phase)
+    utility = add_pvs(
+        net,
+        [bus[name] for name in UTILITY_PV_KWP],
+        list(UTILITY_PV_KWP.values()),
+        pv_scale,
+        agent_ids=[f"upv_{name}" for name in UTILITY_PV_KWP],
+        groups=[f"utility_{name}" for name in UTILITY_PV_KWP],
+        phases=[0] * len(UTILITY_PV_KWP) if three_phase else None,
+    )
     kind = "per phase" if three_phase else "balanced equivalent"
     return Feeder(
         feeder_id="ieee123_3ph" if three_phase else "ieee123",

@@ -14,7 +14,7 @@ import pandapower as pp
 import pandas as pd
 
 from dec.conventions import kw_to_mw
-from feeders.base import INVERTER_KVA_PER_KWP, AgentSpec
+from feeders.base import AgentSpec
 
 #: A stiff source: the substation holds its voltage on every phase.
 SOURCE_SHORT_CIRCUIT = {"s_sc_max_mva": 1e5, "rx_max": 0.1, "x0x_max": 1.0, "r0x0_max": 0.1}
@@ -44,7 +44,9 @@ def one_phase_columns(prefix: str, phase: np.ndarray, value: np.ndarray) -> dict
     return out
 
 
-def _create_many(net: pp.pandapowerNet, table: str, columns: dict[str, Sequence]) -> np.ndarray:
+def create_asymmetric(
+    net: pp.pandapowerNet, table: str, columns: dict[str, Sequence]
+) -> np.ndarray:
     """Append one row per unit to an ``asymmetric_load``/``asymmetric_sgen`` table at once.
 
     pandapower creates these elements one at a time (milliseconds each); here one is created
@@ -65,57 +67,6 @@ def _create_many(net: pp.pandapowerNet, table: str, columns: dict[str, Sequence]
     return rows.index.to_numpy()
 
 
-def add_phase_pvs(
-    net: pp.pandapowerNet,
-    buses: Sequence[int],
-    phases: Sequence[int],
-    kwp: Sequence[float],
-    pv_scale: float,
-    agent_ids: Sequence[str],
-    owners: Sequence[str | None] | None = None,
-    groups: Sequence[str | None] | None = None,
-) -> list[AgentSpec]:
-    """Create PV units as ``asymmetric_sgen`` on their phase and return their agent specs.
-
-    Each unit produces ``pv_scale`` × kWp on its phase (phase 0: shared equally by the three
-    phases, a three-phase plant); its inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp.
-    """
-    n = len(agent_ids)
-    if n == 0:
-        return []
-    kwp = np.asarray(kwp, dtype=float)
-    s_kva = INVERTER_KVA_PER_KWP * kwp
-    owners = owners if owners is not None else [None] * n
-    groups = groups if groups is not None else [None] * n
-    index = _create_many(
-        net,
-        "asymmetric_sgen",
-        {
-            "bus": buses,
-            "name": list(agent_ids),
-            "sn_mva": kw_to_mw(s_kva),
-            "type": ["wye"] * n,  # runpp_3ph skips units whose type is not wye or delta
-            **one_phase_columns("p", phases, kw_to_mw(pv_scale * kwp)),
-        },
-    )
-    return [
-        AgentSpec(
-            agent_id=aid,
-            agent_type="pv",
-            bus=int(bus),
-            element=("asymmetric_sgen", int(idx)),
-            p_rated_kw=float(p),
-            s_rated_kva=float(s),
-            owner=owner,
-            group=group,
-            phase=int(ph),
-        )
-        for aid, bus, idx, p, s, ph, owner, group in zip(
-            agent_ids, buses, index, kwp, s_kva, phases, owners, groups, strict=True
-        )
-    ]
-
-
 def add_phase_loads(
     net: pp.pandapowerNet,
     buses: Sequence[int],
@@ -132,7 +83,7 @@ def add_phase_loads(
     """
     n = len(agent_ids)
     groups = groups if groups is not None else [None] * n
-    index = _create_many(
+    index = create_asymmetric(
         net,
         "asymmetric_load",
         {

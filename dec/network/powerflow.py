@@ -36,11 +36,15 @@ def run_ac(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
 
     """
     options = {"numba": False, "init": "auto", "calculate_voltage_angles": True} | kwargs
+    return _run(pp.runpp, net, options, "The AC power flow")
+
+
+def _run(solve, net: pp.pandapowerNet, options: dict, what: str) -> pp.pandapowerNet:
     try:
-        pp.runpp(net, **options)
+        solve(net, **options)
     except pp.LoadflowNotConverged:
         raise PowerFlowFailed(
-            "The AC power flow did not converge (the operating point may be infeasible)."
+            f"{what} did not converge (the operating point may be infeasible)."
         ) from None
     return net
 
@@ -76,10 +80,4 @@ def run_ac_3ph(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
 
     """
     options = {"numba": False, "init": "auto"} | kwargs
-    try:
-        pp.runpp_3ph(net, **options)
-    except pp.LoadflowNotConverged:
-        raise PowerFlowFailed(
-            "The unbalanced AC power flow did not converge (the operating point may be infeasible)."
-        ) from None
-    return net
+    return _run(pp.runpp_3ph, net, options, "The unbalanced AC power flow")
