@@ -78,12 +78,14 @@ class CurtailRun:
         return max(self.solutions, key=lambda t: self.solutions[t].curtailment_kw.sum())
 
 
-def voltage_at(vm_pu: pd.Series, bus: int, phase: int) -> float:
-    """Voltage of a (bus, phase) in a voltage series, pu; phase 0 on a three-phase bus: the highest."""
-    if (bus, phase) in vm_pu.index:
-        return float(vm_pu.loc[(bus, phase)])
-    at_bus = vm_pu.loc[bus] if bus in vm_pu.index.get_level_values("bus") else None
-    return float(at_bus.max()) if at_bus is not None else np.nan
+def voltages_at(vm_pu: pd.Series, buses: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """Voltage of each (bus, phase) in a (bus, phase) series, pu (NaN where absent).
+
+    Phase 0 on a three-phase bus (a three-phase unit) gets the bus's highest phase voltage.
+    """
+    exact = vm_pu.reindex(pd.MultiIndex.from_arrays([buses, phases])).to_numpy()
+    highest = vm_pu.groupby(level="bus").max().reindex(buses).to_numpy()
+    return np.where(np.isnan(exact) & (np.asarray(phases) == 0), highest, exact)
 
 
 def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution | None) -> None:
@@ -103,30 +105,27 @@ def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution 
             )
         }
     specs = feeder.agents_of_type("pv")
-    available_kw, _ = element_power_kw(
-        feeder.net,
-        np.array([a.element[0] for a in specs]),
-        np.array([a.element[1] for a in specs]),
-        np.array([a.phase for a in specs]),
-    )
-    for spec, p_av in zip(specs, available_kw, strict=True):
+    tables, index, phases = _elements(specs)
+    available_kw, _ = element_power_kw(feeder.net, tables, index, phases)
+    buses = np.array([a.bus for a in specs], dtype=int)
+    v_before = v_after = v_lin = np.full(len(specs), np.nan)
+    if solution is not None:
+        tree = solution.problem.tree
+        node_bus = tree.node_bus[tree.nodes_of_buses(buses)]
+        v_before = voltages_at(solution.vm_before_pu, buses, phases)
+        v_after = voltages_at(solution.vm_after_ac_pu, buses, phases)
+        v_lin = voltages_at(solution.vm_after_linear_pu, node_bus, phases)
+    for k, (spec, p_av) in enumerate(zip(specs, available_kw, strict=True)):
         p, q, c = decided.get(spec.agent_id, (p_av, 0.0, 0.0))
-        v_before = v_after = v_lin = np.nan
-        if solution is not None:
-            tree = solution.problem.tree
-            node_bus = int(tree.node_bus[tree.bus_node[spec.bus]])
-            v_before = voltage_at(solution.vm_before_pu, spec.bus, spec.phase)
-            v_after = voltage_at(solution.vm_after_ac_pu, spec.bus, spec.phase)
-            v_lin = voltage_at(solution.vm_after_linear_pu, node_bus, spec.phase)
         by_id[spec.agent_id].state.update(
             p_available_kw=float(p_av),
             p_setpoint_kw=float(p),
             q_setpoint_kvar=float(q),
             curtailment_kw=float(c),
             curtailment_ratio=float(c / p_av) if p_av > 0 else 0.0,
-            voltage_pu_before=v_before,
-            voltage_pu_after=v_after,
-            voltage_pu_after_linear=v_lin,
+            voltage_pu_before=float(v_before[k]),
+            voltage_pu_after=float(v_after[k]),
+            voltage_pu_after_linear=float(v_lin[k]),
         )
 
 
