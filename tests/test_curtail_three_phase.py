@@ -181,3 +181,11 @@ def test_equal_kw_per_phase_meets_the_ac_limit(feeder_cache):
     assert np.all(solution.curtailment_kw <= np.minimum(share_kw, problem.p_kw) + 1e-6)
     less = solution.curtailment_kw < np.minimum(share_kw, problem.p_kw) - 1e-3
     assert 0 < less.mean() < 0.5
+
+
+def test_infeasible_limit_names_the_bus_phases(tmp_path, capsys):
+    code = main(["gridappsd_a", "--vmax", "1.04", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bus phases stay above the 1.04 pu limit" in err and "(1, phase b, " in err
+    assert not (tmp_path / "gridappsd_a").exists()

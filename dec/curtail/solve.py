@@ -139,7 +139,8 @@ def check_feasible(problem: CurtailProblem, net: pp.pandapowerNet) -> None:
         also = " and absorbing its largest reactive power" if problem.settings.reactive else ""
         raise InfeasibleError(
             f"Even with every PV fully curtailed{also}, "
-            f"{len(over)} buses stay above the {problem.vmax_pu} pu limit: {', '.join(names)}{more}. "
+            f"{len(over)} {'bus phases' if grid.three_phase else 'buses'} stay above the "
+            f"{problem.vmax_pu} pu limit: {', '.join(names)}{more}. "
             "Lower the source voltage or raise the limit.",
             problem.feeder.feeder_id,
         )
