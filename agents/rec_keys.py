@@ -123,8 +123,11 @@ class CommunityManagerAgent(DecAgent):
             y, _, _, _ = community_prox(
                 np.minimum(plain["consumption_meter_kwh"][:, l_], cap[l_]),
                 np.minimum(plain["production_meter_kwh"][:, l_], cap[l_]),
-                plain["buy_eur_per_kwh"][:, l_], plain["sell_eur_per_kwh"][:, l_],
-                total, rho / nb)
+                plain["buy_eur_per_kwh"][:, l_],
+                plain["sell_eur_per_kwh"][:, l_],
+                total,
+                rho / nb,
+            )
             z[:, l_] = w[:, l_] + (y - total) / nb
         self.state["u"] = u + x - z
         self.state["z"] = z
@@ -145,8 +148,13 @@ class CommunityManagerAgent(DecAgent):
         """Community price seen by each battery member in each window period, EUR/kWh."""
         return self.state["rho"] * self.state["u"]
 
-    def settle(self, consumption_kwh: np.ndarray, production_kwh: np.ndarray,
-               buy: np.ndarray, sell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def settle(
+        self,
+        consumption_kwh: np.ndarray,
+        production_kwh: np.ndarray,
+        buy: np.ndarray,
+        sell: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return the keys (imports, exports, kWh) of a period from its meters and prices."""
         return allocate(consumption_kwh, production_kwh, buy, sell)
 
@@ -197,7 +205,13 @@ def battery_local_update(msg: BatteryMessage) -> dict[str, np.ndarray]:
     """
     cached = _WINDOWS.get(msg.chunk)
     if cached is None or cached[0] != msg.window_id:
-        qp = BatteryMemberQP(msg.limits, msg.smoothing, msg.fee_eur_per_kwh,
-                             CHARGE_TIE_BREAK_EUR_PER_KWH, msg.window, CLARABEL_OPTIONS)
+        qp = BatteryMemberQP(
+            msg.limits,
+            msg.smoothing,
+            msg.fee_eur_per_kwh,
+            CHARGE_TIE_BREAK_EUR_PER_KWH,
+            msg.window,
+            CLARABEL_OPTIONS,
+        )
         _WINDOWS[msg.chunk] = cached = (msg.window_id, qp)
     return cached[1].solve(msg.target, msg.rho)

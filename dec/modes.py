@@ -19,6 +19,7 @@ from types import ModuleType
 
 MODES: dict[str, str] = {
     "inspect": "dec.inspect",
+    "rec-keys": "dec.reckeys.mode",
 }
 
 DEFAULT_MODE = "curtail"

@@ -59,8 +59,14 @@ class DistributedLookAheadBilling:
 
     name = "distributed"
 
-    def __init__(self, horizon: int, engine: str = "serial", tolerances: Tolerances = TOLERANCES,
-                 balancing: ResidualBalancing | None = None, rho: float = 1.0):
+    def __init__(
+        self,
+        horizon: int,
+        engine: str = "serial",
+        tolerances: Tolerances = TOLERANCES,
+        balancing: ResidualBalancing | None = None,
+        rho: float = 1.0,
+    ):
         self.horizon = horizon
         self.engine_name = engine
         self.tolerances = tolerances
@@ -96,20 +102,27 @@ class DistributedLookAheadBilling:
         for number, chunk in enumerate(self.chunks):
             members = rows[chunk]
             window = {
-                "net_kwh": x.net_kwh[members], "soc_kwh": soc[chunk],
-                "membership": x.membership, "cap_kwh": x.exchange_cap_kwh,
+                "net_kwh": x.net_kwh[members],
+                "soc_kwh": soc[chunk],
+                "membership": x.membership,
+                "cap_kwh": x.exchange_cap_kwh,
                 "consumption_meter_kwh": x.consumption_meter_kwh[members],
                 "production_meter_kwh": x.production_meter_kwh[members],
                 "buy_eur_per_kwh": x.buy_eur_per_kwh[members],
                 "sell_eur_per_kwh": x.sell_eur_per_kwh[members],
             }
-            messages.append(BatteryMessage(
-                window_id=x.t, chunk=number,
-                limits={k: v[chunk] for k, v in self.limits.items()},
-                smoothing={k: v[chunk] for k, v in self.smoothing.items()},
-                fee_eur_per_kwh=self.case.discharge_fee_eur_per_kwh,
-                window=window, target=target[chunk], rho=rho,
-            ))
+            messages.append(
+                BatteryMessage(
+                    window_id=x.t,
+                    chunk=number,
+                    limits={k: v[chunk] for k, v in self.limits.items()},
+                    smoothing={k: v[chunk] for k, v in self.smoothing.items()},
+                    fee_eur_per_kwh=self.case.discharge_fee_eur_per_kwh,
+                    window=window,
+                    target=target[chunk],
+                    rho=rho,
+                )
+            )
         return messages
 
     def act(self, state: State) -> Decision:
@@ -118,8 +131,15 @@ class DistributedLookAheadBilling:
         battery, plain = case.battery_index, case.plain_index
         if not len(battery):
             return Decision(np.zeros(0), np.zeros(0), {"iterations": 0})
-        x = window_inputs(case, self.forecaster, state.t, self.window,
-                          state.consumption_meter_kwh, state.production_meter_kwh, "all")
+        x = window_inputs(
+            case,
+            self.forecaster,
+            state.t,
+            self.window,
+            state.consumption_meter_kwh,
+            state.production_meter_kwh,
+            "all",
+        )
         manager.start_window(x.periods, len(battery))
         others = {
             "consumption_meter_kwh": x.consumption_meter_kwh[plain],
@@ -132,12 +152,14 @@ class DistributedLookAheadBilling:
         history = History()
         for _ in range(self.tolerances.max_iter):
             rho = manager.state["rho"]
-            replies = self.engine.map(battery_local_update,
-                                      self._messages(x, state.soc_kwh, manager.targets()))
+            replies = self.engine.map(
+                battery_local_update, self._messages(x, state.soc_kwh, manager.targets())
+            )
             proposal = np.vstack([r["imports_kwh"] - r["exports_kwh"] for r in replies])
             res = manager.update(proposal, others)
-            eps_pri, eps_dual = thresholds(n_coupled, n_coupled, self.tolerances,
-                                           res["primal_scale"], res["dual_scale"])
+            eps_pri, eps_dual = thresholds(
+                n_coupled, n_coupled, self.tolerances, res["primal_scale"], res["dual_scale"]
+            )
             history.record(res["r_norm"], res["s_norm"], eps_pri, eps_dual, rho, step=state.t)
             if history.converged:
                 break

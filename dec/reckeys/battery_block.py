@@ -75,8 +75,9 @@ def build_battery_block(
             g_plus[rows, :] <= cp.multiply(limits["g_plus_max_kwh"], on),
             g_minus[rows, :] <= cp.multiply(limits["g_minus_max_kwh"], 1 - on),
         ]
-    return BatteryBlock(charge, discharge, soc, g_plus, g_minus, net_exogenous, soc_initial,
-                        constraints)
+    return BatteryBlock(
+        charge, discharge, soc, g_plus, g_minus, net_exogenous, soc_initial, constraints
+    )
 
 
 def smoothing_weights(limits: dict[str, np.ndarray], strength_eur_per_kwh: float) -> dict:
@@ -86,9 +87,12 @@ def smoothing_weights(limits: dict[str, np.ndarray], strength_eur_per_kwh: float
     cannot charge (or discharge) gets weight 0.
     """
     return {
-        kind: np.divide(strength_eur_per_kwh / 2.0, limits[f"{kind}_max_kwh"],
-                        out=np.zeros_like(limits[f"{kind}_max_kwh"]),
-                        where=limits[f"{kind}_max_kwh"] > 0)
+        kind: np.divide(
+            strength_eur_per_kwh / 2.0,
+            limits[f"{kind}_max_kwh"],
+            out=np.zeros_like(limits[f"{kind}_max_kwh"]),
+            where=limits[f"{kind}_max_kwh"] > 0,
+        )
         for kind in ("charge", "discharge")
     }
 
@@ -127,8 +131,15 @@ class BatteryMembers:
     objective: cp.Expression
     constraints: list
 
-    def set(self, net_kwh: np.ndarray, membership: np.ndarray, consumption_meter_kwh: np.ndarray,
-            production_meter_kwh: np.ndarray, buy: np.ndarray, sell: np.ndarray) -> float:
+    def set(
+        self,
+        net_kwh: np.ndarray,
+        membership: np.ndarray,
+        consumption_meter_kwh: np.ndarray,
+        production_meter_kwh: np.ndarray,
+        buy: np.ndarray,
+        sell: np.ndarray,
+    ) -> float:
         """Set the window's numbers (battery members' rows); return the constant bill, EUR."""
         self.block.net_exogenous.value = net_kwh
         self.elapsed_consumption.value = consumption_meter_kwh
@@ -178,11 +189,14 @@ def build_battery_members(
     block = build_battery_block(nb, n_steps, limits, binary)
     params = {
         name: cp.Parameter(shape, name=name)
-        for name, shape in (("elapsed_consumption_kwh", (nb, L)),
-                            ("elapsed_production_kwh", (nb, L)),
-                            ("buy_eur_per_kwh", (nb, L)), ("sell_eur_per_kwh", (nb, L)),
-                            ("buy_per_step_eur_per_kwh", (nb, n_steps)),
-                            ("sell_per_step_eur_per_kwh", (nb, n_steps)))
+        for name, shape in (
+            ("elapsed_consumption_kwh", (nb, L)),
+            ("elapsed_production_kwh", (nb, L)),
+            ("buy_eur_per_kwh", (nb, L)),
+            ("sell_eur_per_kwh", (nb, L)),
+            ("buy_per_step_eur_per_kwh", (nb, n_steps)),
+            ("sell_per_step_eur_per_kwh", (nb, n_steps)),
+        )
     }
     imports = cp.Variable((nb, L), nonneg=True)
     exports = cp.Variable((nb, L), nonneg=True)
@@ -206,8 +220,15 @@ def build_battery_members(
         objective += cp.sum(cp.multiply(smoothing["charge"], cp.square(block.charge)))
         objective += cp.sum(cp.multiply(smoothing["discharge"], cp.square(block.discharge)))
     return BatteryMembers(
-        block, params["elapsed_consumption_kwh"], params["elapsed_production_kwh"],
-        params["buy_eur_per_kwh"], params["sell_eur_per_kwh"],
-        params["buy_per_step_eur_per_kwh"], params["sell_per_step_eur_per_kwh"],
-        imports, exports, objective, constraints,
+        block,
+        params["elapsed_consumption_kwh"],
+        params["elapsed_production_kwh"],
+        params["buy_eur_per_kwh"],
+        params["sell_eur_per_kwh"],
+        params["buy_per_step_eur_per_kwh"],
+        params["sell_per_step_eur_per_kwh"],
+        imports,
+        exports,
+        objective,
+        constraints,
     )

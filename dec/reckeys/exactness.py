@@ -39,8 +39,10 @@ def lp_is_exact(case: RecCase) -> np.ndarray:
     top_buy = buy[can_consume].max(axis=0)
     low_sell = sell[can_produce].min(axis=0)
     return np.array(
-        [bool(np.all(buy[i] >= top_buy) and np.all(sell[i] <= low_sell))
-         for i in case.battery_index],
+        [
+            bool(np.all(buy[i] >= top_buy) and np.all(sell[i] <= low_sell))
+            for i in case.battery_index
+        ],
         dtype=bool,
     )
 

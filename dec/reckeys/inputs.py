@@ -30,16 +30,33 @@ METER_MODELS = ("auto", "lp", "milp")
 FORECASTERS = ("perfect", "persistence")
 
 SECTION_FIELDS = {
-    "time_step_h", "n_steps", "metering_period_steps", "discharge_fee_eur_per_kwh",
-    "meter_model", "policy", "horizon_steps", "forecaster", "members",
+    "time_step_h",
+    "n_steps",
+    "metering_period_steps",
+    "discharge_fee_eur_per_kwh",
+    "meter_model",
+    "policy",
+    "horizon_steps",
+    "forecaster",
+    "members",
 }
 MEMBER_FIELDS = {
-    "id", "consumption_kwh", "production_kwh", "buying_price_eur_per_kwh",
-    "selling_price_eur_per_kwh", "battery",
+    "id",
+    "consumption_kwh",
+    "production_kwh",
+    "buying_price_eur_per_kwh",
+    "selling_price_eur_per_kwh",
+    "battery",
 }
 BATTERY_FIELDS = {
-    "capacity_kwh", "soc_min_kwh", "soc_max_kwh", "soc_initial_kwh", "charge_max_kw",
-    "discharge_max_kw", "charge_efficiency", "discharge_efficiency",
+    "capacity_kwh",
+    "soc_min_kwh",
+    "soc_max_kwh",
+    "soc_initial_kwh",
+    "charge_max_kw",
+    "discharge_max_kw",
+    "charge_efficiency",
+    "discharge_efficiency",
 }
 PROFILE_DEFAULTS = {"consumption_kwh": 0.0, "production_kwh": 0.0, "selling_price_eur_per_kwh": 0.0}
 
@@ -51,26 +68,44 @@ def _is_count(value: Any) -> bool:
 def _check_section(section: Mapping[str, Any], problems: Problems) -> None:
     unknown = sorted(set(section) - SECTION_FIELDS)
     if unknown:
-        problems.add(f"Section '{SECTION}' has unknown field(s) {', '.join(unknown)}; "
-                     f"allowed: {', '.join(sorted(SECTION_FIELDS))}.")
-    problems.extend(required({SECTION: section},
-                             ["time_step_h", "n_steps", "metering_period_steps", "members"],
-                             "section"))
+        problems.add(
+            f"Section '{SECTION}' has unknown field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(SECTION_FIELDS))}."
+        )
+    problems.extend(
+        required(
+            {SECTION: section},
+            ["time_step_h", "n_steps", "metering_period_steps", "members"],
+            "section",
+        )
+    )
     if "time_step_h" in section:
         problems.extend(positive({SECTION: section["time_step_h"]}, "time_step_h", "section"))
     for key in ("n_steps", "metering_period_steps", "horizon_steps"):
         if key in section and not _is_count(section[key]):
-            problems.add(f"Field '{key}' must be a whole number of steps, at least 1; "
-                         f"found {section[key]!r}.")
+            problems.add(
+                f"Field '{key}' must be a whole number of steps, at least 1; "
+                f"found {section[key]!r}."
+            )
     steps, period = section.get("n_steps"), section.get("metering_period_steps")
     if _is_count(steps) and _is_count(period) and steps % period:
-        problems.add(f"Field 'metering_period_steps' ({period}) does not divide 'n_steps' "
-                     f"({steps}): the horizon must end at the end of a metering period.")
+        problems.add(
+            f"Field 'metering_period_steps' ({period}) does not divide 'n_steps' "
+            f"({steps}): the horizon must end at the end of a metering period."
+        )
     if "discharge_fee_eur_per_kwh" in section:
-        problems.extend(non_negative({SECTION: section["discharge_fee_eur_per_kwh"]},
-                                     "discharge_fee_eur_per_kwh", "section"))
-    for key, allowed in (("meter_model", METER_MODELS), ("policy", POLICIES),
-                         ("forecaster", FORECASTERS)):
+        problems.extend(
+            non_negative(
+                {SECTION: section["discharge_fee_eur_per_kwh"]},
+                "discharge_fee_eur_per_kwh",
+                "section",
+            )
+        )
+    for key, allowed in (
+        ("meter_model", METER_MODELS),
+        ("policy", POLICIES),
+        ("forecaster", FORECASTERS),
+    ):
         if key in section:
             problems.extend(one_of({SECTION: section[key]}, key, "section", allowed))
 
@@ -88,25 +123,34 @@ def _member_records(section: Mapping[str, Any], problems: Problems) -> dict[str,
             continue
         member_id = member.get("id")
         if not isinstance(member_id, str) or not member_id:
-            problems.add(f"Field 'id' of member number {position} must be a non-empty text, "
-                         f"found {member_id!r}.")
+            problems.add(
+                f"Field 'id' of member number {position} must be a non-empty text, "
+                f"found {member_id!r}."
+            )
             continue
         if member_id in records:
             problems.add(f"Field 'id' repeats the member id {member_id!r}; ids must be unique.")
             continue
         unknown = sorted(set(member) - MEMBER_FIELDS)
         if unknown:
-            problems.add(f"Member {member_id} has unknown field(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(sorted(MEMBER_FIELDS))}.")
+            problems.add(
+                f"Member {member_id} has unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(MEMBER_FIELDS))}."
+            )
         records[member_id] = member
     problems.extend(required(records, ["buying_price_eur_per_kwh"], "member"))
     return records
 
 
-def _profiles(records: dict[str, dict], n_steps: int | None, time_step_h: float | None,
-              problems: Problems) -> dict[str, dict[str, np.ndarray]]:
-    fields = ("consumption_kwh", "production_kwh", "buying_price_eur_per_kwh",
-              "selling_price_eur_per_kwh")
+def _profiles(
+    records: dict[str, dict], n_steps: int | None, time_step_h: float | None, problems: Problems
+) -> dict[str, dict[str, np.ndarray]]:
+    fields = (
+        "consumption_kwh",
+        "production_kwh",
+        "buying_price_eur_per_kwh",
+        "selling_price_eur_per_kwh",
+    )
     values: dict[str, dict[str, Any]] = {f: {} for f in fields}
     for member_id, record in records.items():
         for name in fields:
@@ -138,8 +182,10 @@ def _battery(member_id: str, spec: Any, problems: Problems) -> Battery | None:
         return None
     unknown = sorted(set(spec) - BATTERY_FIELDS)
     if unknown:
-        problems.add(f"Field 'battery' of member {member_id} has unknown field(s) "
-                     f"{', '.join(unknown)}; allowed: {', '.join(sorted(BATTERY_FIELDS))}.")
+        problems.add(
+            f"Field 'battery' of member {member_id} has unknown field(s) "
+            f"{', '.join(unknown)}; allowed: {', '.join(sorted(BATTERY_FIELDS))}."
+        )
     needed = ["capacity_kwh", "soc_initial_kwh", "charge_max_kw", "discharge_max_kw"]
     missing = [k for k in needed if k not in spec]
     for key in missing:
@@ -148,15 +194,21 @@ def _battery(member_id: str, spec: Any, problems: Problems) -> Battery | None:
     one = {member_id: spec.get("capacity_kwh")}
     if "capacity_kwh" in spec:
         problems.extend(positive(one, "battery.capacity_kwh", "member"))
-    for key in ("charge_max_kw", "discharge_max_kw", "soc_min_kwh", "soc_max_kwh",
-                "soc_initial_kwh"):
+    for key in (
+        "charge_max_kw",
+        "discharge_max_kw",
+        "soc_min_kwh",
+        "soc_max_kwh",
+        "soc_initial_kwh",
+    ):
         if key in spec:
             problems.extend(non_negative({member_id: spec[key]}, f"battery.{key}", "member"))
     for key in ("charge_efficiency", "discharge_efficiency"):
         value = spec.get(key, 1.0)
         if not is_finite_number(value) or not 0 < value <= 1:
-            problems.add(f"Field 'battery.{key}' is outside (0, 1] for member {member_id} "
-                         f"({value!r}).")
+            problems.add(
+                f"Field 'battery.{key}' is outside (0, 1] for member {member_id} ({value!r})."
+            )
     if missing or len(problems.items) > start:
         return None
     capacity = float(spec["capacity_kwh"])
@@ -164,16 +216,23 @@ def _battery(member_id: str, spec: Any, problems: Problems) -> Battery | None:
     soc_max = float(spec.get("soc_max_kwh", capacity))
     soc0 = float(spec["soc_initial_kwh"])
     if not soc_min <= soc_max <= capacity:
-        problems.add(f"Fields 'battery.soc_min_kwh' ({soc_min}) and 'battery.soc_max_kwh' "
-                     f"({soc_max}) of member {member_id} must satisfy 0 <= soc_min <= soc_max "
-                     f"<= capacity_kwh ({capacity}).")
+        problems.add(
+            f"Fields 'battery.soc_min_kwh' ({soc_min}) and 'battery.soc_max_kwh' "
+            f"({soc_max}) of member {member_id} must satisfy 0 <= soc_min <= soc_max "
+            f"<= capacity_kwh ({capacity})."
+        )
         return None
     if not soc_min <= soc0 <= soc_max:
-        problems.add(f"Field 'battery.soc_initial_kwh' is outside [{soc_min}, {soc_max}] "
-                     f"(the SoC bounds, kWh) for member {member_id} ({soc0}).")
+        problems.add(
+            f"Field 'battery.soc_initial_kwh' is outside [{soc_min}, {soc_max}] "
+            f"(the SoC bounds, kWh) for member {member_id} ({soc0})."
+        )
         return None
     return Battery(
-        capacity_kwh=capacity, soc_min_kwh=soc_min, soc_max_kwh=soc_max, soc_initial_kwh=soc0,
+        capacity_kwh=capacity,
+        soc_min_kwh=soc_min,
+        soc_max_kwh=soc_max,
+        soc_initial_kwh=soc0,
         charge_max_kw=float(spec["charge_max_kw"]),
         discharge_max_kw=float(spec["discharge_max_kw"]),
         charge_efficiency=float(spec.get("charge_efficiency", 1.0)),

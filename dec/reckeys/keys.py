@@ -23,13 +23,16 @@ Both are 0 where the denominator is 0.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
 def _pro_rata(totals: np.ndarray, groups: np.ndarray, weights: np.ndarray) -> np.ndarray:
     group_weight = np.bincount(groups, weights=weights, minlength=len(totals))
-    share = np.divide(weights, group_weight[groups], out=np.zeros_like(weights),
-                      where=group_weight[groups] > 0)
+    share = np.divide(
+        weights, group_weight[groups], out=np.zeros_like(weights), where=group_weight[groups] > 0
+    )
     return totals[groups] * share
 
 
@@ -56,10 +59,12 @@ def allocate(
     """
     cons = np.maximum(np.asarray(consumption_kwh, dtype=float), 0.0)
     prod = np.maximum(np.asarray(production_kwh, dtype=float), 0.0)
-    buy_levels, buy_group = np.unique(-np.asarray(buy_eur_per_kwh, dtype=float),
-                                      return_inverse=True)
-    sell_levels, sell_group = np.unique(np.asarray(sell_eur_per_kwh, dtype=float),
-                                        return_inverse=True)
+    buy_levels, buy_group = np.unique(
+        -np.asarray(buy_eur_per_kwh, dtype=float), return_inverse=True
+    )
+    sell_levels, sell_group = np.unique(
+        np.asarray(sell_eur_per_kwh, dtype=float), return_inverse=True
+    )
     demand = np.bincount(buy_group, weights=cons, minlength=len(buy_levels))
     supply = np.bincount(sell_group, weights=prod, minlength=len(sell_levels))
     to_group = np.zeros_like(demand)
@@ -84,10 +89,10 @@ def key_fractions(
     Arrays of any shape whose last axis is the members; the surplus is summed over it.
     """
     surplus = exports_kwh.sum(axis=-1, keepdims=True)
-    import_key = np.divide(imports_kwh, surplus, out=np.zeros_like(imports_kwh),
-                           where=surplus > 0)
-    export_key = np.divide(exports_kwh, production_kwh, out=np.zeros_like(exports_kwh),
-                           where=production_kwh > 0)
+    import_key = np.divide(imports_kwh, surplus, out=np.zeros_like(imports_kwh), where=surplus > 0)
+    export_key = np.divide(
+        exports_kwh, production_kwh, out=np.zeros_like(exports_kwh), where=production_kwh > 0
+    )
     return import_key, export_key
 
 
@@ -152,7 +157,7 @@ def community_prox(
             break
     if price is None:  # strictly between levels (or outside them): S − D is constant
         edges = np.concatenate([[-np.inf], levels, [np.inf]])
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in itertools.pairwise(edges):
             probe = hi - 1.0 if np.isinf(lo) else (lo + 1.0 if np.isinf(hi) else (lo + hi) / 2)
             net = net_range(probe)[0]
             candidate = rho * (target_kwh - net)

@@ -50,8 +50,15 @@ class BatteryMemberQP:
 
     """
 
-    def __init__(self, limits: dict, smoothing: dict, fee_eur_per_kwh: float,
-                 tie_break_eur_per_kwh: float, window: dict, options: dict):
+    def __init__(
+        self,
+        limits: dict,
+        smoothing: dict,
+        fee_eur_per_kwh: float,
+        tie_break_eur_per_kwh: float,
+        window: dict,
+        options: dict,
+    ):
         net = window["net_kwh"]
         nb, W = net.shape
         L = window["membership"].shape[0]
@@ -66,7 +73,7 @@ class BatteryMemberQP:
 
     def _index(self, name: str, count: int) -> np.ndarray:
         """Column of block ``name`` item i of member j, shape (nb, count)."""
-        return (np.arange(self.nb)[:, None] * self.n1 + self.start[name] + np.arange(count))
+        return np.arange(self.nb)[:, None] * self.n1 + self.start[name] + np.arange(count)
 
     def _build_constraints(self, limits: dict, window: dict) -> None:
         nb, W, L = self.nb, self.W, self.L
@@ -101,21 +108,35 @@ class BatteryMemberQP:
 
         # Inequalities (b − A x ≥ 0): upper bounds, lower bounds, meters.
         cap = np.broadcast_to(window["cap_kwh"], (nb, L))
-        for col, upper in ((ch, limits["charge_max_kwh"]), (dis, limits["discharge_max_kwh"]),
-                           (soc, limits["soc_max_kwh"]), (imp, cap), (exp_, cap)):
+        for col, upper in (
+            (ch, limits["charge_max_kwh"]),
+            (dis, limits["discharge_max_kwh"]),
+            (soc, limits["soc_max_kwh"]),
+            (imp, cap),
+            (exp_, cap),
+        ):
             r = n_rows + np.arange(col.size).reshape(col.shape)
             add(r, col, 1.0)
             rhs.append(np.broadcast_to(upper, col.shape).ravel())
             n_rows += col.size
-        for col, lower in ((ch, 0.0), (dis, 0.0), (soc, limits["soc_min_kwh"]), (gp, 0.0),
-                           (gm, 0.0), (imp, 0.0), (exp_, 0.0)):
+        for col, lower in (
+            (ch, 0.0),
+            (dis, 0.0),
+            (soc, limits["soc_min_kwh"]),
+            (gp, 0.0),
+            (gm, 0.0),
+            (imp, 0.0),
+            (exp_, 0.0),
+        ):
             r = n_rows + np.arange(col.size).reshape(col.shape)
             add(r, col, -1.0)
             rhs.append(-np.broadcast_to(lower, col.shape).ravel())
             n_rows += col.size
         member, period, step = np.nonzero(np.broadcast_to(window["membership"] > 0, (nb, L, W)))
-        for col, g, meter in ((imp, gm, window["consumption_meter_kwh"]),
-                              (exp_, gp, window["production_meter_kwh"])):
+        for col, g, meter in (
+            (imp, gm, window["consumption_meter_kwh"]),
+            (exp_, gp, window["production_meter_kwh"]),
+        ):
             r = n_rows + np.arange(nb * L).reshape(nb, L)
             add(r, col, 1.0)
             add(r[member, period], g[member, step], -1.0)
@@ -132,16 +153,16 @@ class BatteryMemberQP:
         nb, W = self.nb, self.W
         q = np.zeros((nb, self.n1))
         s = self.start
-        q[:, s["charge"]:s["charge"] + W] = tie
-        q[:, s["discharge"]:s["discharge"] + W] = fee
-        q[:, s["g_minus"]:s["g_minus"] + W] = window["buy_eur_per_kwh"] @ window["membership"]
-        q[:, s["g_plus"]:s["g_plus"] + W] = -(window["sell_eur_per_kwh"] @ window["membership"])
-        q[:, s["imports"]:s["imports"] + self.L] = -window["buy_eur_per_kwh"]
-        q[:, s["exports"]:s["exports"] + self.L] = window["sell_eur_per_kwh"]
+        q[:, s["charge"] : s["charge"] + W] = tie
+        q[:, s["discharge"] : s["discharge"] + W] = fee
+        q[:, s["g_minus"] : s["g_minus"] + W] = window["buy_eur_per_kwh"] @ window["membership"]
+        q[:, s["g_plus"] : s["g_plus"] + W] = -(window["sell_eur_per_kwh"] @ window["membership"])
+        q[:, s["imports"] : s["imports"] + self.L] = -window["buy_eur_per_kwh"]
+        q[:, s["exports"] : s["exports"] + self.L] = window["sell_eur_per_kwh"]
         self.q0 = q
         self.smoothing_diag = np.zeros((nb, self.n1))
-        self.smoothing_diag[:, s["charge"]:s["charge"] + W] = 2.0 * smoothing["charge"]
-        self.smoothing_diag[:, s["discharge"]:s["discharge"] + W] = 2.0 * smoothing["discharge"]
+        self.smoothing_diag[:, s["charge"] : s["charge"] + W] = 2.0 * smoothing["charge"]
+        self.smoothing_diag[:, s["discharge"] : s["discharge"] + W] = 2.0 * smoothing["discharge"]
 
     def _hessian(self, rho: float) -> sp.csc_matrix:
         diag = self.smoothing_diag.copy()
@@ -167,14 +188,15 @@ class BatteryMemberQP:
         """
         q = self.q0.copy()
         L, s = self.L, self.start
-        q[:, s["imports"]:s["imports"] + L] -= rho * target
-        q[:, s["exports"]:s["exports"] + L] += rho * target
+        q[:, s["imports"] : s["imports"] + L] -= rho * target
+        q[:, s["exports"] : s["exports"] + L] += rho * target
         settings = clarabel.DefaultSettings()
         settings.verbose = False
         for key, value in self.options.items():
             setattr(settings, key, value)
-        solver = clarabel.DefaultSolver(self._hessian(rho), q.ravel(), self.A, self.b,
-                                        self.cones, settings)
+        solver = clarabel.DefaultSolver(
+            self._hessian(rho), q.ravel(), self.A, self.b, self.cones, settings
+        )
         solution = solver.solve()
         status = str(solution.status)
         if status not in ("Solved", "AlmostSolved"):
@@ -182,8 +204,8 @@ class BatteryMemberQP:
         x = np.asarray(solution.x).reshape(self.nb, self.n1)
         W = self.W
         return {
-            "charge_kwh": np.maximum(x[:, s["charge"]:s["charge"] + W], 0.0),
-            "discharge_kwh": np.maximum(x[:, s["discharge"]:s["discharge"] + W], 0.0),
-            "imports_kwh": np.maximum(x[:, s["imports"]:s["imports"] + L], 0.0),
-            "exports_kwh": np.maximum(x[:, s["exports"]:s["exports"] + L], 0.0),
+            "charge_kwh": np.maximum(x[:, s["charge"] : s["charge"] + W], 0.0),
+            "discharge_kwh": np.maximum(x[:, s["discharge"] : s["discharge"] + W], 0.0),
+            "imports_kwh": np.maximum(x[:, s["imports"] : s["imports"] + L], 0.0),
+            "exports_kwh": np.maximum(x[:, s["exports"] : s["exports"] + L], 0.0),
         }

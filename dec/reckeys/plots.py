@@ -28,8 +28,12 @@ def plot_soc(steps: pd.DataFrame, initial_kwh: dict[str, float], title: str) -> 
     for member_id, soc0 in initial_kwh.items():
         own = steps[steps["member_id"] == member_id]
         time_h = np.concatenate([[0.0], own["time_h"].to_numpy() + dt])
-        ax.step(time_h, np.concatenate([[soc0], own["soc_kwh"].to_numpy()]), where="post",
-                label=member_id)
+        ax.step(
+            time_h,
+            np.concatenate([[soc0], own["soc_kwh"].to_numpy()]),
+            where="post",
+            label=member_id,
+        )
     ax.set_xlabel("time (h)")
     ax.set_ylabel("state of charge (kWh)")
     ax.set_title(title)
@@ -52,12 +56,23 @@ def plot_community_coverage(periods: pd.DataFrame, period_h: float, title: str) 
     for member_id in imports.columns:
         values = imports[member_id].to_numpy()
         if values.any():
-            ax.bar(start_h, values, width=period_h, bottom=bottom, align="edge",
-                   label=f"{member_id} (covered)")
+            ax.bar(
+                start_h,
+                values,
+                width=period_h,
+                bottom=bottom,
+                align="edge",
+                label=f"{member_id} (covered)",
+            )
             bottom += values
     consumption = periods.groupby("period")["consumption_meter_kwh"].sum().to_numpy()
-    ax.step(np.append(start_h, start_h[-1] + period_h), np.append(consumption, consumption[-1]),
-            where="post", color="black", label="metered consumption")
+    ax.step(
+        np.append(start_h, start_h[-1] + period_h),
+        np.append(consumption, consumption[-1]),
+        where="post",
+        color="black",
+        label="metered consumption",
+    )
     ax.set_xlabel("time (h)")
     ax.set_ylabel("energy per metering period (kWh)")
     ax.set_title(title)

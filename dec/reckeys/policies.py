@@ -108,15 +108,29 @@ class LookAhead:
 
     def plan(self, state: State):
         """Return the open-loop plan of the window starting at ``state.t``."""
-        x = window_inputs(self.case, self.forecaster, state.t, self.window,
-                          state.consumption_meter_kwh, state.production_meter_kwh, self.rule)
+        x = window_inputs(
+            self.case,
+            self.forecaster,
+            state.t,
+            self.window,
+            state.consumption_meter_kwh,
+            state.production_meter_kwh,
+            self.rule,
+        )
         return self.lp.solve(x, state.soc_kwh)
 
     def act(self, state: State) -> Decision:
         """Solve the window and return its first action."""
         plan = self.plan(state)
-        return Decision(plan.charge_kwh[:, 0], plan.discharge_kwh[:, 0],
-                        {"solves": 1, "window_bill_eur": plan.bill_eur})
+        return Decision(
+            plan.charge_kwh[:, 0],
+            plan.discharge_kwh[:, 0],
+            {
+                "solves": 1,
+                "inaccurate_solves": int(self.lp.inaccurate),
+                "window_bill_eur": plan.bill_eur,
+            },
+        )
 
 
 class Optimal(LookAhead):
@@ -138,7 +152,15 @@ class Optimal(LookAhead):
     def act(self, state: State) -> Decision:
         """Return the open-loop action of step ``state.t``."""
         t = state.t
-        info = {"solves": 1, "window_bill_eur": self.open_loop.bill_eur} if t == 0 else {}
+        info = (
+            {
+                "solves": 1,
+                "inaccurate_solves": int(self.lp.inaccurate),
+                "window_bill_eur": self.open_loop.bill_eur,
+            }
+            if t == 0
+            else {}
+        )
         return Decision(self.open_loop.charge_kwh[:, t], self.open_loop.discharge_kwh[:, t], info)
 
 

@@ -36,7 +36,9 @@ import numpy as np
 from dec.validation import is_finite_number
 
 
-def _hours_days(n_steps: int, time_step_h: float, start_hour: float) -> tuple[np.ndarray, np.ndarray]:
+def _hours_days(
+    n_steps: int, time_step_h: float, start_hour: float
+) -> tuple[np.ndarray, np.ndarray]:
     t = np.arange(n_steps)
     hour = np.mod(start_hour + (t + 0.5) * time_step_h, 24.0)
     day = np.floor((start_hour + t * time_step_h) / 24.0).astype(int)
@@ -47,8 +49,9 @@ def _cyclic(values: list[float], day: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float)[day % len(values)]
 
 
-def normal_bumps(n_steps: int, time_step_h: float, x_start: float, bumps: list[dict],
-                 x_step: float = 1.0) -> np.ndarray:
+def normal_bumps(
+    n_steps: int, time_step_h: float, x_start: float, bumps: list[dict], x_step: float = 1.0
+) -> np.ndarray:
     """Sum of scaled normal densities on the grid ``x_t = x_start + t·x_step``, kWh per step."""
     x = x_start + x_step * np.arange(n_steps)
     total = np.zeros(n_steps)
@@ -59,9 +62,15 @@ def normal_bumps(n_steps: int, time_step_h: float, x_start: float, bumps: list[d
     return total
 
 
-def household(n_steps: int, time_step_h: float, base_kw: float, bumps: list[dict],
-              day_factors: list[float] | None = None, start_hour: float = 0.0) -> np.ndarray:
-    """Base load plus daily Gaussian peaks scaled per day, kWh per step."""
+def household(
+    n_steps: int,
+    time_step_h: float,
+    base_kw: float,
+    bumps: list[dict],
+    day_factors: list[float] | None = None,
+    start_hour: float = 0.0,
+) -> np.ndarray:
+    """Return a base load plus daily Gaussian peaks scaled per day, kWh per step."""
     hour, day = _hours_days(n_steps, time_step_h, start_hour)
     power_kw = np.full(n_steps, float(base_kw))
     for bump in bumps:
@@ -71,8 +80,15 @@ def household(n_steps: int, time_step_h: float, base_kw: float, bumps: list[dict
     return time_step_h * power_kw * _cyclic(day_factors or [1.0], day)
 
 
-def pv(n_steps: int, time_step_h: float, peak_kw: float, sunrise_h: float, sunset_h: float,
-       clearness: list[float] | None = None, start_hour: float = 0.0) -> np.ndarray:
+def pv(
+    n_steps: int,
+    time_step_h: float,
+    peak_kw: float,
+    sunrise_h: float,
+    sunset_h: float,
+    clearness: list[float] | None = None,
+    start_hour: float = 0.0,
+) -> np.ndarray:
     """Half-sine clear-sky day scaled by a daily clearness index, kWh per step."""
     hour, day = _hours_days(n_steps, time_step_h, start_hour)
     phase = (hour - float(sunrise_h)) / (float(sunset_h) - float(sunrise_h))
@@ -80,9 +96,14 @@ def pv(n_steps: int, time_step_h: float, peak_kw: float, sunrise_h: float, sunse
     return time_step_h * float(peak_kw) * shape * _cyclic(clearness or [1.0], day)
 
 
-def time_of_use(n_steps: int, time_step_h: float, price: float, windows: list[dict] | None = None,
-                start_hour: float = 0.0) -> np.ndarray:
-    """A default price with hour-of-day windows at other prices, EUR/kWh."""
+def time_of_use(
+    n_steps: int,
+    time_step_h: float,
+    price: float,
+    windows: list[dict] | None = None,
+    start_hour: float = 0.0,
+) -> np.ndarray:
+    """Return a default price with hour-of-day windows at other prices, EUR/kWh."""
     hour, _ = _hours_days(n_steps, time_step_h, start_hour)
     values = np.full(n_steps, float(price))
     for window in windows or []:
@@ -95,13 +116,25 @@ def time_of_use(n_steps: int, time_step_h: float, price: float, windows: list[di
 #: Generators by name, with their required and optional parameters and the fields
 #: each item of their list parameter needs.
 GENERATORS: dict[str, tuple[Callable[..., np.ndarray], set[str], set[str], dict[str, set[str]]]] = {
-    "normal_bumps": (normal_bumps, {"x_start", "bumps"}, {"x_step"},
-                     {"bumps": {"scale", "mean", "std"}}),
-    "household": (household, {"base_kw", "bumps"}, {"day_factors", "start_hour"},
-                  {"bumps": {"peak_kw", "hour", "width_h"}}),
+    "normal_bumps": (
+        normal_bumps,
+        {"x_start", "bumps"},
+        {"x_step"},
+        {"bumps": {"scale", "mean", "std"}},
+    ),
+    "household": (
+        household,
+        {"base_kw", "bumps"},
+        {"day_factors", "start_hour"},
+        {"bumps": {"peak_kw", "hour", "width_h"}},
+    ),
     "pv": (pv, {"peak_kw", "sunrise_h", "sunset_h"}, {"clearness", "start_hour"}, {}),
-    "time_of_use": (time_of_use, {"price"}, {"windows", "start_hour"},
-                    {"windows": {"start_h", "end_h", "price"}}),
+    "time_of_use": (
+        time_of_use,
+        {"price"},
+        {"windows", "start_hour"},
+        {"windows": {"start_h", "end_h", "price"}},
+    ),
 }
 
 
@@ -120,8 +153,10 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
             continue
         if key in items:
             if not isinstance(value, list) or not all(
-                isinstance(v, dict) and set(v) == items[key]
-                and all(is_finite_number(x) for x in v.values()) for v in value
+                isinstance(v, dict)
+                and set(v) == items[key]
+                and all(is_finite_number(x) for x in v.values())
+                for v in value
             ):
                 return f"parameter '{key}' must be a list of mappings with {sorted(items[key])}"
         elif isinstance(value, list):

@@ -16,15 +16,33 @@ from dec.reckeys.case import RecCase
 from dec.reckeys.keys import key_fractions, retail_cost
 from dec.reckeys.simulate import Trajectory
 
-STEP_COLUMNS = ("consumption_kwh", "production_kwh", "charge_kwh", "discharge_kwh",
-                "battery_kw", "soc_kwh", "net_position_kwh")
-PERIOD_COLUMNS = ("consumption_meter_kwh", "production_meter_kwh", "import_kwh", "export_kwh",
-                  "import_key", "export_key", "buying_price_eur_per_kwh",
-                  "selling_price_eur_per_kwh", "retail_cost_eur", "battery_fee_eur", "bill_eur")
+STEP_COLUMNS = (
+    "consumption_kwh",
+    "production_kwh",
+    "charge_kwh",
+    "discharge_kwh",
+    "battery_kw",
+    "soc_kwh",
+    "net_position_kwh",
+)
+PERIOD_COLUMNS = (
+    "consumption_meter_kwh",
+    "production_meter_kwh",
+    "import_kwh",
+    "export_kwh",
+    "import_key",
+    "export_key",
+    "buying_price_eur_per_kwh",
+    "selling_price_eur_per_kwh",
+    "retail_cost_eur",
+    "battery_fee_eur",
+    "bill_eur",
+)
 
 
-def _long(values: dict[str, np.ndarray], index: dict[str, np.ndarray], member_ids: list[str]
-          ) -> pd.DataFrame:
+def _long(
+    values: dict[str, np.ndarray], index: dict[str, np.ndarray], member_ids: list[str]
+) -> pd.DataFrame:
     n, count = len(member_ids), next(iter(values.values())).shape[1]
     frame = {key: np.tile(col, n) for key, col in index.items()}
     frame["member_id"] = np.repeat(member_ids, count)
@@ -45,9 +63,12 @@ def step_table(case: RecCase, tr: Trajectory) -> pd.DataFrame:
     rows = case.battery_index
     charge[rows], discharge[rows], soc[rows] = tr.charge_kwh, tr.discharge_kwh, tr.soc_kwh
     values = {
-        "consumption_kwh": case.consumption_kwh, "production_kwh": case.production_kwh,
-        "charge_kwh": charge, "discharge_kwh": discharge,
-        "battery_kw": (discharge - charge) / case.time_step_h, "soc_kwh": soc,
+        "consumption_kwh": case.consumption_kwh,
+        "production_kwh": case.production_kwh,
+        "charge_kwh": charge,
+        "discharge_kwh": discharge,
+        "battery_kw": (discharge - charge) / case.time_step_h,
+        "soc_kwh": soc,
         "net_position_kwh": tr.net_kwh,
     }
     steps = np.arange(T)
@@ -56,28 +77,40 @@ def step_table(case: RecCase, tr: Trajectory) -> pd.DataFrame:
 
 def period_table(case: RecCase, tr: Trajectory) -> pd.DataFrame:
     """Per member and metering period: meters, keys (energies and fractions), prices, bill."""
-    import_key, export_key = key_fractions(tr.imports_kwh.T, tr.exports_kwh.T,
-                                           tr.production_meter_kwh.T)
+    import_key, export_key = key_fractions(
+        tr.imports_kwh.T, tr.exports_kwh.T, tr.production_meter_kwh.T
+    )
     values = {
         "consumption_meter_kwh": tr.consumption_meter_kwh,
         "production_meter_kwh": tr.production_meter_kwh,
-        "import_kwh": tr.imports_kwh, "export_kwh": tr.exports_kwh,
-        "import_key": import_key.T, "export_key": export_key.T,
+        "import_kwh": tr.imports_kwh,
+        "export_kwh": tr.exports_kwh,
+        "import_key": import_key.T,
+        "export_key": export_key.T,
         "buying_price_eur_per_kwh": tr.buy_eur_per_kwh,
         "selling_price_eur_per_kwh": tr.sell_eur_per_kwh,
-        "retail_cost_eur": retail_cost(tr.consumption_meter_kwh, tr.production_meter_kwh,
-                                       tr.imports_kwh, tr.exports_kwh, tr.buy_eur_per_kwh,
-                                       tr.sell_eur_per_kwh),
+        "retail_cost_eur": retail_cost(
+            tr.consumption_meter_kwh,
+            tr.production_meter_kwh,
+            tr.imports_kwh,
+            tr.exports_kwh,
+            tr.buy_eur_per_kwh,
+            tr.sell_eur_per_kwh,
+        ),
         "battery_fee_eur": tr.fee_eur,
         "bill_eur": tr.bill_eur,
     }
     periods = np.arange(case.n_periods)
-    return _long(values, {"period": periods, "first_step": periods * case.metering_period_steps},
-                 case.member_ids)
+    return _long(
+        values,
+        {"period": periods, "first_step": periods * case.metering_period_steps},
+        case.member_ids,
+    )
 
 
-def member_records(case: RecCase, steps: pd.DataFrame, periods: pd.DataFrame,
-                   run: dict[str, Any]) -> list[dict[str, Any]]:
+def member_records(
+    case: RecCase, steps: pd.DataFrame, periods: pd.DataFrame, run: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Return one JSON record per member (``setpoints/<member>.json``) from the tables.
 
     ``run`` holds the run's ``policy``, ``horizon_steps`` and ``converged``.
@@ -87,10 +120,16 @@ def member_records(case: RecCase, steps: pd.DataFrame, periods: pd.DataFrame,
         own_steps = steps[steps["member_id"] == member.member_id]
         own_periods = periods[periods["member_id"] == member.member_id]
         record: dict[str, Any] = {
-            "agent_id": member.member_id, "agent_type": "member", "bus": None,
-            "element": None, "mode": "rec-keys", "unit": "kWh",
-            "converged": run["converged"], "policy": run["policy"],
-            "horizon_steps": run["horizon_steps"], "time_step_h": case.time_step_h,
+            "agent_id": member.member_id,
+            "agent_type": "member",
+            "bus": None,
+            "element": None,
+            "mode": "rec-keys",
+            "unit": "kWh",
+            "converged": run["converged"],
+            "policy": run["policy"],
+            "horizon_steps": run["horizon_steps"],
+            "time_step_h": case.time_step_h,
             "metering_period_steps": case.metering_period_steps,
             "battery": asdict(member.battery) if member.battery else None,
         }

@@ -20,8 +20,8 @@ from dec.reckeys.forecast import Forecaster, PerfectForecaster
 from dec.reckeys.keys import allocate, retail_cost
 from dec.reckeys.policies import Policy, State
 
-#: Actions below this energy (kWh) are solver noise and applied as 0.
-NOISE_KWH = 1e-9
+#: Actions below this energy (kWh, i.e. 1 mWh) are solver residue and applied as 0.
+NOISE_KWH = 1e-6
 
 
 @dataclass
@@ -135,8 +135,9 @@ def simulate(case: RecCase, policy: Policy, forecaster: Forecaster | None = None
     soc = arrays["soc_initial_kwh"].copy()
     for t in progress(range(T), desc=policy.name):
         m = t // period_steps
-        decision = policy.act(State(t, soc.copy(), cons_meter[:, m].copy(),
-                                    prod_meter[:, m].copy()))
+        decision = policy.act(
+            State(t, soc.copy(), cons_meter[:, m].copy(), prod_meter[:, m].copy())
+        )
         for key, value in decision.info.items():
             if isinstance(value, (int, float)) and key != "window_bill_eur":
                 info[key] = info.get(key, 0) + value
@@ -151,15 +152,26 @@ def simulate(case: RecCase, policy: Policy, forecaster: Forecaster | None = None
         prod_meter[:, m] += np.maximum(net[:, t], 0.0)
         fee[battery, m] += case.discharge_fee_eur_per_kwh * dis
         if (t + 1) % period_steps == 0:
-            imports[:, m], exports[:, m] = allocate(cons_meter[:, m], prod_meter[:, m],
-                                                    buy[:, m], sell[:, m])
+            imports[:, m], exports[:, m] = allocate(
+                cons_meter[:, m], prod_meter[:, m], buy[:, m], sell[:, m]
+            )
     finish = getattr(policy, "finish", None)
     if finish is not None:
         info.update(finish())
     bill = retail_cost(cons_meter, prod_meter, imports, exports, buy, sell) + fee
     return Trajectory(
-        charge_kwh=charge, discharge_kwh=discharge, soc_kwh=soc_path, net_kwh=net,
-        consumption_meter_kwh=cons_meter, production_meter_kwh=prod_meter,
-        imports_kwh=imports, exports_kwh=exports, buy_eur_per_kwh=buy, sell_eur_per_kwh=sell,
-        fee_eur=fee, bill_eur=bill, runtime_s=time.perf_counter() - start, info=info,
+        charge_kwh=charge,
+        discharge_kwh=discharge,
+        soc_kwh=soc_path,
+        net_kwh=net,
+        consumption_meter_kwh=cons_meter,
+        production_meter_kwh=prod_meter,
+        imports_kwh=imports,
+        exports_kwh=exports,
+        buy_eur_per_kwh=buy,
+        sell_eur_per_kwh=sell,
+        fee_eur=fee,
+        bill_eur=bill,
+        runtime_s=time.perf_counter() - start,
+        info=info,
     )

@@ -23,6 +23,7 @@ The price of a period is the mean of its steps' prices; for a period that ends a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -48,8 +49,15 @@ SMOOTHING_EUR_PER_KWH = 1e-4
 #: Clarabel tolerances of the QPs: near-ties at the scale of the fees (1e-6–1e-5 EUR/kWh)
 #: are resolved only with tight tolerances (an interior point leaves a variable with
 #: reduced cost r at about μ/r from its bound).
-CLARABEL_OPTIONS = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12,
-                    "tol_ktratio": 1e-10}
+CLARABEL_OPTIONS = {
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-12,
+    "tol_ktratio": 1e-10,
+}
+
+#: HiGHS options of the MILP variant (the default relative gap, 1e-4, is too coarse).
+MIP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-9}
 
 #: Cost per kWh charged added to every window objective (not to the bills): among
 #: plans of equal bill, the policies prefer the one that charges least, so a battery
@@ -141,9 +149,11 @@ def window_inputs(
 
     # Prices: elapsed steps are history, window steps are forecasts.
     buy_known = np.concatenate(
-        [case.buying_price_eur_per_kwh[:, first * period_steps:t], forecast.buy_eur_per_kwh], 1)
+        [case.buying_price_eur_per_kwh[:, first * period_steps : t], forecast.buy_eur_per_kwh], 1
+    )
     sell_known = np.concatenate(
-        [case.selling_price_eur_per_kwh[:, first * period_steps:t], forecast.sell_eur_per_kwh], 1)
+        [case.selling_price_eur_per_kwh[:, first * period_steps : t], forecast.sell_eur_per_kwh], 1
+    )
     offset = first * period_steps
     slot = (np.arange(offset, end) // period_steps) - first
     count = np.bincount(slot, minlength=n_periods).astype(float)
@@ -173,8 +183,11 @@ def window_inputs(
     arrays = case.battery_arrays()
     battery_kwh = arrays["charge_max_kwh"].sum() + arrays["discharge_max_kwh"].sum()
     bound = (
-        cons.sum(0) + prod.sum(0) + np.abs(net).sum(0) @ membership.T
-        + battery_kwh * membership.sum(1) + 1.0
+        cons.sum(0)
+        + prod.sum(0)
+        + np.abs(net).sum(0) @ membership.T
+        + battery_kwh * membership.sum(1)
+        + 1.0
     )
     cap = np.where(counted & (rule != "own"), bound, 0.0)
     return WindowInputs(t, net, membership, cons, prod, buy, sell, cap, periods)
@@ -213,23 +226,37 @@ class WindowLP:
     n_steps
         Window length W.
     smoothing_eur_per_kwh
-        κ of the strictly convex tie-break; 0 keeps the problem a linear program.
+        κ of the strictly convex tie-break; 0 keeps the problem a linear program. It is
+        ignored when the meters need binaries (HiGHS solves MILPs, not MIQPs).
     solver
         cvxpy solver name; default HiGHS for LPs and MILPs, Clarabel for QPs.
 
     """
 
-    def __init__(self, case: RecCase, n_steps: int, smoothing_eur_per_kwh: float = 0.0,
-                 solver: str | None = None):
+    def __init__(
+        self,
+        case: RecCase,
+        n_steps: int,
+        smoothing_eur_per_kwh: float = 0.0,
+        solver: str | None = None,
+    ):
         self.case = case
         self.smoothing = smoothing_eur_per_kwh
         self.n_steps = n_steps
         self.n_periods = n_window_periods(n_steps, case.metering_period_steps)
-        self.solver = solver or (cp.CLARABEL if smoothing_eur_per_kwh else cp.HIGHS)
-        self.solver_options = CLARABEL_OPTIONS if self.solver == cp.CLARABEL else {}
         self.battery = case.battery_index
         self.plain = case.plain_index
         self.binary = binary_members(case)
+        if self.binary.any():  # a MILP: HiGHS, no quadratic tie-break, tight MIP gap
+            self.smoothing = 0.0
+        self.solver = solver or (cp.CLARABEL if self.smoothing else cp.HIGHS)
+        self.solver_options = (
+            CLARABEL_OPTIONS
+            if self.solver == cp.CLARABEL
+            else MIP_OPTIONS
+            if self.binary.any()
+            else {}
+        )
         self._build()
 
     def _build(self) -> None:
@@ -249,8 +276,17 @@ class WindowLP:
             smoothing = smoothing_weights(limits, self.smoothing) if self.smoothing else None
             self.smoothing_weights = smoothing
             self.members = build_battery_members(
-                nb, W, L, limits, self.membership, self.cap, case.discharge_fee_eur_per_kwh,
-                CHARGE_TIE_BREAK_EUR_PER_KWH, self.binary, smoothing)
+                nb,
+                W,
+                L,
+                limits,
+                self.membership,
+                self.cap,
+                case.discharge_fee_eur_per_kwh,
+                CHARGE_TIE_BREAK_EUR_PER_KWH,
+                self.binary,
+                smoothing,
+            )
             objective += self.members.objective
             constraints += self.members.constraints
             balance += cp.sum(self.members.imports - self.members.exports, axis=0)
@@ -284,23 +320,34 @@ class WindowLP:
         if len(self.battery):
             rows = self.battery
             constant += self.members.set(
-                x.net_kwh[rows], x.membership, x.consumption_meter_kwh[rows],
-                x.production_meter_kwh[rows], x.buy_eur_per_kwh[rows], x.sell_eur_per_kwh[rows])
+                x.net_kwh[rows],
+                x.membership,
+                x.consumption_meter_kwh[rows],
+                x.production_meter_kwh[rows],
+                x.buy_eur_per_kwh[rows],
+                x.sell_eur_per_kwh[rows],
+            )
             if self.binary.any():
                 arrays = self.case.battery_arrays()
                 bin_rows = rows[self.binary]
-                self.g_plus_max.value = (np.maximum(x.net_kwh[bin_rows], 0.0)
-                                         + arrays["discharge_max_kwh"][self.binary, None])
-                self.g_minus_max.value = (np.maximum(-x.net_kwh[bin_rows], 0.0)
-                                          + arrays["charge_max_kwh"][self.binary, None])
+                self.g_plus_max.value = (
+                    np.maximum(x.net_kwh[bin_rows], 0.0)
+                    + arrays["discharge_max_kwh"][self.binary, None]
+                )
+                self.g_minus_max.value = (
+                    np.maximum(-x.net_kwh[bin_rows], 0.0)
+                    + arrays["charge_max_kwh"][self.binary, None]
+                )
         if len(self.plain):
             rows = self.plain
             self.p_cons.value = x.consumption_meter_kwh[rows]
             self.p_prod.value = x.production_meter_kwh[rows]
             self.p_buy.value = x.buy_eur_per_kwh[rows]
             self.p_sell.value = x.sell_eur_per_kwh[rows]
-            constant += float(np.sum(x.buy_eur_per_kwh[rows] * x.consumption_meter_kwh[rows])
-                              - np.sum(x.sell_eur_per_kwh[rows] * x.production_meter_kwh[rows]))
+            constant += float(
+                np.sum(x.buy_eur_per_kwh[rows] * x.consumption_meter_kwh[rows])
+                - np.sum(x.sell_eur_per_kwh[rows] * x.production_meter_kwh[rows])
+            )
         return constant
 
     def set_soc(self, soc_kwh: np.ndarray) -> None:
@@ -319,9 +366,14 @@ class WindowLP:
         """
         constant = self._set(x)
         self.set_soc(soc_kwh)
-        self.problem.solve(solver=self.solver, **self.solver_options)
+        with warnings.catch_warnings():
+            # Clarabel's "almost solved" (reduced tolerances, ~1e-8) is accepted and
+            # counted in the run's facts rather than warned about.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            self.problem.solve(solver=self.solver, **self.solver_options)
         if self.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             raise SubproblemInfeasible(f"the window problem at step {x.t}", self.problem.status)
+        self.inaccurate = self.problem.status == cp.OPTIMAL_INACCURATE
         n, nb = self.case.n_members, len(self.battery)
         W, L = self.n_steps, self.n_periods
         imports, exports = np.zeros((n, L)), np.zeros((n, L))
@@ -335,7 +387,9 @@ class WindowLP:
             tie = CHARGE_TIE_BREAK_EUR_PER_KWH * float(charge.sum())
             if self.smoothing_weights is not None:
                 w = self.smoothing_weights
-                tie += float(np.sum(w["charge"] * charge**2) + np.sum(w["discharge"] * discharge**2))
+                tie += float(
+                    np.sum(w["charge"] * charge**2) + np.sum(w["discharge"] * discharge**2)
+                )
         if len(self.plain):
             imports[self.plain], exports[self.plain] = self.p_imports.value, self.p_exports.value
         return WindowPlan(
