@@ -24,7 +24,7 @@ import yaml
 from dec.reckeys import load_case, make_policy, simulate
 from dec.reckeys.battery_block import build_battery_members, column_limits, smoothing_weights
 from dec.reckeys.forecast import PerfectForecaster
-from dec.reckeys.member_qp import BatteryMemberQP
+from dec.reckeys.member_qp import BatteryMemberQP, member_window
 from dec.reckeys.policies import State
 from dec.reckeys.simulate import feasible_actions
 from dec.reckeys.window import (
@@ -121,16 +121,7 @@ def test_member_qp_equals_the_cvxpy_model():
         n_periods = x.membership.shape[0]
         soc = np.array([1.0, 30.0])
         target, rho = rng.normal(size=(2, n_periods)), 0.7
-        window = {
-            "net_kwh": x.net_kwh[rows],
-            "soc_kwh": soc,
-            "membership": x.membership,
-            "cap_kwh": x.exchange_cap_kwh,
-            "consumption_meter_kwh": x.consumption_meter_kwh[rows],
-            "production_meter_kwh": x.production_meter_kwh[rows],
-            "buy_eur_per_kwh": x.buy_eur_per_kwh[rows],
-            "sell_eur_per_kwh": x.sell_eur_per_kwh[rows],
-        }
+        window = member_window(x, rows, soc)
         fee = case.discharge_fee_eur_per_kwh
         mine = BatteryMemberQP(
             limits, smoothing, fee, CHARGE_TIE_BREAK_EUR_PER_KWH, window, CLARABEL_OPTIONS

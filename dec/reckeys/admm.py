@@ -30,6 +30,7 @@ from dec.reckeys.battery_block import column_limits, smoothing_weights
 from dec.reckeys.case import RecCase
 from dec.reckeys.exactness import binary_members
 from dec.reckeys.forecast import Forecaster
+from dec.reckeys.member_qp import member_window
 from dec.reckeys.policies import Decision, State
 from dec.reckeys.window import SMOOTHING_EUR_PER_KWH, WindowInputs, window_inputs
 
@@ -101,16 +102,7 @@ class DistributedLookAheadBilling:
         messages = []
         for number, chunk in enumerate(self.chunks):
             members = rows[chunk]
-            window = {
-                "net_kwh": x.net_kwh[members],
-                "soc_kwh": soc[chunk],
-                "membership": x.membership,
-                "cap_kwh": x.exchange_cap_kwh,
-                "consumption_meter_kwh": x.consumption_meter_kwh[members],
-                "production_meter_kwh": x.production_meter_kwh[members],
-                "buy_eur_per_kwh": x.buy_eur_per_kwh[members],
-                "sell_eur_per_kwh": x.sell_eur_per_kwh[members],
-            }
+            window = member_window(x, members, soc[chunk])
             messages.append(
                 BatteryMessage(
                     window_id=x.t,

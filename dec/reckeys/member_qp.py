@@ -24,9 +24,27 @@ import numpy as np
 import scipy.sparse as sp
 
 from dec.errors import SubproblemInfeasible
+from dec.reckeys.window import WindowInputs
 
 #: Variable blocks of one member, in order, and their lengths (W steps, L periods).
 BLOCKS = ("charge", "discharge", "soc", "g_plus", "g_minus", "imports", "exports")
+
+
+def member_window(x: WindowInputs, members: np.ndarray, soc_kwh: np.ndarray) -> dict:
+    """Return the window arrays of some battery members (rows ``members`` of ``x``).
+
+    ``soc_kwh`` is their SoC at the start of the window (kWh).
+    """
+    return {
+        "net_kwh": x.net_kwh[members],
+        "soc_kwh": soc_kwh,
+        "membership": x.membership,
+        "cap_kwh": x.exchange_cap_kwh,
+        "consumption_meter_kwh": x.consumption_meter_kwh[members],
+        "production_meter_kwh": x.production_meter_kwh[members],
+        "buy_eur_per_kwh": x.buy_eur_per_kwh[members],
+        "sell_eur_per_kwh": x.sell_eur_per_kwh[members],
+    }
 
 
 class BatteryMemberQP:

@@ -10,6 +10,16 @@ from matplotlib.figure import Figure
 import dec.plots  # noqa: F401  (selects the Agg backend)
 
 
+def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, **legend) -> Figure:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**legend)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def plot_soc(steps: pd.DataFrame, initial_kwh: dict[str, float], title: str) -> Figure:
     """SoC of every battery member over time (kWh), starting from its initial SoC.
 
@@ -34,13 +44,7 @@ def plot_soc(steps: pd.DataFrame, initial_kwh: dict[str, float], title: str) -> 
             where="post",
             label=member_id,
         )
-    ax.set_xlabel("time (h)")
-    ax.set_ylabel("state of charge (kWh)")
-    ax.set_title(title)
-    if initial_kwh:
-        ax.legend(title="battery of")
-    ax.grid(alpha=0.3)
-    return fig
+    return _finish(fig, ax, "time (h)", "state of charge (kWh)", title, title="battery of")
 
 
 def plot_community_coverage(periods: pd.DataFrame, period_h: float, title: str) -> Figure:
@@ -73,12 +77,7 @@ def plot_community_coverage(periods: pd.DataFrame, period_h: float, title: str) 
         color="black",
         label="metered consumption",
     )
-    ax.set_xlabel("time (h)")
-    ax.set_ylabel("energy per metering period (kWh)")
-    ax.set_title(title)
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    return fig
+    return _finish(fig, ax, "time (h)", "energy per metering period (kWh)", title, fontsize="small")
 
 
 def plot_sweep(table: pd.DataFrame, title: str) -> Figure:
@@ -86,11 +85,16 @@ def plot_sweep(table: pd.DataFrame, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for policy, rows in table.groupby("policy", sort=False):
         rows = rows.sort_values("horizon")
-        style = "--" if policy == "optimal" else "-o"
-        ax.plot(rows["horizon"], rows["total_bill"], style, label=policy)
-    ax.set_xlabel("policy horizon K (steps)")
-    ax.set_ylabel("total bill of the members (EUR)")
-    ax.set_title(title)
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    return fig
+        if policy == "optimal":
+            ax.axhline(rows["total_bill"].iloc[0], color="black", linestyle="--", label=policy)
+        else:
+            style = ":x" if policy == "distributed" else "-o"
+            ax.plot(rows["horizon"], rows["total_bill"], style, label=policy, markersize=7)
+    return _finish(
+        fig,
+        ax,
+        "policy horizon K (steps)",
+        "total bill of the members (EUR)",
+        title,
+        fontsize="small",
+    )
