@@ -18,7 +18,9 @@ import importlib
 from types import ModuleType
 
 MODES: dict[str, str] = {
+    "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
+    "p2p": "dec.p2p.mode",
     "rec-keys": "dec.reckeys.mode",
 }
 
