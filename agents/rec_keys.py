@@ -6,8 +6,8 @@
   and proposes its net community import per metering period of the window.
 - :class:`CommunityManagerAgent` (``agent_type = "manager"``): updates the keys and
   the community prices from the proposals (an exact merit-order prox over the members
-  without a battery), computes the residuals, and settles the keys of each period from
-  the realised meters.
+  without a battery) and computes the residuals; at the end of each period the keys are
+  settled from the realised meters (:func:`dec.reckeys.keys.allocate`).
 
 The distributed policy is a two-block ADMM in consensus form (Boyd et al. 2011,
 §3.1, scaled form): the battery members' proposals ``x`` (net community imports)
@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.base import DecAgent
 from agents.model import CoordinationModel
-from dec.reckeys.keys import allocate, community_prox
+from dec.reckeys.keys import community_prox
 from dec.reckeys.member_qp import BatteryMemberQP
 from dec.reckeys.window import CHARGE_TIE_BREAK_EUR_PER_KWH, CLARABEL_OPTIONS
 
@@ -49,13 +49,19 @@ class RecAgentSpec:
 
 
 class MemberAgent(DecAgent):
-    """A REC member; ``state`` holds its latest proposal and applied actions."""
+    """A REC member.
+
+    In the distributed policy a battery member's ``state`` holds, after each step, its
+    applied ``charge_kwh`` and ``discharge_kwh`` and its proposed net community import
+    of the current metering period ``net_import_kwh`` (collected by the model's
+    DataCollector).
+    """
 
     agent_type = "member"
 
 
 class CommunityManagerAgent(DecAgent):
-    """The energy community manager: keys and community prices, residuals, settlement.
+    """The energy community manager: keys and community prices, residuals.
 
     In the distributed policy the manager holds, for each battery member b and window
     period l, the community's allocation ``z_bl`` (the member's net import granted by
@@ -143,28 +149,16 @@ class CommunityManagerAgent(DecAgent):
         self.state["rho"] *= factor
         self.state["u"] = self.state["u"] / factor
 
-    @property
-    def prices_eur_per_kwh(self) -> np.ndarray:
-        """Community price seen by each battery member in each window period, EUR/kWh."""
-        return self.state["rho"] * self.state["u"]
-
-    def settle(
-        self,
-        consumption_kwh: np.ndarray,
-        production_kwh: np.ndarray,
-        buy: np.ndarray,
-        sell: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return the keys (imports, exports, kWh) of a period from its meters and prices."""
-        return allocate(consumption_kwh, production_kwh, buy, sell)
-
 
 def build_rec_model(member_ids: Iterable[str], seed: int | None = None) -> CoordinationModel:
     """Return a Mesa model with one member agent per id and one community manager."""
     specs = [RecAgentSpec(member_id, "member") for member_id in member_ids]
     specs.append(RecAgentSpec("manager", "manager"))
     return CoordinationModel(
-        specs, seed=seed, classes={"member": MemberAgent, "manager": CommunityManagerAgent}
+        specs,
+        seed=seed,
+        reporters=("charge_kwh", "discharge_kwh", "net_import_kwh"),
+        classes={"member": MemberAgent, "manager": CommunityManagerAgent},
     )
 
 

@@ -160,3 +160,14 @@ def test_member_qp_equals_the_cvxpy_model():
         assert exchange == pytest.approx(model.imports.value - model.exports.value, abs=1e-6)
         assert mine["charge_kwh"] == pytest.approx(model.block.charge.value, abs=1e-6)
         assert mine["discharge_kwh"] == pytest.approx(model.block.discharge.value, abs=1e-6)
+
+
+def test_member_agents_record_their_applied_actions():
+    case = load("case0", 8)
+    policy = make_policy("distributed", 4)
+    tr = simulate(case, policy)
+    table = policy.model.datacollector.get_agent_vars_dataframe()
+    pvb = next(a.unique_id for a in policy.model.agents if a.agent_id == "PVB")
+    own = table.xs(pvb, level="AgentID")
+    assert own["charge_kwh"].to_numpy() == pytest.approx(tr.charge_kwh[0], abs=1e-6)
+    assert own["discharge_kwh"].to_numpy() == pytest.approx(tr.discharge_kwh[0], abs=1e-6)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dec.errors import InputError
-from dec.reckeys import load_case
+from dec.reckeys import PersistenceForecaster, load_case
 from dec.reckeys.profiles import household, pv, time_of_use
 
 CASE0 = Path(__file__).parents[1] / "inputs" / "rec" / "case0.yaml"
@@ -109,3 +109,16 @@ def test_generators_are_the_documented_formulas():
     assert p[:24].max() == 0 and p[47] == pytest.approx(0.25 * 4 * np.sin(np.pi * 5.875 / 12))
     prices = time_of_use(24, 1.0, price=0.2, windows=[{"start_h": 22, "end_h": 6, "price": 0.1}])
     assert prices[:6].tolist() == [0.1] * 6 and prices[6] == 0.2 and prices[23] == 0.1
+
+
+def test_persistence_forecaster_repeats_yesterday():
+    path = CASE0.parent / "case1.yaml"
+    case = load_case(yaml.safe_load(path.read_text())["rec_keys"], "case1")
+    day = 96
+    forecast = PersistenceForecaster(case).forecast(day + 10, 2 * day)
+    actual = case.consumption_kwh
+    assert forecast.consumption_kwh[:, 0] == pytest.approx(actual[:, day + 10])
+    assert forecast.consumption_kwh[:, 5] == pytest.approx(actual[:, 15])
+    assert forecast.consumption_kwh[:, day + 5] == pytest.approx(actual[:, 15])
+    assert forecast.buy_eur_per_kwh == pytest.approx(
+        case.buying_price_eur_per_kwh[:, day + 10 : 3 * day + 10])

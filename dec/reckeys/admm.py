@@ -15,6 +15,8 @@ needs the LP meter model (no binaries, see :mod:`dec.reckeys.exactness`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from agents.rec_keys import (
@@ -52,7 +54,7 @@ class DistributedLookAheadBilling:
     tolerances
         Stopping tolerances and the round limit of each step.
     balancing
-        Residual balancing of ρ.
+        Residual balancing of ρ (its spacing of changes restarts every step).
     rho
         Initial penalty ρ, EUR/kWh².
 
@@ -88,6 +90,8 @@ class DistributedLookAheadBilling:
         self.window = min(self.horizon, case.n_steps)
         self.model = build_rec_model(case.member_ids)
         self.manager: CommunityManagerAgent = self.model.agents_of("manager")[0]
+        self.members = self.model.by_id()
+        self.battery_ids = [case.member_ids[i] for i in case.battery_index]
         self.manager.state["rho"] = self.rho
         self.engine = make_engine(self.engine_name)
         self.limits = column_limits(case.battery_arrays())
@@ -142,6 +146,7 @@ class DistributedLookAheadBilling:
         }
         n_coupled = len(battery) * x.membership.shape[0]
         history = History()
+        balancing = replace(self.balancing, changes=0, last_change=0)  # a new run each step
         for _ in range(self.tolerances.max_iter):
             rho = manager.state["rho"]
             replies = self.engine.map(
@@ -155,14 +160,22 @@ class DistributedLookAheadBilling:
             history.record(res["r_norm"], res["s_norm"], eps_pri, eps_dual, rho, step=state.t)
             if history.converged:
                 break
-            factor = self.balancing.factor(res["r_norm"], res["s_norm"])
+            factor = balancing.factor(res["r_norm"], res["s_norm"], history.iterations)
             if factor != 1.0:
                 manager.rescale(factor)
         self.rows.extend(history.rows)
         self.all_converged &= history.converged
-        charge = np.vstack([r["charge_kwh"] for r in replies])
-        discharge = np.vstack([r["discharge_kwh"] for r in replies])
-        return Decision(charge[:, 0], discharge[:, 0], {"iterations": history.iterations})
+        charge = np.vstack([r["charge_kwh"] for r in replies])[:, 0]
+        discharge = np.vstack([r["discharge_kwh"] for r in replies])[:, 0]
+        for row, agent_id in enumerate(self.battery_ids):
+            self.members[agent_id].state.update(
+                charge_kwh=charge[row],
+                discharge_kwh=discharge[row],
+                net_import_kwh=proposal[row, 0],
+            )
+        self.model.datacollector.collect(self.model)
+        self.model.step()  # advances the model clock: the next collection is the next step
+        return Decision(charge, discharge, {"iterations": history.iterations})
 
     def finish(self) -> dict:
         """Release the engine; return the run's ADMM facts (rounds, residuals, history)."""

@@ -400,8 +400,3 @@ class WindowLP:
             exports_kwh=exports,
             bill_eur=float(self.problem.value) - tie + constant,
         )
-
-    @property
-    def community_price_eur_per_kwh(self) -> np.ndarray:
-        """Dual of the community balance of each window period, EUR/kWh (LP only)."""
-        return -np.asarray(self.balance.dual_value, dtype=float)
