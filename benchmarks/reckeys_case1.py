@@ -7,25 +7,25 @@ the distributed policy's ADMM rounds and its bill relative to the centralised
 look-ahead-billing.
 
 Measured on this machine class (2 cores shared with other jobs, load average 4-6),
-2026-11-22, Case I, K = 48:
+2026-11-22, Case I, K = 48 (after merging main's spaced residual balancing):
 
-=====================  ==========  ==========  =======  ========================
+=====================  ==========  ==========  =======  ===========================
 policy                 bill (EUR)  runtime s   ratio    notes
-=====================  ==========  ==========  =======  ========================
-optimal                24.2417     1.0         1
-look-ahead             24.2984     14.1        14
-look-ahead-billing     24.2929     16-21       16-21
-look-ahead-decoupling  46.9065     20.5        20
-distributed            24.2857     68          68       8.4 ADMM rounds per step;
-                                                        2.9e-4 from centralised
-=====================  ==========  ==========  =======  ========================
+=====================  ==========  ==========  =======  ===========================
+optimal                24.2417     1.1         1        one LP (HiGHS)
+look-ahead             24.2984     21.6        20       720 QPs (Clarabel)
+look-ahead-billing     24.2929     8.1         7.5
+look-ahead-decoupling  46.9065     8.0         7.5      battery B idle
+distributed            24.2865     51.6        48       8.2 ADMM rounds per step;
+                                                        2.6e-4 from centralised
+=====================  ==========  ==========  =======  ===========================
 
-The centralised policies stay well under 60 s; the distributed one took 68 s under this
-load (8.4 rounds per step, each a Clarabel solve of the battery member's QP of ~5-8 ms).
-With ADMM tolerances ten times tighter (eps_abs 1e-6) it took 313 s and still differed
-by 1.1e-4 from the centralised bill: over 7.5 days the closed loops part ways on
-near-ties of the window problems (see tests/test_reckeys_distributed.py), while on Case
-0 and on the first day of Case I the bills agree to 1e-8-1e-7.
+Every policy stays under 60 s (the distributed one with little margin under load; each
+round is a Clarabel solve of the battery member's QP, ~5-8 ms). Over 7.5 days the
+distributed and centralised closed loops part ways on near-ties of the window problems
+(see tests/test_reckeys_distributed.py): 2.6e-4 here; before the merge, with ADMM
+tolerances ten times tighter (eps_abs 1e-6), 1.1e-4 in 313 s. On Case 0 and on the first
+day of Case I the bills agree to 1e-8-1e-7.
 """
 
 from __future__ import annotations

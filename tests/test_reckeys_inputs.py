@@ -121,4 +121,5 @@ def test_persistence_forecaster_repeats_yesterday():
     assert forecast.consumption_kwh[:, 5] == pytest.approx(actual[:, 15])
     assert forecast.consumption_kwh[:, day + 5] == pytest.approx(actual[:, 15])
     assert forecast.buy_eur_per_kwh == pytest.approx(
-        case.buying_price_eur_per_kwh[:, day + 10 : 3 * day + 10])
+        case.buying_price_eur_per_kwh[:, day + 10 : 3 * day + 10]
+    )

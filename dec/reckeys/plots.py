@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 import dec.plots  # noqa: F401  (selects the Agg backend)
 
 
-def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, **legend) -> Figure:
+def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, legend: dict) -> Figure:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -44,7 +44,7 @@ def plot_soc(steps: pd.DataFrame, initial_kwh: dict[str, float], title: str) -> 
             where="post",
             label=member_id,
         )
-    return _finish(fig, ax, "time (h)", "state of charge (kWh)", title, title="battery of")
+    return _finish(fig, ax, "time (h)", "state of charge (kWh)", title, {"title": "battery of"})
 
 
 def plot_community_coverage(periods: pd.DataFrame, period_h: float, title: str) -> Figure:
@@ -77,7 +77,9 @@ def plot_community_coverage(periods: pd.DataFrame, period_h: float, title: str) 
         color="black",
         label="metered consumption",
     )
-    return _finish(fig, ax, "time (h)", "energy per metering period (kWh)", title, fontsize="small")
+    return _finish(
+        fig, ax, "time (h)", "energy per metering period (kWh)", title, {"fontsize": "small"}
+    )
 
 
 def plot_sweep(table: pd.DataFrame, title: str) -> Figure:
@@ -96,5 +98,5 @@ def plot_sweep(table: pd.DataFrame, title: str) -> Figure:
         "policy horizon K (steps)",
         "total bill of the members (EUR)",
         title,
-        fontsize="small",
+        {"fontsize": "small"},
     )
