@@ -258,6 +258,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         ("max voltage before (AC, pu)", summary["vmax_pu_before"]),
         ("max voltage after (linear, pu)", summary["vmax_pu_after_linear"]),
         ("max voltage after (AC, pu)", summary["vmax_pu_after_ac"]),
+        ("AC within the limit", summary["ac_within_limit"]),
         ("common fraction alpha", summary["alpha"]),
         ("total curtailment (kW)", summary["total_curtailment_kw"]),
         ("Jain's index", summary["jain_index"]),
@@ -267,6 +268,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         ),
         ("objective gap (rel)", summary["objective_gap_rel"]),
         ("runtime (s)", summary["runtime_s"]),
+        *(("note", note) for note in summary["notes"]),
     ]
     return RunResult(
         scenario=name,

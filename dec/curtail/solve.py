@@ -215,8 +215,9 @@ def solve_curtailment(
     if not ac_ok and not grid.relinearises:
         notes.append(
             f"The AC power flow of the setpoints reaches {vm_after.max():.4f} pu, above the "
-            f"{problem.vmax_pu} pu limit that the LinDistFlow model meets: the AC model differs "
-            "from the linear one (losses, transposed line equivalents)."
+            f"{problem.vmax_pu} pu limit that the LinDistFlow problem meets; the problem is not "
+            "re-linearised on it (the AC model has the losses the LinDistFlow neglects and, per "
+            "phase, gives lines their sequence data, i.e. treats them as transposed)."
         )
     return CurtailSolution(
         problem=problem,
