@@ -18,6 +18,7 @@ import importlib
 from types import ModuleType
 
 MODES: dict[str, str] = {
+    "community": "dec.community.mode",
     "inspect": "dec.inspect",
 }
 

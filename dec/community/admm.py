@@ -11,13 +11,14 @@ including its battery (kW per step), ``f_i`` its battery limits and tie-breaks, 
 
 Residuals (``r_i = x̄ - z̄``, ``s_i = ρ Δ(x_i - x̄ + z̄)``) and the stopping test come from
 :mod:`dec.admm.convergence`, with tolerances tighter than its defaults
-(``eps_abs = eps_rel = 2e-5``, scenario field ``admm``) so that the import matches the
+(``eps_abs = eps_rel = 1e-5``, scenario field ``admm``) so that the import matches the
 centralized solve within 1e-4 relative; ρ adapts by residual balancing. Each window
 starts from the previous window's solution shifted by the applied steps.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ from dec.admm.engine import Engine, split
 from dec.community.battery import Batteries
 from dec.community.houseqp import HouseChunk, bounds, local_update
 from dec.community.mpc import Window
+
+_TOKENS = itertools.count()
 
 
 def _shift(values: np.ndarray, steps: int) -> np.ndarray:
@@ -83,10 +86,11 @@ class DistributedPlanner:
 
     def __post_init__(self) -> None:
         n = self.batteries.n
+        token = next(_TOKENS)
         self._slices = split(n, getattr(self.engine, "n_workers", 1))
         self._chunks = [
             HouseChunk(
-                key=f"{id(self)}:{k}",
+                key=(token, k),
                 eta_ch=self.batteries.eta_ch[s],
                 eta_dis=self.batteries.eta_dis[s],
                 steps=self.window_steps,

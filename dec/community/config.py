@@ -316,7 +316,7 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     if is_finite_number(window_h) and is_finite_number(apply_h) and apply_h > window_h:
         problems.add(f"Field 'mpc.apply_h' ({apply_h}) exceeds 'mpc.window_h' ({window_h}).")
 
-    admm_defaults = {"rho": 1.0, "eps_abs": 2e-5, "eps_rel": 2e-5, "max_iter": 3000,
+    admm_defaults = {"rho": 1.0, "eps_abs": 1e-5, "eps_rel": 1e-5, "max_iter": 3000,
                      "inner_iter": 25}
     admm = {**admm_defaults, **_mapping(section.get("admm"), "admm", problems)}
     _unknown_keys(admm, tuple(admm_defaults), "admm", problems)

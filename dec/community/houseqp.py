@@ -41,7 +41,8 @@ class HouseChunk:
     Attributes
     ----------
     key
-        Identifies the chunk (solvers are cached per key and ρ).
+        ``(planner token, chunk index)``: solvers are cached per key and ρ; a new planner
+        token evicts the solvers of earlier planners.
     eta_ch, eta_dis
         Efficiencies, ``(m,)``.
     steps, time_step_h
@@ -49,7 +50,7 @@ class HouseChunk:
 
     """
 
-    key: str
+    key: tuple[int, int]
     eta_ch: np.ndarray
     eta_dis: np.ndarray
     steps: int
@@ -91,7 +92,8 @@ def _solver(chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray)
             eps_abs=INNER_EPS, eps_rel=INNER_EPS, polishing=False, verbose=False,
             warm_starting=True, adaptive_rho=False, check_termination=INNER_CHECK_EVERY,
         )
-        for stale in [k for k in _SOLVERS if k[0] == chunk.key]:  # other ρ: drop its factors
+        token = chunk.key[0]
+        for stale in [k for k in _SOLVERS if k[0][0] != token or k[0] == chunk.key]:
             del _SOLVERS[stale]
         _SOLVERS[key] = solver
     return solver
