@@ -103,8 +103,10 @@ class DistributedPlanner:
 
     def _initial_state(self, window: Window) -> tuple[np.ndarray, np.ndarray, list]:
         if self._warm is None:
-            return window.load_kw.copy(), np.zeros(self.window_steps), [(None, None)] * len(
-                self._chunks
+            return (
+                window.load_kw.copy(),
+                np.zeros(self.window_steps),
+                [(None, None)] * len(self._chunks),
             )
         k = self.apply_steps
         warm = self._warm
@@ -121,15 +123,22 @@ class DistributedPlanner:
     def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Run ADMM on one window; return the planned charging and discharging powers, kW."""
         n, steps = window.load_kw.shape
-        tol = Tolerances(self.settings["eps_abs"], self.settings["eps_rel"],
-                         int(self.settings["max_iter"]))
+        tol = Tolerances(
+            self.settings["eps_abs"], self.settings["eps_rel"], int(self.settings["max_iter"])
+        )
         balancing = ResidualBalancing(tau=float(self.settings.get("tau", 2.0)))
         x, u, xy = self._initial_state(window)
-        z_bar = x.mean(axis=0) if self._warm is None else _shift(self._warm["z_bar"],
-                                                                 self.apply_steps)
+        z_bar = (
+            x.mean(axis=0) if self._warm is None else _shift(self._warm["z_bar"], self.apply_steps)
+        )
         limits = [
-            bounds(c, window.p_max_kw[s], window.e_start_kwh[s],
-                   np.minimum(window.e_end_min_kwh, window.e_max_kwh)[s], window.e_max_kwh[s])
+            bounds(
+                c,
+                window.p_max_kw[s],
+                window.e_start_kwh[s],
+                window.e_end_min_kwh[s],
+                window.e_max_kwh[s],
+            )
             for c, s in zip(self._chunks, self._slices, strict=True)
         ]
         history = History()
@@ -140,8 +149,16 @@ class DistributedPlanner:
             x_bar = x.mean(axis=0)
             target = x - x_bar + z_bar - u - window.load_kw
             messages = [
-                {"chunk": c, "rho": rho, "target_kw": target[s], "lower": lo, "upper": up,
-                 "x": w[0], "y": w[1], "max_iter": self.settings["inner_iter"]}
+                {
+                    "chunk": c,
+                    "rho": rho,
+                    "target_kw": target[s],
+                    "lower": lo,
+                    "upper": up,
+                    "x": w[0],
+                    "y": w[1],
+                    "max_iter": self.settings["inner_iter"],
+                }
                 for c, s, (lo, up), w in zip(self._chunks, self._slices, limits, xy, strict=True)
             ]
             replies = self.engine.map(local_update, messages)
@@ -158,14 +175,23 @@ class DistributedPlanner:
             r_norm = math.sqrt(n) * float(np.linalg.norm(x_bar_new - z_bar_new))
             s_norm = rho * float(np.linalg.norm(z_new - z_old))
             eps_pri, eps_dual = thresholds(
-                n * steps, n * steps, tol,
+                n * steps,
+                n * steps,
+                tol,
                 max(float(np.linalg.norm(x_new)), float(np.linalg.norm(z_new))),
                 rho * math.sqrt(n) * float(np.linalg.norm(u)),
             )
             inner_solved = all(r["solved"] for r in replies)
-            history.record(r_norm, s_norm, eps_pri, eps_dual, rho,
-                           window_start=window.start, inner_solved=inner_solved,
-                           inner_iterations=sum(r["iterations"] for r in replies))
+            history.record(
+                r_norm,
+                s_norm,
+                eps_pri,
+                eps_dual,
+                rho,
+                window_start=window.start,
+                inner_solved=inner_solved,
+                inner_iterations=sum(r["iterations"] for r in replies),
+            )
             x, z_bar = x_new, z_bar_new
             if r_norm <= eps_pri and s_norm <= eps_dual:
                 break
@@ -174,9 +200,15 @@ class DistributedPlanner:
                 self._rho *= factor
                 u = u / factor
         converged = history.converged
-        self.stats.append(WindowStats(window.start, history.iterations, converged,
-                                      history.rows[-1]["primal_residual"],
-                                      history.rows[-1]["dual_residual"]))
+        self.stats.append(
+            WindowStats(
+                window.start,
+                history.iterations,
+                converged,
+                history.rows[-1]["primal_residual"],
+                history.rows[-1]["dual_residual"],
+            )
+        )
         self.history.extend(history.rows)
         self._warm = {"xy": xy, "x_kw": x, "load_kw": window.load_kw, "u": u, "z_bar": z_bar}
         return ch, dis

@@ -157,8 +157,41 @@ def apply(
     return ch_out, dis_out, soc
 
 
+def restore_final_soc(
+    batteries: Batteries,
+    e_start_kwh: np.ndarray,
+    ch_kw: np.ndarray,
+    dis_kw: np.ndarray,
+    time_step_h: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut discharge back from the last step so every battery ends at least at its initial SoC.
+
+    For planners whose solutions meet the end-of-run SoC only to a tolerance (ADMM).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Discharging power, kW, and the state of charge at the end of every step, kWh.
+
+    """
+    dis = dis_kw.copy()
+    soc = soc_after(batteries, e_start_kwh, ch_kw, dis, time_step_h)
+    deficit = np.maximum(batteries.e_initial_kwh - soc[:, -1], 0.0)
+    for t in range(dis.shape[1] - 1, -1, -1):
+        if not (deficit > 0).any():
+            break
+        cut = np.minimum(dis[:, t], deficit * batteries.eta_dis / time_step_h)
+        dis[:, t] -= cut
+        deficit -= cut * time_step_h / batteries.eta_dis
+    return dis, soc_after(batteries, e_start_kwh, ch_kw, dis, time_step_h)
+
+
 def soc_after(
-    batteries: Batteries, e_start_kwh: np.ndarray, ch_kw: np.ndarray, dis_kw: np.ndarray, dt_h: float
+    batteries: Batteries,
+    e_start_kwh: np.ndarray,
+    ch_kw: np.ndarray,
+    dis_kw: np.ndarray,
+    dt_h: float,
 ) -> np.ndarray:
     """Return the state of charge at the end of every step of a schedule, kWh, shape ``(n, T)``."""
     flow = dt_h * (batteries.eta_ch[:, None] * ch_kw - dis_kw / batteries.eta_dis[:, None])

@@ -202,8 +202,11 @@ def _members(
         problems.add("Field 'id' of 'members' holds duplicate ids; every member needs its own.")
     problems.extend(required(records, ["id", "profile", "annual_kwh"], "member"))
     problems.extend(
-        positive({k: r["annual_kwh"] for k, r in records.items() if "annual_kwh" in r},
-                 "annual_kwh", "member")
+        positive(
+            {k: r["annual_kwh"] for k, r in records.items() if "annual_kwh" in r},
+            "annual_kwh",
+            "member",
+        )
     )
     shifts = {k: r.get("shift_days", 0) for k, r in records.items()}
     bad_shift = [k for k, v in shifts.items() if not isinstance(v, int) or isinstance(v, bool)]
@@ -238,12 +241,16 @@ def _tariff(raw: dict, problems: Problems) -> TwoPeriodTariff | None:
     _unknown_keys(raw, tuple(_TARIFF_DEFAULTS), "tariff", problems)
     fields = {**_TARIFF_DEFAULTS, **raw}
     prices = {k: fields[k] for k in _TARIFF_DEFAULTS if k.endswith("_eur_per_kwh")}
-    price_problems = [p for k, v in prices.items() for p in non_negative({"tariff": v}, k, "tariff")]
+    price_problems = [
+        p for k, v in prices.items() for p in non_negative({"tariff": v}, k, "tariff")
+    ]
     problems.extend(price_problems)
     times = {k: parse_time_of_day(fields[k]) for k in ("offpeak_start", "offpeak_end")}
     for key, value in times.items():
         if value is None:
-            problems.add(f"Field 'tariff.{key}' must be a time of day HH:MM, found {fields[key]!r}.")
+            problems.add(
+                f"Field 'tariff.{key}' must be a time of day HH:MM, found {fields[key]!r}."
+            )
     if price_problems or None in times.values():
         return None
     return TwoPeriodTariff(
@@ -293,13 +300,17 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     kwp = pv.get("kwp", 0.0)
     problems.extend(non_negative({"pv": kwp}, "kwp", "section"))
 
-    battery_defaults = {**_BATTERY_DEFAULTS, **_mapping(section.get("battery"), "battery", problems)}
+    battery_defaults = {
+        **_BATTERY_DEFAULTS,
+        **_mapping(section.get("battery"), "battery", problems),
+    }
     _battery({}, battery_defaults, "battery", problems)
     members = _members(section.get("members"), default_file, battery_defaults, problems)
 
     low_tech = _mapping(section.get("low_tech"), "low_tech", problems)
-    _unknown_keys(low_tech, ("threshold_kw", "threshold_kw_per_kwp", "no_pv_kw"), "low_tech",
-                  problems)
+    _unknown_keys(
+        low_tech, ("threshold_kw", "threshold_kw_per_kwp", "no_pv_kw"), "low_tech", problems
+    )
     per_kwp = low_tech.get("threshold_kw_per_kwp", 0.375)
     problems.extend(non_negative({"low_tech": per_kwp}, "threshold_kw_per_kwp", "section"))
     no_pv_kw = low_tech.get("no_pv_kw", 0.0)
@@ -316,8 +327,13 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     if is_finite_number(window_h) and is_finite_number(apply_h) and apply_h > window_h:
         problems.add(f"Field 'mpc.apply_h' ({apply_h}) exceeds 'mpc.window_h' ({window_h}).")
 
-    admm_defaults = {"rho": 1.0, "eps_abs": 1e-5, "eps_rel": 1e-5, "max_iter": 3000,
-                     "inner_iter": 25}
+    admm_defaults = {
+        "rho": 1.0,
+        "eps_abs": 1e-5,
+        "eps_rel": 1e-5,
+        "max_iter": 3000,
+        "inner_iter": 25,
+    }
     admm = {**admm_defaults, **_mapping(section.get("admm"), "admm", problems)}
     _unknown_keys(admm, tuple(admm_defaults), "admm", problems)
     for key in admm_defaults:

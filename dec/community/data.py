@@ -66,8 +66,9 @@ class CommunityData:
         return replace(self, batteries=batteries)
 
 
-def _period(times: pd.DatetimeIndex, start: str | None, days: float | None, step_h: float,
-            source: str) -> slice:
+def _period(
+    times: pd.DatetimeIndex, start: str | None, days: float | None, step_h: float, source: str
+) -> slice:
     first = 0
     if start is not None:
         found = np.flatnonzero(times == pd.Timestamp(start))
@@ -131,12 +132,13 @@ def build_community(
     wanted = [(config.pv_file, config.pv_column, "pv")] + [
         (m.profile_file, m.profile, m.member_id) for m in config.members
     ]
-    missing = [f"{who} ({column!r} in {file})" for file, column, who in wanted
-               if column not in tables[file].columns]
+    missing = [
+        f"{who} ({column!r} in {file})"
+        for file, column, who in wanted
+        if column not in tables[file].columns
+    ]
     if missing:
-        raise InputError(
-            f"Profile column(s) not found for: {', '.join(missing)}.", source
-        )
+        raise InputError(f"Profile column(s) not found for: {', '.join(missing)}.", source)
     step_h = first.time_step_h
     if abs(24 / step_h - round(24 / step_h)) > 1e-9:
         raise InputError(f"The profile step ({step_h * 60:g} min) does not divide a day.", source)
@@ -155,11 +157,18 @@ def build_community(
             source,
         )
     period = _period(first.times, config.start, config.days, step_h, source)
-    loads = np.array([
-        member_load_kw(tables[m.profile_file], m.profile, m.annual_kwh, m.shift_days,
-                       config.reference_annual_kwh)[period]
-        for m in config.members
-    ])
+    loads = np.array(
+        [
+            member_load_kw(
+                tables[m.profile_file],
+                m.profile,
+                m.annual_kwh,
+                m.shift_days,
+                config.reference_annual_kwh,
+            )[period]
+            for m in config.members
+        ]
+    )
     return CommunityData(
         member_ids=tuple(m.member_id for m in config.members),
         times=first.times[period],

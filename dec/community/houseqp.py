@@ -88,9 +88,18 @@ def _solver(chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray)
         hessian, constraints = _matrices(chunk, rho)
         solver = osqp.OSQP()
         solver.setup(
-            P=hessian, q=np.zeros(hessian.shape[0]), A=constraints, l=lower, u=upper,
-            eps_abs=INNER_EPS, eps_rel=INNER_EPS, polishing=False, verbose=False,
-            warm_starting=True, adaptive_rho=False, check_termination=INNER_CHECK_EVERY,
+            P=hessian,
+            q=np.zeros(hessian.shape[0]),
+            A=constraints,
+            l=lower,
+            u=upper,
+            eps_abs=INNER_EPS,
+            eps_rel=INNER_EPS,
+            polishing=False,
+            verbose=False,
+            warm_starting=True,
+            adaptive_rho=False,
+            check_termination=INNER_CHECK_EVERY,
         )
         token = chunk.key[0]
         for stale in [k for k in _SOLVERS if k[0][0] != token or k[0] == chunk.key]:
@@ -100,8 +109,11 @@ def _solver(chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray)
 
 
 def bounds(
-    chunk: HouseChunk, p_max_kw: np.ndarray, e_start_kwh: np.ndarray,
-    e_end_min_kwh: np.ndarray, e_max_kwh: np.ndarray,
+    chunk: HouseChunk,
+    p_max_kw: np.ndarray,
+    e_start_kwh: np.ndarray,
+    e_end_min_kwh: np.ndarray,
+    e_max_kwh: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return OSQP's lower and upper constraint bounds for one window.
 
@@ -147,8 +159,11 @@ def local_update(message: dict[str, Any]) -> dict[str, Any]:
     """
     chunk: HouseChunk = message["chunk"]
     solver = _solver(chunk, message["rho"], message["lower"], message["upper"])
-    solver.update(q=linear_cost(chunk, message["rho"], message["target_kw"]),
-                  l=message["lower"], u=message["upper"])
+    solver.update(
+        q=linear_cost(chunk, message["rho"], message["target_kw"]),
+        l=message["lower"],
+        u=message["upper"],
+    )
     if message["x"] is not None:
         solver.warm_start(x=message["x"], y=message["y"])
     solver.update_settings(max_iter=int(message["max_iter"]))

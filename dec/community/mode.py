@@ -33,19 +33,29 @@ HELP = (
     "energy-community batteries for collective self-consumption: none, low-tech (rule), "
     "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the scenario's period"
 )
-SWEEP_COLUMNS = ["mechanism", "battery_kwh", "self_production_pct", "self_sufficiency_pct",
-                 "upper_bound_pct", "cost_eur"]
+SWEEP_COLUMNS = [
+    "mechanism",
+    "battery_kwh",
+    "self_production_pct",
+    "self_sufficiency_pct",
+    "upper_bound_pct",
+    "cost_eur",
+]
 DECIMALS = 6
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add the options of ``community``."""
     group.add_argument(
-        "--sweep-battery", default=None, metavar="KWH,...",
+        "--sweep-battery",
+        default=None,
+        metavar="KWH,...",
         help="battery capacities per household to sweep, kWh (default: the scenario's batteries)",
     )
     group.add_argument(
-        "--mechanisms", default=None, metavar="NAME,...",
+        "--mechanisms",
+        default=None,
+        metavar="NAME,...",
         help=f"mechanisms to run, of {', '.join(MECHANISMS)} or 'all' "
         "(default: the scenario's 'mechanisms')",
     )
@@ -89,8 +99,9 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConf
     config = parse_config(scenario.section(SECTION), scenario.source)
     for option, value in (("--horizon", args.horizon), ("--max-iter", args.max_iter)):
         if value is not None and value < 1:
-            raise InputError(f"Option '{option}' must be at least 1, found {value}.",
-                             scenario.source)
+            raise InputError(
+                f"Option '{option}' must be at least 1, found {value}.", scenario.source
+            )
     data = build_community(config, scenario.resolve, scenario.source)
     if args.horizon is not None:
         window_h = args.horizon * data.time_step_h
@@ -116,65 +127,93 @@ def member_records(case: Case, converged: bool) -> list[dict[str, Any]]:
     """Return one setpoint record per household (and one for the community PV)."""
     data, schedule = case.data, case.schedule
     cycles = member_cycles(data, schedule)
-    common = {"bus": None, "element": None, "mode": "community", "converged": converged,
-              "time_step_h": data.time_step_h,
-              "start_time": data.times[0].isoformat(), "mechanism": case.mechanism}
+    common = {
+        "bus": None,
+        "element": None,
+        "mode": "community",
+        "converged": converged,
+        "time_step_h": data.time_step_h,
+        "start_time": data.times[0].isoformat(),
+        "mechanism": case.mechanism,
+    }
     records = []
     for i, member_id in enumerate(data.member_ids):
-        records.append({
+        records.append(
+            {
+                **common,
+                "agent_id": member_id,
+                "agent_type": "household",
+                "unit": "kW",
+                "battery_e_kwh": float(data.batteries.e_kwh[i]),
+                "battery_p_kw": float(data.batteries.p_kw[i]),
+                "soc_initial_kwh": float(schedule.e_initial_kwh[i]),
+                "load_kwh": float(data.load_kw[i].sum() * data.time_step_h),
+                "battery_cycles": float(cycles[i]),
+                "load_kw": _series(data.load_kw[i]),
+                "battery_kw": _series(schedule.battery_kw[i]),
+                "soc_kwh": _series(schedule.soc_kwh[i]),
+            }
+        )
+    records.append(
+        {
             **common,
-            "agent_id": member_id,
-            "agent_type": "household",
+            "agent_id": "community_pv",
+            "agent_type": "pv",
             "unit": "kW",
-            "battery_e_kwh": float(data.batteries.e_kwh[i]),
-            "battery_p_kw": float(data.batteries.p_kw[i]),
-            "soc_initial_kwh": float(schedule.e_initial_kwh[i]),
-            "load_kwh": float(data.load_kw[i].sum() * data.time_step_h),
-            "battery_cycles": float(cycles[i]),
-            "load_kw": _series(data.load_kw[i]),
-            "battery_kw": _series(schedule.battery_kw[i]),
-            "soc_kwh": _series(schedule.soc_kwh[i]),
-        })
-    records.append({**common, "agent_id": "community_pv", "agent_type": "pv", "unit": "kW",
-                    "p_kw": _series(data.pv_kw)})
+            "p_kw": _series(data.pv_kw),
+        }
+    )
     return records
 
 
 def timeseries(case: Case) -> pd.DataFrame:
     """Return the community's per-step flows of a case."""
     f = flows(case.data, case.schedule)
-    return pd.DataFrame({
-        "time": case.data.times.strftime("%Y-%m-%dT%H:%M"),
-        "pv_kw": case.data.pv_kw,
-        "load_kw": case.data.load_kw.sum(axis=0),
-        "battery_kw": case.schedule.battery_kw.sum(axis=0),
-        "import_kw": f.import_kw,
-        "export_kw": f.export_kw,
-        "soc_kwh": case.schedule.soc_kwh.sum(axis=0),
-    }).round(DECIMALS)
+    return pd.DataFrame(
+        {
+            "time": case.data.times.strftime("%Y-%m-%dT%H:%M"),
+            "pv_kw": case.data.pv_kw,
+            "load_kw": case.data.load_kw.sum(axis=0),
+            "battery_kw": case.schedule.battery_kw.sum(axis=0),
+            "import_kw": f.import_kw,
+            "export_kw": f.export_kw,
+            "soc_kwh": case.schedule.soc_kwh.sum(axis=0),
+        }
+    ).round(DECIMALS)
 
 
 def _reference(cases: list[Case], policy: str, config: CommunityConfig) -> Case:
     sizes = [c.battery_kwh for c in cases]
     wanted = [m.battery.e_kwh for m in config.members if m.battery]
-    size = wanted[0] if wanted and wanted[0] in sizes else max(
-        (s for s in sizes if s is not None), default=None)
+    size = (
+        wanted[0]
+        if wanted and wanted[0] in sizes
+        else max((s for s in sizes if s is not None), default=None)
+    )
     runs = [c for c in cases if c.battery_kwh == size]
     return next((c for c in runs if c.mechanism == policy), runs[-1])
 
 
-def summarise(scenario: Scenario, config: CommunityConfig, data: CommunityData,
-              cases: list[Case], reference: Case, runtime_s: float) -> dict[str, Any]:
+def summarise(
+    scenario: Scenario,
+    config: CommunityConfig,
+    data: CommunityData,
+    cases: list[Case],
+    reference: Case,
+    runtime_s: float,
+) -> dict[str, Any]:
     """Return the content of ``summary.json``."""
     stats = [s for c in cases for s in c.admm]
     last = reference.admm[-1] if reference.admm else None
-    central = next((c for c in cases if c.mechanism == "mpc"
-                    and c.battery_kwh == reference.battery_kwh), None)
+    central = next(
+        (c for c in cases if c.mechanism == "mpc" and c.battery_kwh == reference.battery_kwh), None
+    )
     objective = reference.metrics["import_kwh"]
     gap = None
     if central is not None and reference.mechanism == "mpc-distributed":
-        gap = abs(objective - central.metrics["import_kwh"]) / max(central.metrics["import_kwh"],
-                                                                   1e-12)
+        gap = abs(objective - central.metrics["import_kwh"]) / max(
+            central.metrics["import_kwh"], 1e-12
+        )
     return {
         "scenario": scenario.name,
         "mode": "community",
@@ -235,12 +274,21 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     if history:
         tables["admm_history"] = pd.DataFrame(history)
     title = f"{scenario.name}: {len(data.member_ids)} households, {config.pv_kwp:g} kWp PV"
-    ref_title = f"{reference.mechanism}, {reference.data.batteries.e_kwh.mean():g} kWh per household"
-    console = [(f"{c.mechanism} {c.row()['battery_kwh'] if c.battery_kwh is not None else ''}"
-                .strip() + " self-production (%)", c.metrics["self_production_pct"])
-               for c in cases]
-    console += [("upper bound (%)", cases[0].metrics["upper_bound_pct"]),
-                ("runtime (s)", summary["runtime_s"])]
+    ref_title = (
+        f"{reference.mechanism}, {reference.data.batteries.e_kwh.mean():g} kWh per household"
+    )
+    console = [
+        (
+            f"{c.mechanism} {c.row()['battery_kwh'] if c.battery_kwh is not None else ''}".strip()
+            + " self-production (%)",
+            c.metrics["self_production_pct"],
+        )
+        for c in cases
+    ]
+    console += [
+        ("upper bound (%)", cases[0].metrics["upper_bound_pct"]),
+        ("runtime (s)", summary["runtime_s"]),
+    ]
     return RunResult(
         scenario=scenario.name,
         mode="community",
@@ -249,8 +297,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         tables=tables,
         figures={
             "self_production": lambda: plot_sweep(table, title),
-            "week": lambda: plot_week(reference.data, reference.schedule,
-                                      f"{title}: {ref_title}"),
+            "week": lambda: plot_week(reference.data, reference.schedule, f"{title}: {ref_title}"),
         },
         console=console,
     )

@@ -34,7 +34,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from dec.community.battery import Batteries, Schedule, apply
+from dec.community.battery import Batteries, Schedule, apply, restore_final_soc
 from dec.community.data import CommunityData
 from dec.errors import SubproblemInfeasible
 
@@ -44,6 +44,9 @@ TIE_SMOOTH = 1e-3
 TIE_THROUGHPUT = 1e-4
 #: Value of energy left in the batteries at the end of a window, kWh per kWh.
 TIE_TERMINAL = 1e-3
+#: Margin on the end-of-window SoC, kWh, so that solver tolerances never leave a run
+#: ending below its initial SoC.
+TERMINAL_MARGIN_KWH = 1e-6
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,7 @@ class Window:
 Planner = Callable[[Window], tuple[np.ndarray, np.ndarray]]
 
 
-def windows_of(data: CommunityData, window_steps: int, e_start: np.ndarray,
-               start: int) -> Window:
+def windows_of(data: CommunityData, window_steps: int, e_start: np.ndarray, start: int) -> Window:
     """Return the window starting at step ``start`` (padded with idle steps past the end)."""
     stop = min(start + window_steps, data.n_steps)
     real = stop - start
@@ -97,7 +99,7 @@ def windows_of(data: CommunityData, window_steps: int, e_start: np.ndarray,
         pv_kw=np.pad(data.pv_kw[start:stop], (0, pad)),
         p_max_kw=p_max,
         e_start_kwh=e_start,
-        e_end_min_kwh=b.e_initial_kwh,
+        e_end_min_kwh=np.minimum(b.e_initial_kwh + TERMINAL_MARGIN_KWH, b.e_kwh),
         e_max_kwh=b.e_kwh,
     )
 
@@ -139,19 +141,28 @@ def receding_horizon(
         e = soc[:, start + k - 1]
         if on_window is not None:
             on_window(k)
+    dis, soc = restore_final_soc(b, b.e_initial_kwh, ch, dis, data.time_step_h)
     return Schedule(ch, dis, soc, b.e_initial_kwh.copy())
 
 
 def battery_constraints(
-    ch: cp.Variable, dis: cp.Variable, e: cp.Variable, batteries: Batteries, time_step_h: float,
-    p_max: cp.Parameter, e_start: cp.Parameter, e_end_min: cp.Parameter, e_max: cp.Parameter,
+    ch: cp.Variable,
+    dis: cp.Variable,
+    e: cp.Variable,
+    batteries: Batteries,
+    time_step_h: float,
+    p_max: cp.Parameter,
+    e_start: cp.Parameter,
+    e_end_min: cp.Parameter,
+    e_max: cp.Parameter,
 ) -> list[cp.Constraint]:
     """Return the constraints of ``n`` batteries over a window (variables of shape ``(n, H)``)."""
     n, steps = ch.shape
     difference = sp.eye(steps, format="csc") - sp.eye(steps, k=-1, format="csc")
     first = np.eye(1, steps)
     inflow = time_step_h * (
-        cp.multiply(batteries.eta_ch[:, None], ch) - cp.multiply(1.0 / batteries.eta_dis[:, None], dis)
+        cp.multiply(batteries.eta_ch[:, None], ch)
+        - cp.multiply(1.0 / batteries.eta_dis[:, None], dis)
     )
     return [
         ch <= p_max,
@@ -162,7 +173,9 @@ def battery_constraints(
     ]
 
 
-def tie_breaks(ch: cp.Variable, dis: cp.Variable, e: cp.Variable, time_step_h: float) -> cp.Expression:
+def tie_breaks(
+    ch: cp.Variable, dis: cp.Variable, e: cp.Variable, time_step_h: float
+) -> cp.Expression:
     """Return the tie-breaking terms of the objective (see the module docstring), kWh."""
     return (
         TIE_SMOOTH / 2 * time_step_h * cp.sum_squares(ch - dis)
@@ -199,8 +212,15 @@ class CentralPlanner:
         self.e_end_min = cp.Parameter(n, nonneg=True)
         self.e_max = cp.Parameter(n, nonneg=True)
         constraints = battery_constraints(
-            self.ch, self.dis, self.e, batteries, time_step_h,
-            self.p_max, self.e_start, self.e_end_min, self.e_max,
+            self.ch,
+            self.dis,
+            self.e,
+            batteries,
+            time_step_h,
+            self.p_max,
+            self.e_start,
+            self.e_end_min,
+            self.e_max,
         )
         constraints.append(imp >= cp.sum(self.load + self.ch - self.dis, axis=0) - self.pv)
         objective = time_step_h * cp.sum(imp) + tie_breaks(self.ch, self.dis, self.e, time_step_h)
@@ -213,7 +233,7 @@ class CentralPlanner:
         self.pv.value = window.pv_kw
         self.p_max.value = window.p_max_kw
         self.e_start.value = window.e_start_kwh
-        self.e_end_min.value = np.minimum(window.e_end_min_kwh, window.e_max_kwh)
+        self.e_end_min.value = window.e_end_min_kwh
         self.e_max.value = window.e_max_kwh
         self.problem.solve(solver=cp.CLARABEL)
         if self.problem.status != cp.OPTIMAL:
@@ -223,9 +243,13 @@ class CentralPlanner:
         return self.ch.value, self.dis.value
 
 
-def run_mpc(data: CommunityData, window_h: float, apply_h: float,
-            planner: CentralPlanner | None = None,
-            on_window: Callable[[int], None] | None = None) -> Schedule:
+def run_mpc(
+    data: CommunityData,
+    window_h: float,
+    apply_h: float,
+    planner: CentralPlanner | None = None,
+    on_window: Callable[[int], None] | None = None,
+) -> Schedule:
     """Return the schedule of mechanism ``mpc`` (centralized window solves).
 
     Parameters

@@ -29,14 +29,20 @@ def plot_sweep(table: pd.DataFrame, title: str):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     none = table[table["mechanism"] == "none"]
     if not none.empty:
-        ax.axhline(none["self_production_pct"].mean(), color="grey", ls=":",
-                   label="no coordination (none)")
-    ax.axhline(table["upper_bound_pct"].iloc[0], color="k", ls="-.",
-               label="upper bound (Σ PV / Σ load)")
+        ax.axhline(
+            none["self_production_pct"].mean(), color="grey", ls=":", label="no coordination (none)"
+        )
+    ax.axhline(
+        table["upper_bound_pct"].iloc[0], color="k", ls="-.", label="upper bound (Σ PV / Σ load)"
+    )
     for mechanism, rows in table[table["mechanism"] != "none"].groupby("mechanism", sort=False):
         rows = rows.sort_values("battery_kwh")
-        ax.plot(rows["battery_kwh"], rows["self_production_pct"],
-                _STYLE.get(str(mechanism), "^-"), label=str(mechanism))
+        ax.plot(
+            rows["battery_kwh"],
+            rows["self_production_pct"],
+            _STYLE.get(str(mechanism), "^-"),
+            label=str(mechanism),
+        )
     ax.set_xlabel("battery capacity per household (kWh)")
     ax.set_ylabel("self-production (%)")
     ax.set_title(title)
@@ -64,13 +70,14 @@ def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float =
     steps = min(data.n_steps, data.steps(24 * days))
     f = flows(data, schedule)
     times = data.times[:steps]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [2, 1]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
     top.fill_between(times, data.pv_kw[:steps], color="gold", alpha=0.5, label="community PV")
-    top.plot(times, data.load_kw[:, :steps].sum(axis=0), color="grey", lw=0.8,
-             label="household load")
-    top.plot(times, f.community_kw[:steps], color="C0", lw=1.0,
-             label="load incl. batteries")
+    top.plot(
+        times, data.load_kw[:, :steps].sum(axis=0), color="grey", lw=0.8, label="household load"
+    )
+    top.plot(times, f.community_kw[:steps], color="C0", lw=1.0, label="load incl. batteries")
     top.plot(times, f.import_kw[:steps], color="C3", lw=0.8, label="grid import")
     top.set_ylabel("power (kW)")
     top.set_title(title)

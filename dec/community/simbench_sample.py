@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     load_pu, pv_pu = read_simbench()
     table = derive_sample(load_pu, pv_pu, start="2016-01-01T00:00", time_step_h=0.25)
-    table.to_csv(args.out, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0})
+    table.to_csv(
+        args.out, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ class Case:
 
     def row(self) -> dict[str, float | str | None]:
         """Return the case as a row of the sweep table."""
-        return {"mechanism": self.mechanism, "battery_kwh": self.battery_kwh, **self.metrics,
-                "runtime_s": self.runtime_s}
+        return {
+            "mechanism": self.mechanism,
+            "battery_kwh": self.battery_kwh,
+            **self.metrics,
+            "runtime_s": self.runtime_s,
+        }
 
 
 @dataclass
@@ -80,16 +84,23 @@ class Runner:
             return run_low_tech(data, self.config.threshold_kw, self.config.no_pv_kw), [], []
         if mechanism == "mpc":
             if self._central is None:
-                self._central = CentralPlanner(data.batteries, self.window_steps,
-                                               data.time_step_h)
-            schedule = receding_horizon(data, self.window_steps, self.apply_steps,
-                                        self._central, self.on_window)
+                self._central = CentralPlanner(data.batteries, self.window_steps, data.time_step_h)
+            schedule = receding_horizon(
+                data, self.window_steps, self.apply_steps, self._central, self.on_window
+            )
             return schedule, [], []
-        planner = DistributedPlanner(data.batteries, self.window_steps, self.apply_steps,
-                                     data.time_step_h, self.community, self.engine,
-                                     self.config.admm)
-        schedule = receding_horizon(data, self.window_steps, self.apply_steps, planner,
-                                    self.on_window)
+        planner = DistributedPlanner(
+            data.batteries,
+            self.window_steps,
+            self.apply_steps,
+            data.time_step_h,
+            self.community,
+            self.engine,
+            self.config.admm,
+        )
+        schedule = receding_horizon(
+            data, self.window_steps, self.apply_steps, planner, self.on_window
+        )
         return schedule, planner.stats, planner.history
 
     def run(self, mechanism: str, battery_kwh: float | None) -> Case:
@@ -101,11 +112,20 @@ class Runner:
         start = time.perf_counter()
         schedule, stats, history = self.schedule(mechanism, data)
         runtime = time.perf_counter() - start
-        return Case(mechanism, battery_kwh, data, schedule,
-                    metrics(data, schedule, self.config.tariff), runtime, stats, history)
+        return Case(
+            mechanism,
+            battery_kwh,
+            data,
+            schedule,
+            metrics(data, schedule, self.config.tariff),
+            runtime,
+            stats,
+            history,
+        )
 
 
-def run_sweep(runner: Runner, mechanisms: Sequence[str],
-              sizes: Sequence[float | None]) -> list[Case]:
+def run_sweep(
+    runner: Runner, mechanisms: Sequence[str], sizes: Sequence[float | None]
+) -> list[Case]:
     """Run every mechanism for every battery size (sizes outer, mechanisms inner)."""
     return [runner.run(m, size) for size in sizes for m in mechanisms]

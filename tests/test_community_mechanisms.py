@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from community_cases import SIZES_KWH, community
+
+from agents.community import build_community_model
+from dec.admm.engine import SerialEngine
+from dec.community.battery import Batteries
+from dec.community.config import BatteryConfig
+from dec.community.data import CommunityData
+from dec.community.metrics import flows
+from dec.community.rules import run_low_tech
+from dec.community.sweep import Runner, run_sweep
+
+MECHANISMS = ["none", "low-tech", "mpc"]
+ENERGY_TOL_KWH = 1e-9
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    config, data = community()
+    model = build_community_model(data.member_ids)
+    runner = Runner(config, data, SerialEngine(), model.agents_of("community")[0])
+    return run_sweep(runner, MECHANISMS, SIZES_KWH)
+
+
+def check_physics(data: CommunityData, schedule) -> None:
+    b, dt_h = data.batteries, data.time_step_h
+    e_before = np.concatenate([schedule.e_initial_kwh[:, None], schedule.soc_kwh[:, :-1]], axis=1)
+    # battery energy balance of every house at every step
+    expected = e_before + dt_h * (
+        b.eta_ch[:, None] * schedule.ch_kw - schedule.dis_kw / b.eta_dis[:, None]
+    )
+    np.testing.assert_allclose(schedule.soc_kwh, expected, atol=ENERGY_TOL_KWH)
+    # SoC and power within bounds, no simultaneous charge and discharge, end SoC ≥ start
+    assert (schedule.soc_kwh >= -ENERGY_TOL_KWH).all()
+    assert (schedule.soc_kwh <= b.e_kwh[:, None] + ENERGY_TOL_KWH).all()
+    assert (schedule.ch_kw >= 0).all() and (schedule.dis_kw >= 0).all()
+    assert (schedule.ch_kw <= b.p_kw[:, None] + 1e-12).all()
+    assert (schedule.dis_kw <= b.p_kw[:, None] + 1e-12).all()
+    assert (np.minimum(schedule.ch_kw, schedule.dis_kw) == 0).all()
+    assert (schedule.soc_kwh[:, -1] >= schedule.e_initial_kwh - ENERGY_TOL_KWH).all()
+    # power balance of every house and of the community at every step
+    f = flows(data, schedule)
+    np.testing.assert_allclose(
+        f.consumption_kw, data.load_kw + schedule.ch_kw - schedule.dis_kw, atol=1e-12
+    )
+    np.testing.assert_allclose(f.community_kw, f.consumption_kw.sum(axis=0), atol=1e-12)
+    np.testing.assert_allclose(data.pv_kw + f.import_kw - f.export_kw, f.community_kw, atol=1e-9)
+    assert (np.minimum(f.import_kw, f.export_kw) == 0).all()
+
+
+def test_energy_balance_and_bounds_every_case(sweep):
+    for case in sweep:
+        check_physics(case.data, case.schedule)
+
+
+def test_mpc_beats_low_tech_beats_none_below_upper_bound(sweep):
+    table = pd.DataFrame([c.row() for c in sweep]).set_index(["battery_kwh", "mechanism"])
+    for size in SIZES_KWH:
+        sp = table.loc[size, "self_production_pct"]
+        bound = table.loc[size, "upper_bound_pct"].iloc[0]
+        assert sp["mpc"] >= sp["low-tech"] - 1e-9, size
+        assert sp["low-tech"] >= sp["none"] - 1e-9, size
+        assert sp.max() <= bound + 1e-9, size
+        # the MPC also imports least (its objective)
+        imports = table.loc[size, "import_kwh"]
+        assert imports["mpc"] <= imports.min() + 1e-6, size
+    # mpc gains with battery size, none does not depend on it
+    mpc = table.xs("mpc", level="mechanism")["self_production_pct"]
+    assert (np.diff(mpc.to_numpy()) >= -1e-6).all()
+    none = table.xs("none", level="mechanism")["self_production_pct"]
+    assert np.ptp(none.to_numpy()) == 0
+
+
+def test_self_sufficiency_is_self_production_minus_losses(sweep):
+    # Σ min(pv, c) = Σ c - Σ import and Σ c = Σ load + Σ ch - Σ dis, so
+    # self-production - self-sufficiency = 100 (Σ ch - Σ dis) Δt / Σ load
+    for case in sweep:
+        m = case.metrics
+        gap = 100 * (m["battery_charged_kwh"] - m["battery_discharged_kwh"]) / m["load_kwh"]
+        assert m["self_production_pct"] - m["self_sufficiency_pct"] == pytest.approx(gap, abs=1e-9)
+
+
+def test_low_tech_hand_computed():
+    # One house, 1 h steps, battery 2 kWh / 1 kW, η = 0.95 both ways, starting at 1 kWh,
+    # threshold 15 kW, no-PV level 0.  PV 20, 5, 0, 0 kW; load 0.5 kW.
+    #  t0: PV 20 > 15 → charge min(1, (2 - 1)/0.95) = 1 kW → e = 1.95
+    #  t1: PV 5 (small) → idle → e = 1.95
+    #  t2: no PV → discharge min(1 kW, load 0.5) = 0.5 → e = 1.95 - 0.5/0.95
+    #  t3: end guard (1 step: 1 kWh / (0.95·1 kW) ≈ 1.05 h → 2 steps: t2, t3); at t2 the SoC
+    #      is above the start, so the discharge is allowed (1.95 - 1 ≥ 0.5/0.95 ... ok);
+    #      at t3 the discharge is capped at (e - 1)·0.95 kW.
+    battery = BatteryConfig(2.0, 1.0, 0.95, 0.95, 0.5, 0.5)
+    data = CommunityData(
+        member_ids=("h",),
+        times=pd.date_range("2016-06-01", periods=4, freq="h"),
+        time_step_h=1.0,
+        load_kw=np.full((1, 4), 0.5),
+        pv_kw=np.array([20.0, 5.0, 0.0, 0.0]),
+        batteries=Batteries.from_configs([battery]),
+    )
+    s = run_low_tech(data, threshold_kw=15.0, no_pv_kw=0.0)
+    e2 = 1.95 - 0.5 / 0.95
+    dis3 = (e2 - 1.0) * 0.95
+    np.testing.assert_allclose(s.ch_kw[0], [1.0, 0, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(s.dis_kw[0], [0, 0, 0.5, dis3], atol=1e-12)
+    np.testing.assert_allclose(s.soc_kwh[0], [1.95, 1.95, e2, 1.0], atol=1e-12)
