@@ -1,0 +1,26 @@
+"""Benchmark: the study over a year (15-minute steps, 17 households, 40 kWp).
+
+Mechanisms none, low-tech and mpc for six battery sizes per household, as the command::
+
+    python -m dec.run inputs/community/community.yaml --sweep-battery 0.25,1,2,4,6,10
+
+Target (issue 8): under 10 minutes on this machine (2 cores). Baseline measured in the
+same run: the ``none`` mechanism (metrics only) and the low-tech rule.
+
+Measured (see the bottom of this docstring, updated by hand after a run):
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dec.run import main
+
+SIZES = "0.25,1,2,4,6,10"
+
+if __name__ == "__main__":
+    out = sys.argv[1] if len(sys.argv) > 1 else "outputs"
+    start = time.perf_counter()
+    code = main(["inputs/community/community.yaml", "--sweep-battery", SIZES, "--out", out])
+    print(f"year sweep: {time.perf_counter() - start:.1f} s (exit code {code})")
