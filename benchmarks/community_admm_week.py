@@ -37,13 +37,19 @@ def main(start: str, battery_kwh: float) -> None:
     rounds = [s.iterations for s in distributed.admm]
     print(f"week from {start}, {battery_kwh} kWh per household")
     print(f"mpc:             {central.runtime_s:7.2f} s, import {imports[0]:.4f} kWh")
-    print(f"mpc-distributed: {distributed.runtime_s:7.2f} s, import {imports[1]:.4f} kWh, "
-          f"ADMM rounds per window {rounds}, all converged "
-          f"{all(s.converged for s in distributed.admm)}")
-    print(f"time ratio {distributed.runtime_s / central.runtime_s:.2f}, import gap "
-          f"{abs(imports[1] - imports[0]) / imports[0]:.2e} relative")
+    print(
+        f"mpc-distributed: {distributed.runtime_s:7.2f} s, import {imports[1]:.4f} kWh, "
+        f"ADMM rounds per window {rounds}, all converged "
+        f"{all(s.converged for s in distributed.admm)}"
+    )
+    print(
+        f"time ratio {distributed.runtime_s / central.runtime_s:.2f}, import gap "
+        f"{abs(imports[1] - imports[0]) / imports[0]:.2e} relative"
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "2016-06-06T00:00",
-         float(sys.argv[2]) if len(sys.argv) > 2 else 4.0)
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else "2016-06-06T00:00",
+        float(sys.argv[2]) if len(sys.argv) > 2 else 4.0,
+    )

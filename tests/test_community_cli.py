@@ -30,14 +30,8 @@ def test_sweep_writes_valid_files(tmp_path):
     assert code == 0
     folder = out / "small" / "community"
     sweep = pd.read_csv(folder / "sweep.csv")
-    assert list(sweep.columns[:6]) == [
-        "mechanism",
-        "battery_kwh",
-        "self_production_pct",
-        "self_sufficiency_pct",
-        "upper_bound_pct",
-        "cost_eur",
-    ]
+    contract = "mechanism, battery_kwh, self_production_pct, self_sufficiency_pct, upper_bound_pct, cost_eur"
+    assert list(sweep.columns[:6]) == contract.split(", ")
     assert len(sweep) == 8
     summary = json.loads((folder / "summary.json").read_text())
     validate(summary, "summary", "community")

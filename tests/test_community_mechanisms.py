@@ -87,12 +87,11 @@ def test_self_sufficiency_is_self_production_minus_losses(sweep):
 def test_low_tech_hand_computed():
     # One house, 1 h steps, battery 2 kWh / 1 kW, η = 0.95 both ways, starting at 1 kWh,
     # threshold 15 kW, no-PV level 0.  PV 20, 5, 0, 0 kW; load 0.5 kW.
-    #  t0: PV 20 > 15 → charge min(1, (2 - 1)/0.95) = 1 kW → e = 1.95
+    # End guard: recharging 1 kWh at 0.95 × 1 kW takes 1.05 h → 2 steps (t2, t3).
+    #  t0: PV 20 > 15 → charge min(1, (2 - 1)/0.95) = 1 kW → e = 1 + 0.95 = 1.95
     #  t1: PV 5 (small) → idle → e = 1.95
-    #  t2: no PV → discharge min(1 kW, load 0.5) = 0.5 → e = 1.95 - 0.5/0.95
-    #  t3: end guard (1 step: 1 kWh / (0.95·1 kW) ≈ 1.05 h → 2 steps: t2, t3); at t2 the SoC
-    #      is above the start, so the discharge is allowed (1.95 - 1 ≥ 0.5/0.95 ... ok);
-    #      at t3 the discharge is capped at (e - 1)·0.95 kW.
+    #  t2: no PV → discharge min(1 kW, load 0.5, guard (1.95 - 1)·0.95) = 0.5 → e2 = 1.95 - 0.5/0.95
+    #  t3: no PV → discharge min(0.5, guard (e2 - 1)·0.95) = (e2 - 1)·0.95 → e = 1 exactly
     battery = BatteryConfig(2.0, 1.0, 0.95, 0.95, 0.5, 0.5)
     data = CommunityData(
         member_ids=("h",),

@@ -154,7 +154,8 @@ def local_update(message: dict[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``ch_kw``, ``dis_kw`` (``(m, H)``), ``x``, ``y`` (for the next warm start),
-        ``solved`` (inner tolerances met) and ``iterations``.
+        ``solved`` (inner tolerances met), ``residual`` (the larger of OSQP's primal and
+        dual residuals) and ``iterations``.
 
     """
     chunk: HouseChunk = message["chunk"]
@@ -175,5 +176,6 @@ def local_update(message: dict[str, Any]) -> dict[str, Any]:
         "x": result.x,
         "y": result.y,
         "solved": result.info.status_val == osqp.SolverStatus.OSQP_SOLVED,
+        "residual": max(float(result.info.prim_res), float(result.info.dual_res)),
         "iterations": int(result.info.iter),
     }

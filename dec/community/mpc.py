@@ -241,29 +241,3 @@ class CentralPlanner:
                 f"the MPC window starting at step {window.start}", str(self.problem.status)
             )
         return self.ch.value, self.dis.value
-
-
-def run_mpc(
-    data: CommunityData,
-    window_h: float,
-    apply_h: float,
-    planner: CentralPlanner | None = None,
-    on_window: Callable[[int], None] | None = None,
-) -> Schedule:
-    """Return the schedule of mechanism ``mpc`` (centralized window solves).
-
-    Parameters
-    ----------
-    data
-        The community.
-    window_h, apply_h
-        Window length and the part of it applied before re-planning, h.
-    planner
-        A compiled planner to reuse (built for ``data.batteries`` if None).
-    on_window
-        Progress callback, called with the steps applied after every window.
-
-    """
-    window_steps = data.steps(window_h)
-    planner = planner or CentralPlanner(data.batteries, window_steps, data.time_step_h)
-    return receding_horizon(data, window_steps, data.steps(apply_h), planner, on_window)
