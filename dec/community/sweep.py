@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agents.community import CommunityAgent
-from dec.admm.engine import Engine
+from agents.community import CommunityAgent, build_community_model
+from dec.admm.engine import Engine, SerialEngine
 from dec.community.admm import DistributedPlanner, WindowStats
 from dec.community.battery import Batteries, Schedule
 from dec.community.config import CommunityConfig
@@ -124,8 +124,24 @@ class Runner:
         )
 
 
+def _sweep_size(task: tuple) -> list[Case]:
+    """Run every mechanism at one battery size in a worker (an engine task)."""
+    config, data, mechanisms, size = task
+    model = build_community_model(data.member_ids)
+    runner = Runner(config, data, SerialEngine(), model.agents_of("community")[0])
+    return [runner.run(m, size) for m in mechanisms]
+
+
 def run_sweep(
     runner: Runner, mechanisms: Sequence[str], sizes: Sequence[float | None]
 ) -> list[Case]:
-    """Run every mechanism for every battery size (sizes outer, mechanisms inner)."""
-    return [runner.run(m, size) for size in sizes for m in mechanisms]
+    """Run every mechanism for every battery size (sizes outer, mechanisms inner).
+
+    On a process or Ray engine the battery sizes run in parallel, one task per size (the
+    house agents of ``mpc-distributed`` then run serially inside each task); otherwise
+    they run one after the other and the engine runs the house agents.
+    """
+    if runner.engine.name == "serial" or len(sizes) < 2:
+        return [runner.run(m, size) for size in sizes for m in mechanisms]
+    tasks = [(runner.config, runner.data, list(mechanisms), size) for size in sizes]
+    return [case for cases in runner.engine.map(_sweep_size, tasks) for case in cases]
