@@ -1,8 +1,10 @@
 """Atomic file writing: every output file appears complete or not at all.
 
-Each writer writes to a temporary file in the destination folder, flushes it
-and renames it over the destination (``os.replace`` is atomic on POSIX and
-Windows), so a crash or a concurrent reader never sees a half-written file.
+Each writer writes to a temporary file in the destination folder and renames it
+over the destination (``os.replace`` is atomic on POSIX and Windows), so a crash
+or a concurrent reader never sees a half-written file. Files are not fsync'ed:
+the rename gives atomicity to readers, and syncing hundreds of setpoint files cost
+more than the whole solve; durability across a power loss is not a goal.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
+
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

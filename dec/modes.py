@@ -19,7 +19,9 @@ from types import ModuleType
 
 MODES: dict[str, str] = {
     "community": "dec.community.mode",
+    "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
+    "p2p": "dec.p2p.mode",
 }
 
 DEFAULT_MODE = "curtail"

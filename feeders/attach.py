@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandapower as pp
 
@@ -45,40 +47,65 @@ def households_from_loads(
     ]
 
 
-def add_pv(
+def add_pvs(
     net: pp.pandapowerNet,
-    bus: int,
-    kwp: float,
+    buses: Sequence[int],
+    kwp: Sequence[float],
     pv_scale: float,
-    agent_id: str,
-    owner: str | None = None,
-    group: str | None = None,
-    name: str | None = None,
-) -> AgentSpec:
-    """Create a PV unit (sgen) producing ``pv_scale`` × ``kwp`` and return its agent spec.
+    agent_ids: Sequence[str],
+    owners: Sequence[str | None] | None = None,
+    groups: Sequence[str | None] | None = None,
+) -> list[AgentSpec]:
+    """Create PV units (sgens) producing ``pv_scale`` × kWp and return their agent specs.
 
-    The inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp (``sgen.sn_mva``).
+    Each inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp (``sgen.sn_mva``).
+
+    Parameters
+    ----------
+    net
+        The net to add the sgens to.
+    buses
+        Bus of each unit.
+    kwp
+        Peak power of each unit, kWp.
+    pv_scale
+        Output as a fraction of kWp.
+    agent_ids
+        Agent id of each unit (also the sgen's name).
+    owners, groups
+        Owning household and group of each unit (default None).
     """
+    n = len(agent_ids)
+    kwp = np.asarray(kwp, dtype=float)
     s_kva = INVERTER_KVA_PER_KWP * kwp
-    idx = pp.create_sgen(
+    owners = owners if owners is not None else [None] * n
+    groups = groups if groups is not None else [None] * n
+    if n == 0:
+        return []
+    index = pp.create_sgens(
         net,
-        bus,
+        list(buses),
         p_mw=kw_to_mw(pv_scale * kwp),
         q_mvar=0.0,
         sn_mva=kw_to_mw(s_kva),
-        name=name or agent_id,
+        name=list(agent_ids),
         type="PV",
     )
-    return AgentSpec(
-        agent_id=agent_id,
-        agent_type="pv",
-        bus=int(bus),
-        element=("sgen", int(idx)),
-        p_rated_kw=float(kwp),
-        s_rated_kva=float(s_kva),
-        owner=owner,
-        group=group,
-    )
+    return [
+        AgentSpec(
+            agent_id=aid,
+            agent_type="pv",
+            bus=int(bus),
+            element=("sgen", int(idx)),
+            p_rated_kw=float(p),
+            s_rated_kva=float(s),
+            owner=owner,
+            group=group,
+        )
+        for aid, bus, idx, p, s, owner, group in zip(
+            agent_ids, buses, index, kwp, s_kva, owners, groups, strict=True
+        )
+    ]
 
 
 def pv_from_sgens(

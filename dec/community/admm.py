@@ -131,7 +131,7 @@ class DistributedPlanner:
         tol = Tolerances(
             self.settings["eps_abs"], self.settings["eps_rel"], int(self.settings["max_iter"])
         )
-        balancing = ResidualBalancing(tau=float(self.settings.get("tau", 2.0)))
+        balancing = ResidualBalancing()
         x, u, xy = self._initial_state(window)
         z_bar = (
             x.mean(axis=0) if self._warm is None else _shift(self._warm["z_bar"], self.apply_steps)
@@ -200,7 +200,7 @@ class DistributedPlanner:
             x, z_bar = x_new, z_bar_new
             if r_norm <= eps_pri and s_norm <= eps_dual and inner_residual <= INNER_TOLERANCE:
                 break
-            factor = balancing.factor(r_norm, s_norm)
+            factor = balancing.factor(r_norm, s_norm, history.iterations)
             if factor != 1.0:
                 self._rho *= factor
                 u = u / factor

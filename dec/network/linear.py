@@ -60,6 +60,12 @@ class LinearVoltageModel:
     v0_pu
         Voltage magnitude at every tree node at the operating point, pu.
 
+    Attributes
+    ----------
+    flow_matrix
+        ``I − A`` with ``A[parent, child] = 1`` (sparse): ``flow_matrix @ s = x`` gives the
+        subtree sums ``s`` of node values ``x``, ``flow_matrix.T @ d = w`` the path sums ``d``.
+
     Notes
     -----
     Injections are per unit on ``tree.sn_mva`` and generation positive; use
@@ -74,10 +80,17 @@ class LinearVoltageModel:
         children = np.arange(1, n)
         # A[parent, child] = 1; (I - A) s = x gives subtree sums s, (I - A^T) d = w path sums d.
         a = sp.csc_matrix((np.ones(n - 1), (tree.parent[1:], children)), shape=(n, n))
-        eye = sp.identity(n, format="csc")
-        self._sub = splu(eye - a, permc_spec="NATURAL")
-        self._path = splu((eye - a).T.tocsc(), permc_spec="NATURAL")
+        self.flow_matrix = (sp.identity(n, format="csc") - a).tocsc()
+        self._sub = splu(self.flow_matrix, permc_spec="NATURAL")
+        self._path = splu(self.flow_matrix.T.tocsc(), permc_spec="NATURAL")
         self.nodes = NodeIndex(bus=tree.node_bus.copy(), phase=np.zeros(n, dtype=int))
+
+    def at_voltage(self, v0_pu: np.ndarray) -> LinearVoltageModel:
+        """Return the model re-anchored at new voltages, reusing the tree factorisation."""
+        model = object.__new__(LinearVoltageModel)
+        model.__dict__.update(self.__dict__)
+        model.v0_pu = np.asarray(v0_pu, dtype=float)
+        return model
 
     @classmethod
     def from_net(cls, net: pp.pandapowerNet, run: bool = True) -> LinearVoltageModel:
