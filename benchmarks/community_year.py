@@ -2,7 +2,10 @@
 
 Mechanisms none, low-tech and mpc for six battery sizes per household, as the command::
 
-    python -m dec.run inputs/community/community.yaml --sweep-battery 0.25,1,2,4,6,10
+    python -m dec.run inputs/community/community.yaml --sweep-battery 0.25,1,2,4,6,10 \
+        --engine process
+
+(the six battery sizes run in parallel on the machine's two cores).
 
 Target (issue 8): under 10 minutes on this machine (2 cores). Baseline measured in the
 same run: the ``none`` mechanism (metrics only) and the low-tech rule (``runtime_s`` of
@@ -24,7 +27,8 @@ SIZES = "0.25,1,2,4,6,10"
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "outputs"
     start, cpu = time.perf_counter(), time.process_time()
-    code = main(["inputs/community/community.yaml", "--sweep-battery", SIZES, "--out", out])
+    args = ["inputs/community/community.yaml", "--sweep-battery", SIZES, "--out", out]
+    code = main([*args, "--engine", sys.argv[2] if len(sys.argv) > 2 else "process"])
     print(
         f"year sweep: {time.perf_counter() - start:.1f} s wall, "
         f"{time.process_time() - cpu:.1f} s CPU of this process (exit code {code})"

@@ -119,8 +119,12 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConf
     return config, data
 
 
+def _rounded(values: np.ndarray) -> np.ndarray:
+    return np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
 def _series(values: np.ndarray) -> list[float]:
-    return np.round(values, DECIMALS).tolist()
+    return _rounded(values).tolist()
 
 
 def member_records(case: Case, converged: bool) -> list[dict[str, Any]]:
@@ -169,17 +173,20 @@ def member_records(case: Case, converged: bool) -> list[dict[str, Any]]:
 def timeseries(case: Case) -> pd.DataFrame:
     """Return the community's per-step flows of a case."""
     f = flows(case.data, case.schedule)
+    columns = {
+        "pv_kw": case.data.pv_kw,
+        "load_kw": case.data.load_kw.sum(axis=0),
+        "battery_kw": case.schedule.battery_kw.sum(axis=0),
+        "import_kw": f.import_kw,
+        "export_kw": f.export_kw,
+        "soc_kwh": case.schedule.soc_kwh.sum(axis=0),
+    }
     return pd.DataFrame(
         {
             "time": case.data.times.strftime("%Y-%m-%dT%H:%M"),
-            "pv_kw": case.data.pv_kw,
-            "load_kw": case.data.load_kw.sum(axis=0),
-            "battery_kw": case.schedule.battery_kw.sum(axis=0),
-            "import_kw": f.import_kw,
-            "export_kw": f.export_kw,
-            "soc_kwh": case.schedule.soc_kwh.sum(axis=0),
+            **{name: _rounded(values) for name, values in columns.items()},
         }
-    ).round(DECIMALS)
+    )
 
 
 def _reference(cases: list[Case], policy: str, config: CommunityConfig) -> Case:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 import dec.plots  # noqa: F401  (selects the Agg backend)
@@ -52,8 +51,15 @@ def plot_sweep(table: pd.DataFrame, title: str):
     return fig
 
 
+def sunniest_start(data: CommunityData, steps: int) -> int:
+    """Return the first step of the ``steps``-long block, starting on a day boundary, with most PV."""
+    per_day = data.steps(24.0)
+    starts = range(0, max(1, data.n_steps - steps + 1), per_day)
+    return max(starts, key=lambda k: float(data.pv_kw[k : k + steps].sum()))
+
+
 def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float = 7.0):
-    """Community power and stored energy over the first days of a run.
+    """Community power and stored energy over the sunniest week of a run.
 
     Parameters
     ----------
@@ -68,22 +74,23 @@ def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float =
 
     """
     steps = min(data.n_steps, data.steps(24 * days))
+    part = slice(sunniest_start(data, steps), None)
+    part = slice(part.start, part.start + steps)
     f = flows(data, schedule)
-    times = data.times[:steps]
+    times = data.times[part]
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    top.fill_between(times, data.pv_kw[:steps], color="gold", alpha=0.5, label="community PV")
-    top.plot(
-        times, data.load_kw[:, :steps].sum(axis=0), color="grey", lw=0.8, label="household load"
-    )
-    top.plot(times, f.community_kw[:steps], color="C0", lw=1.0, label="load incl. batteries")
-    top.plot(times, f.import_kw[:steps], color="C3", lw=0.8, label="grid import")
+    top.fill_between(times, data.pv_kw[part], color="gold", alpha=0.5, label="community PV")
+    top.plot(times, data.load_kw[:, part].sum(axis=0), color="grey", lw=0.8, label="household load")
+    top.plot(times, f.community_kw[part], color="C0", lw=1.0, label="load incl. batteries")
+    top.plot(times, f.import_kw[part], color="C3", lw=0.8, label="grid import")
     top.set_ylabel("power (kW)")
     top.set_title(title)
     top.legend(fontsize=8, ncol=2, loc="upper right")
-    bottom.plot(times, np.asarray(schedule.soc_kwh[:, :steps]).sum(axis=0), color="C2")
+    bottom.plot(times, schedule.soc_kwh[:, part].sum(axis=0), color="C2")
     bottom.set_ylabel("stored energy (kWh)")
+    bottom.ticklabel_format(axis="y", useOffset=False)
     bottom.set_xlabel("time")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
