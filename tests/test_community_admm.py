@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from community_cases import community
-from test_community_mechanisms import check_physics
 
 from agents.community import build_community_model
 from dec.admm.engine import ProcessEngine, SerialEngine
 from dec.community.sweep import Runner
+from tests.community_cases import check_physics, community
 
 
 @pytest.mark.parametrize("battery_kwh", [2.0, 10.0])

@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from community_cases import PROFILES, section
 
 from dec.run import main
 from dec.schemas import validate
+from tests.community_cases import PROFILES, section
 
 
 def scenario(tmp_path, **extra) -> str:

@@ -3,19 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from community_cases import SIZES_KWH, community
 
 from agents.community import build_community_model
 from dec.admm.engine import SerialEngine
 from dec.community.battery import Batteries
 from dec.community.config import BatteryConfig
 from dec.community.data import CommunityData
-from dec.community.metrics import flows
 from dec.community.rules import run_low_tech
 from dec.community.sweep import Runner, run_sweep
+from tests.community_cases import SIZES_KWH, check_physics, community
 
 MECHANISMS = ["none", "low-tech", "mpc"]
-ENERGY_TOL_KWH = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -24,32 +22,6 @@ def sweep():
     model = build_community_model(data.member_ids)
     runner = Runner(config, data, SerialEngine(), model.agents_of("community")[0])
     return run_sweep(runner, MECHANISMS, SIZES_KWH)
-
-
-def check_physics(data: CommunityData, schedule) -> None:
-    b, dt_h = data.batteries, data.time_step_h
-    e_before = np.concatenate([schedule.e_initial_kwh[:, None], schedule.soc_kwh[:, :-1]], axis=1)
-    # battery energy balance of every house at every step
-    expected = e_before + dt_h * (
-        b.eta_ch[:, None] * schedule.ch_kw - schedule.dis_kw / b.eta_dis[:, None]
-    )
-    np.testing.assert_allclose(schedule.soc_kwh, expected, atol=ENERGY_TOL_KWH)
-    # SoC and power within bounds, no simultaneous charge and discharge, end SoC ≥ start
-    assert (schedule.soc_kwh >= -ENERGY_TOL_KWH).all()
-    assert (schedule.soc_kwh <= b.e_kwh[:, None] + ENERGY_TOL_KWH).all()
-    assert (schedule.ch_kw >= 0).all() and (schedule.dis_kw >= 0).all()
-    assert (schedule.ch_kw <= b.p_kw[:, None] + 1e-12).all()
-    assert (schedule.dis_kw <= b.p_kw[:, None] + 1e-12).all()
-    assert (np.minimum(schedule.ch_kw, schedule.dis_kw) == 0).all()
-    assert (schedule.soc_kwh[:, -1] >= schedule.e_initial_kwh - ENERGY_TOL_KWH).all()
-    # power balance of every house and of the community at every step
-    f = flows(data, schedule)
-    np.testing.assert_allclose(
-        f.consumption_kw, data.load_kw + schedule.ch_kw - schedule.dis_kw, atol=1e-12
-    )
-    np.testing.assert_allclose(f.community_kw, f.consumption_kw.sum(axis=0), atol=1e-12)
-    np.testing.assert_allclose(data.pv_kw + f.import_kw - f.export_kw, f.community_kw, atol=1e-9)
-    assert (np.minimum(f.import_kw, f.export_kw) == 0).all()
 
 
 def test_energy_balance_and_bounds_every_case(sweep):
