@@ -332,7 +332,7 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
         "eps_abs": 1e-5,
         "eps_rel": 1e-5,
         "max_iter": 3000,
-        "inner_iter": 25,
+        "inner_iter": 15,
     }
     admm = {**admm_defaults, **_mapping(section.get("admm"), "admm", problems)}
     _unknown_keys(admm, tuple(admm_defaults), "admm", problems)
