@@ -22,6 +22,7 @@ MODES: dict[str, str] = {
     "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
     "p2p": "dec.p2p.mode",
+    "rec-keys": "dec.reckeys.mode",
 }
 
 DEFAULT_MODE = "curtail"
