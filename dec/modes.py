@@ -18,6 +18,7 @@ import importlib
 from types import ModuleType
 
 MODES: dict[str, str] = {
+    "community": "dec.community.mode",
     "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
     "p2p": "dec.p2p.mode",
