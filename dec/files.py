@@ -20,6 +20,13 @@ from typing import IO, Any
 import numpy as np
 
 
+def _file_mode() -> int:
+    """Permissions of a new file under the process umask (mkstemp alone would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +35,9 @@ def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             write(handle)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
+
 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
