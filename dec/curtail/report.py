@@ -18,15 +18,9 @@ from dec.curtail.solve import CurtailSolution
 from dec.network.topology import build_tree
 from dec.result import RunResult
 
-STEP_FIELDS = (
-    "p_available_kw",
-    "p_setpoint_kw",
-    "q_setpoint_kvar",
-    "curtailment_kw",
-    "curtailment_ratio",
-    "voltage_pu_before",
-    "voltage_pu_after",
-)
+#: Per-step fields of the setpoint files: what the agents record, but the linear-model voltage.
+STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
+
 
 
 def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
