@@ -38,7 +38,6 @@ def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
         os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
 
-
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -22,7 +22,6 @@ from dec.result import RunResult
 STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
 
 
-
 def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
     specs = {a.agent_id: a for a in run.feeder.agents_of_type("pv")}
     records = []
