@@ -1,8 +1,10 @@
 """Atomic file writing: every output file appears complete or not at all.
 
-Each writer writes to a temporary file in the destination folder, flushes it
-and renames it over the destination (``os.replace`` is atomic on POSIX and
-Windows), so a crash or a concurrent reader never sees a half-written file.
+Each writer writes to a temporary file in the destination folder and renames it
+over the destination (``os.replace`` is atomic on POSIX and Windows), so a crash
+or a concurrent reader never sees a half-written file. Files are not fsync'ed:
+the rename gives atomicity to readers, and syncing hundreds of setpoint files cost
+more than the whole solve; durability across a power loss is not a goal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from typing import IO, Any
 import numpy as np
 
 
+def _file_mode() -> int:
+    """Permissions of a new file under the process umask (mkstemp alone would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,9 +35,9 @@ def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
+
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

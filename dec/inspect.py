@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from dec.conventions import mw_to_kw
-from dec.network.powerflow import run_ac
-from dec.network.topology import build_tree
+from dec.network.grid import Grid
+from dec.network.injections import net_injections
 from dec.plots.feeder import plot_feeder_voltage
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -24,9 +23,14 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     start = time.perf_counter()
     feeder = scenario.require_feeder()
     net = feeder.net
-    run_ac(net)
-    tree = build_tree(net)
-    vm = net.res_bus["vm_pu"].loc[tree.node_bus].to_numpy()
+    grid = Grid.from_feeder(feeder)
+    vm_all = grid.run_ac(net)
+    tree = grid.tree
+    # per tree node: the highest phase voltage (the one a limit would catch)
+    vm = vm_all.groupby(level="bus").max().loc[tree.node_bus].to_numpy()
+    injections = net_injections(net)
+    total_pv_kw = float(injections.loc[injections["p_kw"] > 0, "p_kw"].sum())
+    total_load_kw = float(-injections.loc[injections["p_kw"] < 0, "p_kw"].sum())
     households = feeder.agents_of_type("household")
     pvs = feeder.agents_of_type("pv")
     summary = {
@@ -37,13 +41,14 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         "converged": True,
         "n_buses": len(net.bus),
         "n_lines": len(net.line),
+        "three_phase": feeder.three_phase,
         "n_transformers": len(net.trafo),
         "n_households": len(households),
         "n_pv": len(pvs),
-        "total_load_kw": float(mw_to_kw(net.load["p_mw"].sum())),
-        "total_pv_kw": float(mw_to_kw(net.sgen["p_mw"].sum())),
-        "vmin_pu": float(vm.min()),
-        "vmax_pu": float(vm.max()),
+        "total_load_kw": total_load_kw,
+        "total_pv_kw": total_pv_kw,
+        "vmin_pu": float(vm_all.min()),
+        "vmax_pu": float(vm_all.max()),
         "knobs": feeder.knobs,
         "runtime_s": time.perf_counter() - start,
     }
@@ -55,6 +60,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         ("PV units", summary["n_pv"]),
         ("total load (kW)", summary["total_load_kw"]),
         ("total PV output (kW)", summary["total_pv_kw"]),
+        ("AC power flow", "per phase (runpp_3ph)" if feeder.three_phase else "balanced (runpp)"),
         ("AC min voltage (pu)", summary["vmin_pu"]),
         ("AC max voltage (pu)", summary["vmax_pu"]),
     ]

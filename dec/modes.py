@@ -18,7 +18,11 @@ import importlib
 from types import ModuleType
 
 MODES: dict[str, str] = {
+    "community": "dec.community.mode",
+    "curtail": "dec.curtail.mode",
     "inspect": "dec.inspect",
+    "p2p": "dec.p2p.mode",
+    "rec-keys": "dec.reckeys.mode",
     "rec-pricing": "dec.rec.mode",
 }
 

@@ -22,6 +22,16 @@ from dec.result import RunResult
 EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show an option's default unless it is None/False or its help already states it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with the common options and every mode's own options."""
     parser = argparse.ArgumentParser(
@@ -30,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Run a distributed coordination mode of dec on a feeder or a scenario file "
             "and write the results to OUT/<scenario>/<mode>/."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "scenario",
@@ -66,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pv-scale", type=float, default=None, help="multiplier of PV output (default: scenario's)"
     )
     parser.add_argument(
-        "--max-iter", type=int, default=None, help="round limit of distributed algorithms"
+        "--max-iter",
+        type=int,
+        default=None,
+        help="round limit of distributed algorithms (default: per mode; curtail 5000)",
     )
     parser.add_argument(
         "--horizon", type=int, default=None, help="look-ahead window in control steps (per mode)"

@@ -134,8 +134,9 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
     feeder = None
     if data.get("feeder"):
         spec = data["feeder"]
-        if spec not in feeders.FEEDERS:
-            spec = str((path.parent / spec).resolve()) if not Path(spec).is_absolute() else spec
+        if spec.lower().endswith(".json") and not Path(spec).is_absolute():
+            spec = str((path.parent / spec).resolve())
+
         feeder = feeders.load(spec, source=source, **knobs)
     elif data.get("knobs"):
         raise InputError("Field 'knobs' is given but 'feeder' is not.", source)

@@ -23,8 +23,11 @@ __all__ = ["FEEDERS", "AgentSpec", "Feeder", "available", "feeder_defaults", "lo
 #: Registered feeder ids and the module that builds each.
 FEEDERS: dict[str, str] = {
     "ieee123": "feeders.ieee123",
+    "ieee123_3ph": "feeders.ieee123_3ph",
     "cigre_lv": "feeders.cigre_lv",
     "village": "feeders.village",
+    "gridappsd_a": "feeders.gridappsd_a",
+    "gridappsd_b": "feeders.gridappsd_b",
 }
 JSON_MODULE = "feeders.pandapower_json"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandapower as pp
 
 AgentType = Literal["household", "pv", "battery"]
@@ -39,7 +40,9 @@ class AgentSpec:
     group
         Secondary (service transformer) or feeder section the agent belongs to.
     phase
-        Phase code of the connection; 0 is the balanced (positive-sequence) case.
+        Phase code of the connection: 1, 2, 3 for phase a, b, c (a single-phase unit of a
+        three-phase feeder); 0 for a balanced connection (every phase of its bus, or the
+        positive-sequence equivalent of a balanced feeder).
 
     """
 
@@ -84,6 +87,19 @@ class Feeder:
         Voltage limits of the feeder, pu.
     description
         One line for summaries.
+    three_phase
+        The net is modelled per phase: buses carry a ``phases`` column, lines and
+        transformers sequence data, single-phase loads and PV units sit in the
+        ``asymmetric_load``/``asymmetric_sgen`` tables, and the AC validation is
+        pandapower's unbalanced power flow (``runpp_3ph``).
+    branch_z_ohm
+        Exact 3×3 phase impedance matrices (ohm) of branches by ``(table, index)``, used by
+        the per-phase linear model instead of the (transposed) sequence data.
+    operating_point
+        Where the linear voltage model is anchored: ``"ac"`` (the AC power flow,
+        re-linearised after each solve) or ``"lindistflow"`` (the lossless LinDistFlow
+        from the source voltage, with the limits in squared voltages: the model of the
+        GridAPPS-D coordinator's own cases).
 
     """
 
@@ -94,6 +110,9 @@ class Feeder:
     vm_max_pu: float = 1.05
     vm_min_pu: float = 0.95
     description: str = ""
+    three_phase: bool = False
+    branch_z_ohm: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    operating_point: Literal["ac", "lindistflow"] = "ac"
 
     def agents_of_type(self, agent_type: AgentType) -> list[AgentSpec]:
         """Return the agents of one type, in feeder order."""

@@ -15,7 +15,7 @@ import numpy as np
 import pandapower.networks as pn
 
 from dec.conventions import mw_to_kw
-from feeders.attach import add_pv, households_from_loads, scale_loads
+from feeders.attach import add_pvs, households_from_loads, scale_loads
 from feeders.base import Feeder
 
 DEFAULTS = {"load_scale": 0.2, "pv_scale": 1.0, "seed": 0, "vm_ext_pu": 1.02}
@@ -45,12 +45,15 @@ def build(load_scale: float, pv_scale: float, seed: int, vm_ext_pu: float) -> Fe
     scale_loads(net, load_scale)
     households = households_from_loads(net, residential, nominal_kw, group="residential")
     kwp = np.round(nominal_kw * rng.uniform(*PV_KWP_PER_LOAD_KW, size=len(residential)), 1)
-    pvs = [
-        add_pv(
-            net, h.bus, p, pv_scale, agent_id=f"pv_{h.agent_id}", owner=h.agent_id, group=h.group
-        )
-        for h, p in zip(households, kwp, strict=True)
-    ]
+    pvs = add_pvs(
+        net,
+        [h.bus for h in households],
+        kwp,
+        pv_scale,
+        agent_ids=[f"pv_{h.agent_id}" for h in households],
+        owners=[h.agent_id for h in households],
+        groups=[h.group for h in households],
+    )
     return Feeder(
         feeder_id="cigre_lv",
         net=net,

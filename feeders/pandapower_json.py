@@ -8,6 +8,7 @@ import pandapower as pp
 
 from dec.conventions import mw_to_kw
 from dec.errors import InputError
+from dec.validation import Problems, non_negative, numbers
 from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
 from feeders.base import Feeder
 
@@ -39,6 +40,12 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
         raise InputError(
             "The net has no buses or no ext_grid (slack); both are required.", str(path)
         )
+    problems = Problems(str(path))
+    problems.extend(non_negative(dict(net.sgen["p_mw"].items()), "p_mw", "sgen (PV rating)"))
+    problems.extend(numbers(dict(net.load["p_mw"].items()), "p_mw", "load"))
+    problems.extend(numbers(dict(net.load["q_mvar"].items()), "q_mvar", "load"))
+    problems.raise_if_any()
+
     loads = net.load.index.tolist()
     nominal_kw = mw_to_kw(net.load["p_mw"].to_numpy())
     scale_loads(net, load_scale)

@@ -9,6 +9,7 @@ Alternating Direction Method of Multipliers" (2011), §3.3-3.4: for
   ``‖s‖ ≤ ε_dual = √n ε_abs + ε_rel ‖Aᵀ y‖``;
 - residual balancing (§3.4.1): multiply ρ by τ when ``‖r‖ > μ ‖s‖``, divide it
   by τ when ``‖s‖ > μ ‖r‖``; the scaled dual ``u`` must then be divided by the same factor.
+  Changes are spaced geometrically (see :class:`ResidualBalancing`) so that ρ settles.
 """
 
 from __future__ import annotations
@@ -29,20 +30,34 @@ class Tolerances:
     max_iter: int = 500
 
 
-@dataclass(frozen=True)
+@dataclass
 class ResidualBalancing:
-    """Adaptive penalty by residual balancing (``mu``, ``tau`` of Boyd §3.4.1); off if ``tau`` = 1."""
+    """Adaptive penalty by residual balancing (``mu``, ``tau`` of Boyd §3.4.1); off if ``tau`` = 1.
+
+    Changes of ρ are spaced further and further apart: after the ``k``-th change the next
+    one may come no earlier than ``2**k`` rounds later. ρ then settles, so the fixed-penalty
+    convergence guarantee applies in the end (without spacing, linear programs can make ρ
+    cycle forever), while a badly balanced run can still correct ρ late.
+    """
 
     mu: float = 10.0
     tau: float = 2.0
+    changes: int = 0
+    last_change: int = 0
 
-    def factor(self, r_norm: float, s_norm: float) -> float:
-        """Return the factor by which to multiply ρ (1 = unchanged)."""
+    def factor(self, r_norm: float, s_norm: float, iteration: int) -> float:
+        """Return the factor by which to multiply ρ after round ``iteration`` (1 = unchanged)."""
+        if self.tau == 1.0 or iteration - self.last_change < 2**self.changes:
+            return 1.0
         if r_norm > self.mu * s_norm:
-            return self.tau
-        if s_norm > self.mu * r_norm:
-            return 1.0 / self.tau
-        return 1.0
+            factor = self.tau
+        elif s_norm > self.mu * r_norm:
+            factor = 1.0 / self.tau
+        else:
+            return 1.0
+        self.changes += 1
+        self.last_change = iteration
+        return factor
 
 
 def thresholds(

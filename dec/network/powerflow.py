@@ -36,11 +36,15 @@ def run_ac(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
 
     """
     options = {"numba": False, "init": "auto", "calculate_voltage_angles": True} | kwargs
+    return _run(pp.runpp, net, options, "The AC power flow")
+
+
+def _run(solve, net: pp.pandapowerNet, options: dict, what: str) -> pp.pandapowerNet:
     try:
-        pp.runpp(net, **options)
+        solve(net, **options)
     except pp.LoadflowNotConverged:
         raise PowerFlowFailed(
-            "The AC power flow did not converge (the operating point may be infeasible)."
+            f"{what} did not converge (the operating point may be infeasible)."
         ) from None
     return net
 
@@ -62,3 +66,18 @@ def set_injections(
         net[table].loc[index, "p_mw"] = kw_to_mw(np.asarray(p_kw, dtype=float))
     if q_kvar is not None:
         net[table].loc[index, "q_mvar"] = kw_to_mw(np.asarray(q_kvar, dtype=float))
+
+
+def run_ac_3ph(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:
+    """Run pandapower's unbalanced (sequence-frame) AC power flow in place and return the net.
+
+    Voltages per phase are then in ``net.res_bus_3ph`` (``vm_a_pu`` ... ``vm_c_pu``).
+
+    Raises
+    ------
+    PowerFlowFailed
+        If the power flow does not converge.
+
+    """
+    options = {"numba": False, "init": "auto"} | kwargs
+    return _run(pp.runpp_3ph, net, options, "The unbalanced AC power flow")

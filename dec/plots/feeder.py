@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from dec.network.topology import Tree
@@ -50,7 +51,8 @@ def plot_feeder_voltage(
     title
         Figure title.
     vm_max_pu
-        Upper voltage limit; nodes above it are outlined in red.
+        Upper voltage limit: the colour scale turns from blue to red at it.
+
 
     """
     x, y = tree_layout(tree)
@@ -66,22 +68,16 @@ def plot_feeder_voltage(
             linewidths=np.where(is_trafo, 2.0, 0.8),
         )
     )
-    points = ax.scatter(x, y, c=vm_pu, cmap="coolwarm", s=12, zorder=3)
-    if vm_max_pu is not None:
-        over = vm_pu > vm_max_pu
-        ax.scatter(
-            x[over],
-            y[over],
-            facecolors="none",
-            edgecolors="red",
-            s=40,
-            zorder=4,
-            label=f"above {vm_max_pu:.3f} pu",
-        )
-        if over.any():
-            ax.legend(loc="upper left")
+    norm = None
+    if vm_max_pu is not None and vm_pu.min() < vm_max_pu < vm_pu.max():
+        norm = TwoSlopeNorm(vcenter=vm_max_pu, vmin=vm_pu.min(), vmax=vm_pu.max())
+    points = ax.scatter(x, y, c=vm_pu, cmap="coolwarm", norm=norm, s=14, zorder=3)
     ax.scatter([x[0]], [y[0]], marker="s", c="k", s=50, zorder=5)
-    fig.colorbar(points, ax=ax, label="voltage magnitude (pu)")
+    label = "voltage magnitude (pu)"
+    bar = fig.colorbar(points, ax=ax, label=label + ("; black line: limit" if vm_max_pu else ""))
+    if vm_max_pu is not None:
+        bar.ax.axhline(vm_max_pu, color="k", lw=1.5)
+
     ax.set_xlabel("branches from the substation (count); orange = transformer")
     ax.set_ylabel("lateral (leaf order)")
     ax.set_title(title)

@@ -32,6 +32,17 @@ def schemas_for(kind: str, mode: str) -> list[dict[str, Any]]:
     return [s for s in found if s is not None]
 
 
+@cache
+def _validators(kind: str, mode: str) -> tuple[Any, ...]:
+    """Return checked validators of a document kind (schemas are checked once, not per document)."""
+    validators = []
+    for schema in schemas_for(kind, mode):
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validators.append(cls(schema))
+    return tuple(validators)
+
+
 def validate(document: Any, kind: str, mode: str) -> None:
     """Validate a document against its schemas.
 
@@ -39,7 +50,8 @@ def validate(document: Any, kind: str, mode: str) -> None:
     ------
     jsonschema.ValidationError
         If the document does not satisfy a schema.
-
     """
-    for schema in schemas_for(kind, mode):
-        jsonschema.validate(document, schema)
+    for validator in _validators(kind, mode):
+        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+        if error is not None:
+            raise error

@@ -1,0 +1,179 @@
+"""A community ready to simulate: members' loads, community PV and batteries over one period."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dec.community.battery import Batteries
+from dec.community.config import CommunityConfig
+from dec.community.profiles import ProfileTable, member_load_kw, read_profile_table
+from dec.errors import InputError
+
+
+@dataclass(frozen=True)
+class CommunityData:
+    """Loads, PV and batteries of a community over the simulated period.
+
+    Attributes
+    ----------
+    member_ids
+        Household ids, in order of the rows of ``load_kw``.
+    times
+        Start of every step.
+    time_step_h
+        Step length, h.
+    load_kw
+        Household consumption, kW, shape ``(n, T)``.
+    pv_kw
+        Community PV output, kW, shape ``(T,)``.
+    batteries
+        Members' batteries.
+
+    """
+
+    member_ids: tuple[str, ...]
+    times: pd.DatetimeIndex
+    time_step_h: float
+    load_kw: np.ndarray
+    pv_kw: np.ndarray
+    batteries: Batteries
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps T."""
+        return len(self.times)
+
+    def steps(self, hours: float) -> int:
+        """Return the number of steps in ``hours`` (at least one)."""
+        return max(1, round(hours / self.time_step_h))
+
+    def head(self, n_steps: int) -> CommunityData:
+        """Return the community over its first ``n_steps`` steps."""
+        return replace(
+            self,
+            times=self.times[:n_steps],
+            load_kw=self.load_kw[:, :n_steps],
+            pv_kw=self.pv_kw[:n_steps],
+        )
+
+    def with_batteries(self, batteries: Batteries) -> CommunityData:
+        """Return the community with other batteries."""
+        return replace(self, batteries=batteries)
+
+
+def _period(
+    times: pd.DatetimeIndex, start: str | None, days: float | None, step_h: float, source: str
+) -> slice:
+    first = 0
+    if start is not None:
+        found = np.flatnonzero(times == pd.Timestamp(start))
+        if not found.size:
+            raise InputError(
+                f"Field 'period.start' ({start}) is not a timestamp of the profile files "
+                f"(they run from {times[0]} to {times[-1]}).",
+                source,
+            )
+        first = int(found[0])
+    if days is None:
+        return slice(first, len(times))
+    n_steps = round(days * 24 / step_h)
+    if first + n_steps > len(times):
+        raise InputError(
+            f"Field 'period.days' ({days}) runs past the end of the profile files: from "
+            f"{times[first]} they hold {(len(times) - first) * step_h / 24:g} days.",
+            source,
+        )
+    return slice(first, first + n_steps)
+
+
+def build_community(
+    config: CommunityConfig, resolve: Callable[[str], Path], source: str
+) -> CommunityData:
+    """Read the profile files and return the community over the configured period.
+
+    Parameters
+    ----------
+    config
+        The validated ``community`` section.
+    resolve
+        Turns a path written in the scenario file into a path on disk.
+    source
+        The scenario file, for messages.
+
+    Raises
+    ------
+    InputError
+        Unknown profile columns, profile files of different lengths, steps or start
+        times that differ, or a period outside the files.
+
+    """
+    files = {config.pv_file, *(m.profile_file for m in config.members)}
+    tables: dict[str, ProfileTable] = {f: read_profile_table(resolve(f)) for f in files}
+    first = tables[config.pv_file]
+    for name, table in tables.items():
+        if len(table.times) != len(first.times):
+            raise InputError(
+                f"The profiles have different lengths: {name!r} holds {len(table.times)} "
+                f"steps, {config.pv_file!r} holds {len(first.times)}; every profile must "
+                "cover the same timestamps.",
+                source,
+            )
+        if not table.times.equals(first.times):
+            raise InputError(
+                f"The profiles {name!r} and {config.pv_file!r} have the same length but "
+                "different timestamps; every profile must cover the same timestamps.",
+                source,
+            )
+    wanted = [(config.pv_file, config.pv_column, "pv")] + [
+        (m.profile_file, m.profile, m.member_id) for m in config.members
+    ]
+    missing = [
+        f"{who} ({column!r} in {file})"
+        for file, column, who in wanted
+        if column not in tables[file].columns
+    ]
+    if missing:
+        raise InputError(f"Profile column(s) not found for: {', '.join(missing)}.", source)
+    step_h = first.time_step_h
+    if abs(24 / step_h - round(24 / step_h)) > 1e-9:
+        raise InputError(f"The profile step ({step_h * 60:g} min) does not divide a day.", source)
+    for name, value in (("mpc.window_h", config.window_h), ("mpc.apply_h", config.apply_h)):
+        if abs(value / step_h - round(value / step_h)) > 1e-9:
+            raise InputError(
+                f"Field '{name}' ({value} h) is not a whole number of profile steps "
+                f"({step_h * 60:g} min).",
+                source,
+            )
+    negative = [who for file, column, who in wanted if (tables[file].columns[column] < 0).any()]
+    if negative:
+        raise InputError(
+            f"Profiles hold negative values (load and PV must be zero or more) for: "
+            f"{', '.join(negative)}.",
+            source,
+        )
+    period = _period(first.times, config.start, config.days, step_h, source)
+    loads = np.array(
+        [
+            member_load_kw(
+                tables[m.profile_file],
+                m.profile,
+                m.annual_kwh,
+                m.shift_days,
+                config.reference_annual_kwh,
+            )[period]
+            for m in config.members
+        ]
+    )
+    return CommunityData(
+        member_ids=tuple(m.member_id for m in config.members),
+        times=first.times[period],
+        time_step_h=step_h,
+        load_kw=loads,
+        pv_kw=config.pv_kwp * first.columns[config.pv_column][period],
+        batteries=Batteries.from_configs([m.battery for m in config.members]),
+    )

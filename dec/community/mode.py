@@ -1,0 +1,310 @@
+"""Mode ``community``: battery coordination for collective self-consumption.
+
+``python -m dec.run inputs/community/community.yaml --sweep-battery 0.25,1,2,4,6,10``
+runs every mechanism for every battery size and writes ``sweep.csv``,
+``self_production.png``, one ``setpoints/<member>.json`` per household (schedules of
+the policy mechanism at the reference size), ``timeseries.csv``, ``week.png`` and
+``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.community import build_community_model
+from dec.admm.engine import make_engine
+from dec.community.config import MECHANISMS, SECTION, CommunityConfig, parse_config
+from dec.community.data import CommunityData, build_community
+from dec.community.metrics import flows, member_cycles
+from dec.community.plots import plot_sweep, plot_week
+from dec.community.sweep import Case, Runner, run_sweep
+from dec.errors import InputError
+from dec.progress import progress
+from dec.result import RunResult
+from dec.scenario import Scenario
+
+HELP = (
+    "energy-community batteries for collective self-consumption: none, low-tech (rule), "
+    "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the scenario's period"
+)
+SWEEP_COLUMNS = [
+    "mechanism",
+    "battery_kwh",
+    "self_production_pct",
+    "self_sufficiency_pct",
+    "upper_bound_pct",
+    "cost_eur",
+]
+DECIMALS = 6
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the options of ``community``."""
+    group.add_argument(
+        "--sweep-battery",
+        default=None,
+        metavar="KWH,...",
+        help="battery capacities per household to sweep, kWh (default: the scenario's batteries)",
+    )
+    group.add_argument(
+        "--mechanisms",
+        default=None,
+        metavar="NAME,...",
+        help=f"mechanisms to run, of {', '.join(MECHANISMS)} or 'all' "
+        "(default: the scenario's 'mechanisms')",
+    )
+
+
+def _numbers(text: str, source: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            f"Option '--sweep-battery' must be comma-separated numbers of kWh, found {text!r}.",
+            source,
+        ) from None
+    bad = [v for v in values if not np.isfinite(v) or v < 0]
+    if bad or not values:
+        raise InputError(
+            f"Option '--sweep-battery' needs battery sizes of zero or more kWh, found {text!r}.",
+            source,
+        )
+    return values
+
+
+def _mechanisms(text: str | None, config: CommunityConfig, source: str) -> list[str]:
+    if text is None:
+        return list(config.mechanisms)
+    if text.strip() == "all":
+        return list(MECHANISMS)
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in names if v not in MECHANISMS]
+    if unknown or not names:
+        raise InputError(
+            f"Option '--mechanisms' has unknown names {', '.join(unknown) or text!r}; "
+            f"allowed: {', '.join(MECHANISMS)}, all.",
+            source,
+        )
+    return names
+
+
+def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConfig, CommunityData]:
+    """Validate the scenario and the options and return the configuration and the data."""
+    config = parse_config(scenario.section(SECTION), scenario.source)
+    for option, value in (("--horizon", args.horizon), ("--max-iter", args.max_iter)):
+        if value is not None and value < 1:
+            raise InputError(
+                f"Option '{option}' must be at least 1, found {value}.", scenario.source
+            )
+    data = build_community(config, scenario.resolve, scenario.source)
+    if args.horizon is not None:
+        window_h = args.horizon * data.time_step_h
+        config = replace(config, window_h=window_h, apply_h=min(config.apply_h, window_h))
+    if args.max_iter is not None:
+        config = replace(config, admm={**config.admm, "max_iter": float(args.max_iter)})
+    if args.steps is not None:
+        if not 1 <= args.steps <= data.n_steps:
+            raise InputError(
+                f"Option '--steps' must be between 1 and {data.n_steps} (the scenario's period), "
+                f"found {args.steps}.",
+                scenario.source,
+            )
+        data = data.head(args.steps)
+    return config, data
+
+
+def _rounded(values: np.ndarray) -> np.ndarray:
+    return np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _series(values: np.ndarray) -> list[float]:
+    return _rounded(values).tolist()
+
+
+def member_records(case: Case, converged: bool) -> list[dict[str, Any]]:
+    """Return one setpoint record per household (and one for the community PV)."""
+    data, schedule = case.data, case.schedule
+    cycles = member_cycles(data, schedule)
+    common = {
+        "bus": None,
+        "element": None,
+        "mode": "community",
+        "converged": converged,
+        "time_step_h": data.time_step_h,
+        "start_time": data.times[0].isoformat(),
+        "mechanism": case.mechanism,
+    }
+    records = []
+    for i, member_id in enumerate(data.member_ids):
+        records.append(
+            {
+                **common,
+                "agent_id": member_id,
+                "agent_type": "household",
+                "unit": "kW",
+                "battery_e_kwh": float(data.batteries.e_kwh[i]),
+                "battery_p_kw": float(data.batteries.p_kw[i]),
+                "soc_initial_kwh": float(schedule.e_initial_kwh[i]),
+                "load_kwh": float(data.load_kw[i].sum() * data.time_step_h),
+                "battery_cycles": float(cycles[i]),
+                "load_kw": _series(data.load_kw[i]),
+                "battery_kw": _series(schedule.battery_kw[i]),
+                "soc_kwh": _series(schedule.soc_kwh[i]),
+            }
+        )
+    records.append(
+        {
+            **common,
+            "agent_id": "community_pv",
+            "agent_type": "pv",
+            "unit": "kW",
+            "p_kw": _series(data.pv_kw),
+        }
+    )
+    return records
+
+
+def timeseries(case: Case) -> pd.DataFrame:
+    """Return the community's per-step flows of a case."""
+    f = flows(case.data, case.schedule)
+    columns = {
+        "pv_kw": case.data.pv_kw,
+        "load_kw": case.data.load_kw.sum(axis=0),
+        "battery_kw": case.schedule.battery_kw.sum(axis=0),
+        "import_kw": f.import_kw,
+        "export_kw": f.export_kw,
+        "soc_kwh": case.schedule.soc_kwh.sum(axis=0),
+    }
+    return pd.DataFrame(
+        {
+            "time": case.data.times.strftime("%Y-%m-%dT%H:%M"),
+            **{name: _rounded(values) for name, values in columns.items()},
+        }
+    )
+
+
+def _reference(cases: list[Case], policy: str, config: CommunityConfig) -> Case:
+    sizes = [c.battery_kwh for c in cases]
+    wanted = [m.battery.e_kwh for m in config.members if m.battery]
+    size = (
+        wanted[0]
+        if wanted and wanted[0] in sizes
+        else max((s for s in sizes if s is not None), default=None)
+    )
+    runs = [c for c in cases if c.battery_kwh == size]
+    return next((c for c in runs if c.mechanism == policy), runs[-1])
+
+
+def summarise(
+    scenario: Scenario,
+    config: CommunityConfig,
+    data: CommunityData,
+    cases: list[Case],
+    reference: Case,
+    runtime_s: float,
+) -> dict[str, Any]:
+    """Return the content of ``summary.json``."""
+    stats = [s for c in cases for s in c.admm]
+    last = reference.admm[-1] if reference.admm else None
+    central = next(
+        (c for c in cases if c.mechanism == "mpc" and c.battery_kwh == reference.battery_kwh), None
+    )
+    objective = reference.metrics["import_kwh"]
+    gap = None
+    if central is not None and reference.mechanism == "mpc-distributed":
+        gap = abs(objective - central.metrics["import_kwh"]) / max(
+            central.metrics["import_kwh"], 1e-12
+        )
+    return {
+        "scenario": scenario.name,
+        "mode": "community",
+        "n_agents": len(data.member_ids) + 1,
+        "iterations": sum(s.iterations for s in stats) if stats else None,
+        "converged": all(s.converged for s in stats),
+        "primal_residual": last.primal_residual if last else None,
+        "dual_residual": last.dual_residual if last else None,
+        "objective": objective,
+        "objective_centralized": central.metrics["import_kwh"] if central else None,
+        "objective_gap_rel": gap,
+        "runtime_s": runtime_s,
+        "time_step_h": data.time_step_h,
+        "n_steps": data.n_steps,
+        "start_time": data.times[0].isoformat(),
+        "end_time": (data.times[-1] + pd.Timedelta(hours=data.time_step_h)).isoformat(),
+        "n_households": len(data.member_ids),
+        "pv_kwp": config.pv_kwp,
+        "low_tech_threshold_kw": config.threshold_kw,
+        "mpc_window_h": data.steps(config.window_h) * data.time_step_h,
+        "mpc_apply_h": data.steps(config.apply_h) * data.time_step_h,
+        "admm_windows": len(stats),
+        "admm_windows_not_converged": sum(not s.converged for s in stats),
+        "reference": {"mechanism": reference.mechanism, "battery_kwh": reference.battery_kwh},
+        "results": [c.row() for c in cases],
+    }
+
+
+def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
+    """Run the mechanisms (for every battery size of ``--sweep-battery``) on the community."""
+    start = time.perf_counter()
+    config, data = prepare(scenario, args)
+    mechanisms = _mechanisms(args.mechanisms, config, scenario.source)
+    sizes = _numbers(args.sweep_battery, scenario.source) if args.sweep_battery else [None]
+    model = build_community_model(data.member_ids, seed=args.seed)
+    community = model.agents_of("community")[0]
+    engine = make_engine(args.engine)
+    n_mpc = sum(m.startswith("mpc") for m in mechanisms) * len(sizes)
+    with progress(total=n_mpc * data.n_steps, desc="community MPC steps") as bar:
+        runner = Runner(config, data, engine, community, on_window=bar.update)
+        try:
+            cases = run_sweep(runner, mechanisms, sizes)
+        finally:
+            engine.close()
+    policy = config.policy if config.policy in mechanisms else mechanisms[-1]
+    reference = _reference(cases, policy, config)
+    for agent in model.agents_of("household"):
+        agent.state["battery_kw"] = reference.schedule.battery_kw[agent.batch_index]
+    table = pd.DataFrame([c.row() for c in cases])
+    table["battery_kwh"] = [
+        c.battery_kwh if c.battery_kwh is not None else float(c.data.batteries.e_kwh.mean())
+        for c in cases
+    ]
+    summary = summarise(scenario, config, data, cases, reference, time.perf_counter() - start)
+    sweep = table[SWEEP_COLUMNS + [c for c in table.columns if c not in SWEEP_COLUMNS]]
+    tables = {"sweep": sweep.round(DECIMALS), "timeseries": timeseries(reference)}
+    history = [row for c in cases for row in c.history]
+    if history:
+        tables["admm_history"] = pd.DataFrame(history)
+    title = f"{scenario.name}: {len(data.member_ids)} households, {config.pv_kwp:g} kWp PV"
+    ref_title = (
+        f"{reference.mechanism}, {reference.data.batteries.e_kwh.mean():g} kWh per household"
+    )
+    console = [
+        (
+            f"{c.mechanism} {c.row()['battery_kwh'] if c.battery_kwh is not None else ''}".strip()
+            + " self-production (%)",
+            c.metrics["self_production_pct"],
+        )
+        for c in cases
+    ]
+    console += [
+        ("upper bound (%)", cases[0].metrics["upper_bound_pct"]),
+        ("runtime (s)", summary["runtime_s"]),
+    ]
+    return RunResult(
+        scenario=scenario.name,
+        mode="community",
+        summary=summary,
+        agents=member_records(reference, summary["converged"]),
+        tables=tables,
+        figures={
+            "self_production": lambda: plot_sweep(table, title),
+            "week": lambda: plot_week(reference.data, reference.schedule, f"{title}: {ref_title}"),
+        },
+        console=console,
+    )

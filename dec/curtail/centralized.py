@@ -1,0 +1,129 @@
+"""Centralized solve of the curtailment problem (cvxpy + Clarabel), the reference of the ADMM.
+
+The network enters as the linear model's own sparse constraints
+(:meth:`~dec.network.linear.LinearVoltageModel.cvxpy_voltage`: LinDistFlow with subtree
+flows and voltage changes as variables, balanced or per phase), ``v = v_point + Δv``
+within the problem's limits: the same linear model as the coordinator's, without any
+dense node × node matrix.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from dec.curtail.problem import CurtailProblem
+from dec.errors import SubproblemInfeasible
+from dec.network.linear import LinearVoltageModel
+
+#: Clarabel tolerances tried in turn: the tightest that the interior-point method reaches
+#: (degenerate optima, e.g. a zero common fraction, stall it at 1e-10).
+TOLERANCE_LADDER = (1e-10, 1e-9, 1e-8)
+
+
+@dataclass
+class CurtailDecision:
+    """A solution of the curtailment problem (agent-level fractions).
+
+    Attributes
+    ----------
+    a
+        Curtailment fraction of each agent.
+    b
+        Reactive fraction of each agent (zeros without reactive power).
+    theta
+        Common equal-kW share in units of p̄ (None for other schemes).
+    y
+        Coordinator variables (fairness-map values).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    theta: float | None
+    y: np.ndarray
+
+
+def solve_centralized(
+    problem: CurtailProblem,
+    model: LinearVoltageModel,
+    v_point: np.ndarray,
+    point: CurtailDecision,
+) -> tuple[CurtailDecision, float]:
+    """Solve the curtailment problem linearised at ``point``; return it and the solve time (s).
+
+    Raises
+    ------
+    SubproblemInfeasible
+        If the solver does not report an optimal solution.
+    """
+    start = time.perf_counter()
+    settings = problem.settings
+    dp_per_y, dq_per_b = problem.injection_maps()
+    n_y, n_ag = problem.n_y, problem.n_agents
+    y = cp.Variable(n_y)
+    b = cp.Variable(n_ag) if settings.reactive else None
+    constraints = [y >= 0, y <= 1]
+    dq_kw = None
+    if b is not None:
+        constraints += [b <= 0, b >= -problem.b_max]
+        dq_kw = dq_per_b @ (b - point.b)
+    dv, network = model.cvxpy_voltage(dp_per_y @ (y - point.y), dq_kw)
+    constraints += network
+    v = v_point + dv
+    v_min, v_max = problem.limits(model)
+    upper, lower = np.flatnonzero(np.isfinite(v_max)), np.flatnonzero(np.isfinite(v_min))
+    constraints += [v[upper] <= v_max[upper], v[lower] >= v_min[lower]]
+
+    w_a = problem.w_a
+    a = y[problem.y_of_agent] if n_y != n_ag else y
+    theta = None
+    scheme = settings.fairness
+    if scheme == "proportional":
+        objective = -cp.sum(cp.log(1 - a))
+    elif scheme == "equal-kw":
+        theta = cp.Variable()
+        constraints.append(cp.multiply(w_a, a) <= theta)
+        objective = n_ag * theta + 0.5 * problem.reg * cp.sum(cp.multiply(w_a, cp.square(a)))
+    else:
+        objective = w_a @ a + 0.5 * problem.reg * cp.sum(cp.multiply(w_a, cp.square(a)))
+    if b is not None:
+        objective = objective + 0.5 * settings.q_cost * cp.sum(
+            cp.multiply(problem.w_b, cp.square(b))
+        )
+    prob = cp.Problem(cp.Minimize(objective), constraints)
+    _solve_accurately(prob)
+    y_val = np.clip(y.value, 0.0, 1.0)
+    decision = CurtailDecision(
+        a=y_val[problem.y_of_agent],
+        b=np.clip(b.value, -problem.b_max, 0.0) if b is not None else np.zeros(n_ag),
+        theta=float(theta.value) if theta is not None else None,
+        y=y_val,
+    )
+    return decision, time.perf_counter() - start
+
+
+def _solve_accurately(prob: cp.Problem) -> None:
+    """Solve with Clarabel at the tightest tolerance of the ladder that ends optimal.
+
+    Raises
+    ------
+    SubproblemInfeasible
+        If no tolerance gives an optimal solution.
+    """
+    status = "not solved"
+    for tol in TOLERANCE_LADDER:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "solution may be inaccurate": next rung
+            try:
+                prob.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
+            except cp.SolverError as err:
+                status = str(err)
+                continue
+        status = prob.status
+        if status == cp.OPTIMAL:
+            return
+    raise SubproblemInfeasible("the centralized curtailment problem", str(status))

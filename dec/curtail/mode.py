@@ -1,0 +1,154 @@
+"""Mode ``curtail`` (the default): fair PV curtailment against over-voltage."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from dec.admm.convergence import Tolerances
+from dec.admm.engine import make_engine
+from dec.curtail import plots
+from dec.curtail.problem import SCHEMES, CurtailSettings
+from dec.curtail.report import build_result, summarise
+from dec.curtail.simulate import read_shapes, run_series, run_snapshot
+from dec.errors import InputError
+from dec.result import RunResult
+from dec.scenario import Scenario
+from dec.validation import Problems, one_of, positive, within
+
+HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
+DEFAULT_MAX_ITER = 5000
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Options of the curtailment mode."""
+    group.add_argument(
+        "--fairness",
+        choices=SCHEMES,
+        default="feeder",
+        help="how curtailment is shared: one fraction for all (feeder), per service "
+        "transformer, equal kW, least total kW (efficient), or proportional fairness",
+    )
+    group.add_argument(
+        "--compare-fairness",
+        action="store_true",
+        help="also run every fairness scheme and write the price-of-fairness table and plot",
+    )
+    group.add_argument(
+        "--reactive",
+        action="store_true",
+        help="let inverters absorb reactive power within their kVA rating before curtailing",
+    )
+    group.add_argument(
+        "--day",
+        action="store_true",
+        help="run the 96 quarter hours of a day (GridAPPS-D case A shapes); --steps N runs "
+        "the first N",
+    )
+    group.add_argument(
+        "--first-step", type=int, default=0, help="first quarter hour of a time series"
+    )
+    group.add_argument(
+        "--vmax", type=float, default=None, help="upper voltage limit, pu (default: feeder's, 1.05)"
+    )
+    group.add_argument(
+        "--eps-abs", type=float, default=1e-10, help="ADMM absolute tolerance (curtail)"
+    )
+    group.add_argument(
+        "--eps-rel", type=float, default=1e-9, help="ADMM relative tolerance (curtail)"
+    )
+
+
+def settings_from(
+    scenario: Scenario, args: argparse.Namespace, fairness: str | None = None
+) -> CurtailSettings:
+    """Curtailment settings from the command line and the scenario's ``curtail:`` section."""
+    section = scenario.section("curtail", required=False)
+    problems = Problems(scenario.source)
+    known = {"fairness", "reactive", "vmax_pu", "vmin_pu"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        problems.add(
+            f"Section 'curtail' has unknown field(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(known))}."
+        )
+    vmax = args.vmax if args.vmax is not None else section.get("vmax_pu")
+    limits = {
+        k: v for k, v in (("vmax_pu", vmax), ("vmin_pu", section.get("vmin_pu"))) if v is not None
+    }
+    problems.extend(within(limits, "voltage limit", "setting", 0.5, 1.5))
+    problems.extend(
+        positive({"eps_abs": args.eps_abs, "eps_rel": args.eps_rel}, "tolerance", "setting")
+    )
+    max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
+    problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
+    scheme = fairness or (
+        args.fairness if args.fairness != "feeder" else section.get("fairness", "feeder")
+    )
+    problems.extend(one_of({"curtail": scheme}, "fairness", "section", SCHEMES))
+    problems.raise_if_any()
+
+    return CurtailSettings(
+        fairness=scheme,
+        reactive=bool(args.reactive or section.get("reactive", False)),
+        vmax_pu=vmax,
+        vmin_pu=section.get("vmin_pu"),
+        tolerances=Tolerances(args.eps_abs, args.eps_rel, int(max_iter)),
+    )
+
+
+def _comparison(scenario: Scenario, args: argparse.Namespace, engine) -> pd.DataFrame:
+    rows = []
+    for scheme in SCHEMES:
+        run = run_snapshot(
+            scenario.feeder, settings_from(scenario, args, scheme), args.solver, engine, args.seed
+        )
+        s = summarise(run, args.solver, engine.name)
+        rows.append(
+            {
+                k: s[k]
+                for k in (
+                    "fairness",
+                    "total_curtailment_kw",
+                    "jain_index",
+                    "vmax_pu_after_ac",
+                    "iterations",
+                    "objective",
+                    "objective_centralized",
+                    "converged",
+                )
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
+    """Validate the options, solve, and return the result for the exporter."""
+    feeder = scenario.require_feeder()
+    settings = settings_from(scenario, args)
+    n_steps = 96 - args.first_step if args.day else args.steps
+    if args.compare_fairness and n_steps:
+        raise InputError("--compare-fairness compares one operating point; drop --day/--steps.")
+    shapes = read_shapes(n_steps, args.first_step) if n_steps else None
+    engine = make_engine(args.engine)
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            if shapes is None:
+                result_run = run_snapshot(feeder, settings, args.solver, engine, args.seed)
+            else:
+                result_run = run_series(feeder, settings, *shapes, args.solver, engine, args.seed)
+            result = build_result(result_run, args.solver, engine.name)
+            if args.compare_fairness:
+                table = _comparison(scenario, args, engine)
+                result.tables["fairness_comparison"] = table
+                result.figures["price_of_fairness"] = lambda: plots.price_of_fairness(
+                    table, f"{feeder.feeder_id}: price of fairness"
+                )
+                result.console.append(("fairness comparison", "fairness_comparison.csv"))
+    finally:
+        engine.close()
+    result.scenario = scenario.name
+    result.summary["scenario"] = scenario.name
+    return result

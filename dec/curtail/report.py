@@ -1,0 +1,275 @@
+"""Turn a curtailment run into the RunResult the exporter writes.
+
+The per-agent files are a serialisation of ``res_agent`` (one row per step and PV
+agent, from the DataCollector): scalars for a snapshot, one list entry per step for a
+time series. The summary aggregates the solutions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dec.curtail import plots
+from dec.curtail.cim import difference_message
+from dec.curtail.metrics import jain_index
+from dec.curtail.simulate import PV_REPORTS, CurtailRun
+from dec.curtail.solve import CurtailSolution
+from dec.network.topology import build_tree
+from dec.result import RunResult
+
+#: Per-step fields of the setpoint files: what the agents record, but the linear-model voltage.
+STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
+
+
+def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
+    specs = {a.agent_id: a for a in run.feeder.agents_of_type("pv")}
+    records = []
+    for agent_id, rows in run.res_agent.groupby("agent_id", sort=False):
+        spec = specs[agent_id]
+        record = {
+            **spec.to_record(),
+            "mode": "curtail",
+            "unit": "kW",
+            "converged": converged,
+            "fairness": run.settings.fairness,
+            "p_rated_kw": spec.p_rated_kw,
+            "s_rated_kva": spec.s_rated_kva,
+            "group": spec.group,
+            "owner": spec.owner,
+            "phase": spec.phase,
+        }
+        if run.step_h is None:
+            record.update({f: rows[f].iloc[0] for f in STEP_FIELDS})
+        else:
+            record["time_step_h"] = run.step_h
+            record.update({f: rows[f].tolist() for f in STEP_FIELDS})
+        records.append(record)
+    return records
+
+
+def _electrical_distance(run: CurtailRun) -> tuple[pd.Series, pd.Series]:
+    """Path resistance of every bus and of every PV agent's bus, pu."""
+    tree = build_tree(run.feeder.net)
+    per_node = tree.path_resistance_pu()
+    per_bus = pd.Series({bus: per_node[node] for bus, node in tree.bus_node.items()}).sort_index()
+    per_agent = pd.Series({a.agent_id: per_bus[a.bus] for a in run.feeder.agents_of_type("pv")})
+    return per_bus, per_agent
+
+
+def _cim(run: CurtailRun) -> dict:
+    steps = sorted(run.res_agent["step"].unique())
+    messages = []
+    for _agent_id, rows in run.res_agent.groupby("agent_id", sort=False):
+        rows = rows.set_index("step").reindex(steps)
+        p_old, q_old = rows["p_available_kw"].iloc[0], 0.0
+        for step in steps:
+            p_new, q_new = rows.at[step, "p_setpoint_kw"], rows.at[step, "q_setpoint_kvar"]
+            messages.append(
+                difference_message(
+                    run.feeder.feeder_id,
+                    _agent_id,
+                    p_new,
+                    q_new,
+                    p_old,
+                    q_old,
+                    timestamp=int(step * (run.step_h or 0) * 3600),
+                )
+            )
+            p_old, q_old = p_new, q_new
+    return {
+        "feeder": run.feeder.feeder_id,
+        "unit": "W and var (CIM SI units)",
+        "messages": messages,
+    }
+
+
+def _history(run: CurtailRun) -> pd.DataFrame:
+    """ADMM residual history of all steps and linearisations, one row per round."""
+    frames = [s.history.frame() for s in run.solutions.values()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
+    """Summarise a run: the common fields of DESIGN.md plus the curtailment ones."""
+    sols, res = list(run.solutions.values()), run.res_agent
+    history = (
+        pd.concat([s.history.frame() for s in sols], ignore_index=True) if sols else pd.DataFrame()
+    )
+    last = history.iloc[-1] if len(history) else None
+    converged = all(s.converged for s in sols)
+    objective = float(sum(s.objective for s in sols))
+    objective_c = float(sum(s.objective_centralized for s in sols))
+    worst = run.solutions[run.worst_step()] if sols else None
+    per_step = res.groupby("step")
+    ratios = res.loc[res["p_available_kw"] > 0].groupby("agent_id")["curtailment_ratio"].mean()
+    rounds = len(history)
+    summary = {
+        "scenario": run.feeder.feeder_id,
+        "mode": "curtail",
+        "n_agents": int(res["agent_id"].nunique()),
+        "n_households": len(run.feeder.agents_of_type("household")),
+        "iterations": rounds if solver == "admm" else None,
+        "converged": converged,
+        "primal_residual": float(last["primal_residual"]) if last is not None else None,
+        "dual_residual": float(last["dual_residual"]) if last is not None else None,
+        "objective": objective,
+        "objective_centralized": objective_c,
+        "objective_gap_rel": abs(objective - objective_c) / max(abs(objective_c), 1e-6),
+        "runtime_s": run.runtime_s,
+        "runtime_solver_s": float(sum(s.runtime_solver_s for s in sols)),
+        "runtime_centralized_s": float(sum(s.runtime_centralized_s for s in sols)),
+        "time_per_round_s": float(history["round_time_s"].mean()) if rounds else None,
+        "solver": solver,
+        "engine": engine,
+        "fairness": run.settings.fairness,
+        "reactive": run.settings.reactive,
+        "vmax_limit_pu": sols[0].problem.vmax_pu if sols else None,
+        "vmax_pu_before": float(max(s.vm_before_pu.max() for s in sols)) if sols else None,
+        "vmax_pu_after_linear": float(max(s.vm_after_linear_pu.max() for s in sols))
+        if sols
+        else None,
+        "vmax_pu_after_ac": float(max(s.vm_after_ac_pu.max() for s in sols)) if sols else None,
+        "vmin_pu_after_ac": float(min(s.vm_after_ac_pu.min() for s in sols)) if sols else None,
+        "relinearisations": int(sum(s.relinearisations for s in sols)),
+        "total_available_kw": float(per_step["p_available_kw"].sum().max()),
+        "total_curtailment_kw": float(per_step["curtailment_kw"].sum().max()),
+        "total_q_kvar": float(per_step["q_setpoint_kvar"].sum().min()),
+        "jain_index": jain_index(ratios.to_numpy()),
+        "alpha": None,
+        "three_phase": run.feeder.three_phase,
+        "operating_point": run.feeder.operating_point,
+        "ac_within_limit": all(s.ac_converged for s in sols),
+        "notes": sorted({note for s in sols for note in s.notes}),
+    }
+    summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
+        summary["total_available_kw"], 1e-12
+    )
+    if worst is not None and run.settings.fairness == "feeder":
+        summary["alpha"] = float(np.clip(worst.decision.y[0], 0.0, 1.0))
+    if worst is not None and run.settings.fairness == "transformer":
+        summary["alpha_by_group"] = dict(
+            zip(
+                worst.problem.group_names, np.clip(worst.decision.y, 0.0, 1.0).tolist(), strict=True
+            )
+        )
+    if worst is not None and run.settings.fairness == "equal-kw":
+        summary["equal_curtailment_kw"] = float(worst.decision.theta * worst.problem.p_mean_kw)
+    if run.step_h is not None:
+        summary["time_step_h"] = run.step_h
+        summary["n_steps"] = int(res["step"].nunique())
+        summary["total_curtailment_kwh"] = float(res["curtailment_kw"].sum() * run.step_h)
+        summary["total_available_kwh"] = float(res["p_available_kw"].sum() * run.step_h)
+        summary["total_curtailment_kw"] = float(per_step["curtailment_kw"].sum().max())
+    return summary
+
+
+def _series_table(run: CurtailRun) -> pd.DataFrame:
+    per_step = run.res_agent.groupby("step")[
+        ["p_available_kw", "p_setpoint_kw", "curtailment_kw"]
+    ].sum()
+    per_step["time_h"] = per_step.index * run.step_h
+    vmax_before = run.res_agent.groupby("step")["voltage_pu_before"].max()
+    vmax_after = run.res_agent.groupby("step")["voltage_pu_after"].max()
+    per_step["vmax_pu_before"] = vmax_before.fillna(np.nan)
+    per_step["vmax_pu_after_ac"] = vmax_after
+    return per_step.reset_index()
+
+
+def _voltage_table(
+    run: CurtailRun, solution: CurtailSolution, distance_bus: pd.Series
+) -> pd.DataFrame:
+    """Voltage of every (bus, phase) before, after on the linear model and after on the AC model."""
+    before = solution.vm_before_pu
+    buses = before.index.get_level_values("bus")
+    tree = solution.problem.tree
+    node_bus = tree.node_bus[[tree.bus_node[b] for b in buses]]
+    linear = solution.vm_after_linear_pu.reindex(
+        pd.MultiIndex.from_arrays([node_bus, before.index.get_level_values("phase")])
+    )
+    return pd.DataFrame(
+        {
+            "bus": buses,
+            "phase": before.index.get_level_values("phase"),
+            "name": run.feeder.net.bus.loc[buses, "name"].to_numpy(),
+            "electrical_distance_pu": distance_bus.reindex(buses).to_numpy(),
+            "vm_pu_before": before.to_numpy(),
+            "vm_pu_after_linear": linear.to_numpy(),
+            "vm_pu_after_ac": solution.vm_after_ac_pu.reindex(before.index).to_numpy(),
+        }
+    )
+
+
+def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
+    """Assemble summary, per-agent records, tables, CIM message and figures of a run."""
+    summary = summarise(run, solver, engine)
+    records = _agent_records(run, summary["converged"])
+    distance_bus, distance_agent = _electrical_distance(run)
+    history = (
+        pd.concat([s.history.frame() for s in run.solutions.values()], ignore_index=True)
+        if run.solutions
+        else None
+    )
+    name = run.feeder.feeder_id
+    scheme = run.settings.fairness
+    tables = {"setpoints": run.res_agent[["step", "agent_id", *PV_REPORTS]]}
+    figures = {}
+    worst_step = run.worst_step()
+    if worst_step is not None:
+        worst = run.solutions[worst_step]
+        at_worst = run.res_agent[run.res_agent["step"] == worst_step]
+        tables["voltages"] = _voltage_table(run, worst, distance_bus)
+        voltages = tables["voltages"]
+        figures["voltage_profile"] = lambda: plots.voltage_profile(
+            voltages,
+            worst.problem.vmax_pu,
+            f"{name}: voltages, {scheme} fairness",
+        )
+        figures["curtailment"] = lambda: plots.curtailment_per_agent(
+            at_worst, distance_agent, f"{name}: PV setpoints, {scheme} fairness"
+        )
+    if len(history):
+        tables["residuals"] = history
+        figures["residuals"] = lambda: plots.residuals(
+            history, f"{name}: ADMM residuals, {scheme} fairness"
+        )
+    if run.step_h is not None:
+        series = _series_table(run)
+        tables["steps"] = series
+        figures["daily"] = lambda: plots.daily(
+            series,
+            summary["vmax_limit_pu"] or 1.05,
+            f"{name}: PV and voltage over the day, {scheme}",
+        )
+    console = [
+        ("fairness", scheme),
+        ("solver / engine", f"{solver} / {engine}"),
+        ("PV agents", summary["n_agents"]),
+        ("converged", summary["converged"]),
+        ("ADMM rounds", summary["iterations"]),
+        ("linear solves (re-linearisations)", summary["relinearisations"]),
+        ("max voltage before (AC, pu)", summary["vmax_pu_before"]),
+        ("max voltage after (linear, pu)", summary["vmax_pu_after_linear"]),
+        ("max voltage after (AC, pu)", summary["vmax_pu_after_ac"]),
+        ("AC within the limit", summary["ac_within_limit"]),
+        ("common fraction alpha", summary["alpha"]),
+        ("total curtailment (kW)", summary["total_curtailment_kw"]),
+        ("Jain's index", summary["jain_index"]),
+        (
+            "objective / centralized",
+            f"{summary['objective']:.6g} / {summary['objective_centralized']:.6g}",
+        ),
+        ("objective gap (rel)", summary["objective_gap_rel"]),
+        ("runtime (s)", summary["runtime_s"]),
+        *(("note", note) for note in summary["notes"]),
+    ]
+    return RunResult(
+        scenario=name,
+        mode="curtail",
+        summary=summary,
+        agents=records,
+        tables=tables,
+        documents={"cim_difference": _cim(run)},
+        figures=figures,
+        console=console,
+    )

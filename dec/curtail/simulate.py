@@ -1,0 +1,239 @@
+"""Run fair curtailment with Mesa agents: one snapshot or a series of time steps.
+
+The :class:`~agents.model.CoordinationModel` holds one agent per household and PV
+unit plus the network coordinator. Each step the PV agents' local updates run on the
+chosen engine inside the ADMM, the coordinator enforces the voltage limits, the
+result is validated on the AC power flow, and every PV agent records its setpoint;
+the model's DataCollector turns those records into the ``res_agent`` table (one row
+per step and agent) from which the output files are written.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents.coordinator import CoordinatorAgent
+from agents.model import CoordinationModel
+from dec.admm.engine import Engine
+from dec.curtail.problem import CurtailProblem, CurtailSettings
+from dec.curtail.solve import CurtailSolution, solve_curtailment
+from dec.errors import InputError
+from dec.network.injections import element_power_kw, set_element_power
+from dec.progress import progress
+from feeders.base import Feeder
+
+#: What each PV agent records every step (the columns of ``res_agent``).
+PV_REPORTS = (
+    "p_available_kw",
+    "p_setpoint_kw",
+    "q_setpoint_kvar",
+    "curtailment_kw",
+    "curtailment_ratio",
+    "voltage_pu_before",
+    "voltage_pu_after",
+    "voltage_pu_after_linear",
+)
+
+SHAPES_DIR = Path(__file__).resolve().parents[2] / "inputs" / "ieee123" / "case_a"
+STEP_H = 0.25
+
+
+@dataclass
+class CurtailRun:
+    """The result of a curtailment run.
+
+    Attributes
+    ----------
+    feeder
+        The feeder at the (first) scenario.
+    settings
+        Run settings.
+    solutions
+        Validated solution of each solved step (steps without PV output are not solved).
+    res_agent
+        One row per (step, PV agent): the recorded setpoints (from the DataCollector).
+    step_h
+        Step length in hours (None for a snapshot).
+    runtime_s
+        Wall time of the whole run, s.
+    """
+
+    feeder: Feeder
+    settings: CurtailSettings
+    solutions: dict[int, CurtailSolution]
+    res_agent: pd.DataFrame
+    step_h: float | None = None
+    runtime_s: float = 0.0
+
+    def worst_step(self) -> int | None:
+        """Return the solved step with the largest total curtailment (None if nothing was solved)."""
+        if not self.solutions:
+            return None
+        return max(self.solutions, key=lambda t: self.solutions[t].curtailment_kw.sum())
+
+
+def voltages_at(vm_pu: pd.Series, buses: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """Voltage of each (bus, phase) in a (bus, phase) series, pu (NaN where absent).
+
+    Phase 0 on a three-phase bus (a three-phase unit) gets the bus's highest phase voltage.
+    """
+    exact = vm_pu.reindex(pd.MultiIndex.from_arrays([buses, phases])).to_numpy()
+    highest = vm_pu.groupby(level="bus").max().reindex(buses).to_numpy()
+    return np.where(np.isnan(exact) & (np.asarray(phases) == 0), highest, exact)
+
+
+def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution | None) -> None:
+    """Write a step's decisions into the PV agents' state (zero curtailment where nothing was solved)."""
+    by_id = model.by_id()
+    decided = {}
+    if solution is not None:
+        problem = solution.problem
+        decided = {
+            aid: (p, q, c)
+            for aid, p, q, c in zip(
+                problem.agent_ids,
+                solution.p_setpoint_kw,
+                solution.q_setpoint_kvar,
+                solution.curtailment_kw,
+                strict=True,
+            )
+        }
+    specs = feeder.agents_of_type("pv")
+    tables, index, phases = _elements(specs)
+    available_kw, _ = element_power_kw(feeder.net, tables, index, phases)
+    buses = np.array([a.bus for a in specs], dtype=int)
+    v_before = v_after = v_lin = np.full(len(specs), np.nan)
+    if solution is not None:
+        tree = solution.problem.tree
+        node_bus = tree.node_bus[tree.nodes_of_buses(buses)]
+        v_before = voltages_at(solution.vm_before_pu, buses, phases)
+        v_after = voltages_at(solution.vm_after_ac_pu, buses, phases)
+        v_lin = voltages_at(solution.vm_after_linear_pu, node_bus, phases)
+    for k, (spec, p_av) in enumerate(zip(specs, available_kw, strict=True)):
+        p, q, c = decided.get(spec.agent_id, (p_av, 0.0, 0.0))
+        by_id[spec.agent_id].state.update(
+            p_available_kw=float(p_av),
+            p_setpoint_kw=float(p),
+            q_setpoint_kvar=float(q),
+            curtailment_kw=float(c),
+            curtailment_ratio=float(c / p_av) if p_av > 0 else 0.0,
+            voltage_pu_before=float(v_before[k]),
+            voltage_pu_after=float(v_after[k]),
+            voltage_pu_after_linear=float(v_lin[k]),
+        )
+
+
+def _res_agent(model: CoordinationModel) -> pd.DataFrame:
+    frame = model.datacollector.get_agent_vars_dataframe().reset_index()
+    frame = frame.dropna(subset=["p_available_kw"]).rename(columns={"Step": "step"})
+    frame["step"] = frame["step"] - frame["step"].min()
+    return frame.drop(columns=["AgentID"]).reset_index(drop=True)
+
+
+def _elements(specs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Table, row and phase of the element of each agent."""
+    return (
+        np.array([a.element[0] for a in specs]),
+        np.array([a.element[1] for a in specs], dtype=int),
+        np.array([a.phase for a in specs], dtype=int),
+    )
+
+
+def new_model(feeder: Feeder, seed: int | None) -> tuple[CoordinationModel, CoordinatorAgent]:
+    """Build the Mesa model of a curtailment run: households, PV agents and the coordinator."""
+    model = CoordinationModel(feeder.agents, seed=seed, reporters=("agent_id", *PV_REPORTS))
+    for agent in model.agents:
+        agent.state["agent_id"] = agent.agent_id if agent.agent_type == "pv" else None
+    return model, CoordinatorAgent(model)
+
+
+def run_snapshot(
+    feeder: Feeder,
+    settings: CurtailSettings,
+    solver: str = "admm",
+    engine: Engine | None = None,
+    seed: int | None = None,
+) -> CurtailRun:
+    """Solve one operating point (the feeder's scenario)."""
+    start = time.perf_counter()
+    model, coordinator = new_model(feeder, seed)
+    problem = CurtailProblem.from_feeder(feeder, settings)
+    solution = solve_curtailment(problem, solver, engine, coordinator=coordinator)
+    _record(model, feeder, solution)
+    model.datacollector.collect(model)
+    return CurtailRun(
+        feeder, settings, {0: solution}, _res_agent(model), None, time.perf_counter() - start
+    )
+
+
+def read_shapes(n_steps: int, first_step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``n_steps`` quarter-hour load and PV multipliers (GridAPPS-D case A shapes, BSD).
+
+    Raises
+    ------
+    InputError
+        If more steps are asked than the 96 quarter hours of the day.
+    """
+    load = pd.read_csv(SHAPES_DIR / "loadshape_15min.csv", header=None)[0].to_numpy(float)
+    pv = pd.read_csv(SHAPES_DIR / "pvshape_15min.csv", header=None)[0].to_numpy(float)
+    if not 1 <= n_steps <= len(load) - first_step:
+        raise InputError(
+            f"Field 'steps' must be between 1 and {len(load) - first_step} (the 15-minute steps "
+            f"of the day from step {first_step}), found {n_steps}."
+        )
+    window = slice(first_step, first_step + n_steps)
+    return load[window], pv[window]
+
+
+def run_series(
+    feeder: Feeder,
+    settings: CurtailSettings,
+    load_shape: np.ndarray,
+    pv_shape: np.ndarray,
+    solver: str = "admm",
+    engine: Engine | None = None,
+    seed: int | None = None,
+) -> CurtailRun:
+    """Solve a series of operating points, warm-starting each step from the previous one.
+
+    The feeder's loads and PV are multiplied by the shapes (relative to the feeder's own
+    load and PV at ``pv_scale`` = 1, ``load_scale`` = 1): step ``t`` has load
+    ``load_shape[t]`` × nominal and PV ``pv_shape[t]`` × kWp. Steps without over-voltage
+    need no curtailment: every PV keeps its available power.
+    """
+    start = time.perf_counter()
+    model, coordinator = new_model(feeder, seed)
+    loads = feeder.agents_of_type("household")
+    pvs = feeder.agents_of_type("pv")
+    load_el = _elements(loads)
+    pv_el = _elements(pvs)
+    p_nominal = np.array([a.p_rated_kw for a in loads])
+    kwp = np.array([a.p_rated_kw for a in pvs])
+    p_now, q_now = element_power_kw(feeder.net, *load_el)
+    tan_phi = np.divide(q_now, p_now, out=np.zeros_like(p_now), where=p_now != 0)
+    solutions, state = {}, None
+    for t in progress(range(len(load_shape)), desc="steps"):
+        step_feeder = copy.copy(feeder)
+        step_feeder.net = copy.deepcopy(feeder.net)
+        p_load = p_nominal * load_shape[t]
+        set_element_power(step_feeder.net, *load_el, p_load, p_load * tan_phi)
+        set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
+        solution = None
+        if pv_shape[t] > 0:
+            problem = CurtailProblem.from_feeder(step_feeder, settings)
+            solution = solve_curtailment(problem, solver, engine, state, coordinator)
+            state = solution.state
+            solutions[t] = solution
+        _record(model, step_feeder, solution)
+        model.datacollector.collect(model)
+        model.step()  # advances the model clock: the next collection is the next step
+
+    return CurtailRun(
+        feeder, settings, solutions, _res_agent(model), STEP_H, time.perf_counter() - start
+    )

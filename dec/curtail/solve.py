@@ -1,0 +1,247 @@
+"""Solve fair curtailment and validate it on the AC power flow.
+
+1. AC power flow at the scenario (PV at available power): voltages before control, per
+   (bus, phase) (:meth:`dec.network.grid.Grid.run_ac`: ``runpp``, or ``runpp_3ph`` on a
+   three-phase feeder).
+2. Feasibility: the model's voltages with every PV fully curtailed (and absorbing its
+   largest reactive power): if one is still above the limit, no curtailment can help and
+   the run stops before iterating (:class:`~dec.errors.InfeasibleError`, exit 2).
+3. Solve on the linear model (agent ADMM or centralized), apply the setpoints, run the
+   AC power flow. With the model anchored at the AC point: while the AC maximum is more
+   than ``ac_tol_pu`` above the limit (linearisation error), re-linearise at the new
+   operating point and solve again, warm-starting the ADMM. With the model anchored at
+   the lossless LinDistFlow (the GridAPPS-D cases), the linear problem is the problem:
+   it is solved once and the AC result is reported (``ac_converged``) without changing it.
+4. The centralized solve of the final linearisation gives the reference objective.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+
+from agents.coordinator import CoordinatorAgent
+from dec.admm.convergence import History
+from dec.admm.engine import Engine
+from dec.curtail.admm import AdmmState, solve_admm
+from dec.curtail.centralized import CurtailDecision, solve_centralized
+from dec.curtail.problem import CurtailProblem
+from dec.errors import InfeasibleError
+from dec.network.injections import set_element_power
+
+
+@dataclass
+class CurtailSolution:
+    """A validated curtailment solution.
+
+    Attributes
+    ----------
+    problem
+        The problem solved.
+    decision
+        Final decision (agent fractions).
+    reference
+        Centralized solution of the final linearisation (the reference of the ADMM).
+    p_setpoint_kw, q_setpoint_kvar
+        Setpoint of each agent of the problem, kW / kvar (generation positive).
+    curtailment_kw
+        Curtailed power of each agent, kW.
+    objective, objective_centralized
+        Objective of the decision and of the centralized solve of the same linearisation.
+    history
+        ADMM residual history over all linearisations (empty for the centralized solver).
+    converged
+        ADMM met its tolerances and (with the model anchored at the AC point) the AC
+        validation met the voltage limit.
+    relinearisations
+        Number of linear solves (1 = no re-linearisation needed).
+    vm_before_pu, vm_after_ac_pu
+        AC voltage of every (bus, phase) before and after, pu (phase 0 on a balanced feeder).
+    vm_after_linear_pu
+        Linear-model voltage of every model node at the decision, pu (indexed by the
+        node's representative bus and phase).
+    runtime_s, runtime_solver_s, runtime_centralized_s
+        Wall time of the whole solve, of the distributed (or centralized) solves and of the
+        reference centralized solve, s.
+    state
+        ADMM iterates, to warm-start the next solve.
+    """
+
+    problem: CurtailProblem
+    decision: CurtailDecision
+    reference: CurtailDecision
+    p_setpoint_kw: np.ndarray
+    q_setpoint_kvar: np.ndarray
+    curtailment_kw: np.ndarray
+    objective: float
+    objective_centralized: float
+    history: History
+    converged: bool
+    relinearisations: int
+    vm_before_pu: pd.Series
+    vm_after_ac_pu: pd.Series
+    vm_after_linear_pu: pd.Series
+    runtime_s: float
+    runtime_solver_s: float
+    runtime_centralized_s: float
+    state: AdmmState | None = None
+    ac_converged: bool = True
+    admm_converged: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objective_gap_rel(self) -> float:
+        """|objective − centralized| / max(|centralized|, 1e-6): relative, absolute near zero."""
+        return abs(self.objective - self.objective_centralized) / max(
+            abs(self.objective_centralized), 1e-6
+        )
+
+
+def _apply(net: pp.pandapowerNet, problem: CurtailProblem, decision: CurtailDecision) -> tuple:
+    c_kw = problem.curtailment_kw(decision.a, decision.theta)
+    p_kw = problem.p_kw - c_kw
+    q_kvar = problem.s_kva * decision.b
+    set_element_power(
+        net, problem.element_table, problem.element_index, problem.phase, p_kw, q_kvar
+    )
+    return p_kw, q_kvar, c_kw
+
+
+def _node_label(problem: CurtailProblem, bus: int, phase: int, vm_pu: float) -> str:
+    net = problem.feeder.net
+    where = f"phase {'abc'[phase - 1]}, " if phase else ""
+    return f"{bus} ({net.bus.at[bus, 'name']}, {where}{vm_pu:.4f} pu)"
+
+
+def check_feasible(problem: CurtailProblem, net: pp.pandapowerNet) -> None:
+    """Raise :class:`InfeasibleError` if full curtailment cannot bring every voltage under the limit.
+
+    The voltages are the model's at full curtailment: the AC power flow, or the LinDistFlow
+    for a model anchored there.
+    """
+    test = copy.deepcopy(net)
+    full = CurtailDecision(
+        a=np.ones(problem.n_agents), b=-problem.b_max, theta=None, y=np.ones(problem.n_y)
+    )
+    _apply(test, problem, full)
+    grid = problem.grid
+    vm = grid.operating_point(test)
+    over = np.flatnonzero(vm > problem.vmax_pu + problem.settings.ac_tol_pu)
+    if len(over):
+        nodes = grid.nodes
+        names = [_node_label(problem, nodes.bus[k], nodes.phase[k], vm[k]) for k in over[:8]]
+        more = f" and {len(over) - 8} more" if len(over) > 8 else ""
+        also = " and absorbing its largest reactive power" if problem.settings.reactive else ""
+        raise InfeasibleError(
+            f"Even with every PV fully curtailed{also}, "
+            f"{len(over)} {'bus phases' if grid.three_phase else 'buses'} stay above the "
+            f"{problem.vmax_pu} pu limit: {', '.join(names)}{more}. "
+            "Lower the source voltage or raise the limit.",
+            problem.feeder.feeder_id,
+        )
+
+
+def solve_curtailment(
+    problem: CurtailProblem,
+    solver: str = "admm",
+    engine: Engine | None = None,
+    state: AdmmState | None = None,
+    coordinator: CoordinatorAgent | None = None,
+) -> CurtailSolution:
+    """Solve a curtailment problem and validate it on the AC power flow.
+
+    Parameters
+    ----------
+    problem
+        The problem (its feeder's net holds the available PV output).
+    solver
+        ``admm`` (agent ADMM) or ``centralized``.
+    engine
+        Engine of the agents' local updates (ADMM only).
+    state
+        ADMM iterates to warm-start from (e.g. the previous time step).
+    coordinator
+        The coordinator agent of the Mesa model (ADMM only).
+
+    Raises
+    ------
+    InfeasibleError
+        If full curtailment cannot meet the voltage limit.
+    """
+    start = time.perf_counter()
+    settings = problem.settings
+    grid = problem.grid
+    net = copy.deepcopy(problem.feeder.net)
+    vm_before = grid.run_ac(net)
+    check_feasible(problem, net)
+    point = CurtailDecision(
+        a=np.zeros(problem.n_agents),
+        b=np.zeros(problem.n_agents),
+        theta=None,
+        y=np.zeros(problem.n_y),
+    )
+    v_point = grid.operating_point(net, vm_before)
+    model = grid.model(v_point)
+    history = History()
+    solver_s = 0.0
+    admm_converged = True
+    for n_solves in range(1, settings.max_relinearisations + 1):
+        model = model.at_voltage(v_point)
+        vmap = problem.voltage_map(model, v_point, point.y, point.b)
+        t0 = time.perf_counter()
+        if solver == "admm":
+            state, run = solve_admm(problem, vmap, state, engine, coordinator=coordinator)
+            history.rows.extend(run.rows)
+            admm_converged = run.converged
+            decision = state.decision(problem)
+        else:
+            decision, _ = solve_centralized(problem, model, v_point, point)
+        solver_s += time.perf_counter() - t0
+        p_kw, q_kvar, c_kw = _apply(net, problem, decision)
+        vm_after = grid.run_ac(net)
+        ac_ok = vm_after.max() <= problem.vmax_pu + settings.ac_tol_pu
+        if ac_ok or not grid.relinearises or n_solves == settings.max_relinearisations:
+            break
+        point, v_point = decision, grid.operating_point(net, vm_after)
+    reference, central_s = solve_centralized(problem, model, v_point, point)
+    z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
+    nodes = grid.nodes
+    notes = []
+    if not ac_ok and not grid.relinearises:
+        notes.append(
+            f"The AC power flow of the setpoints reaches {vm_after.max():.4f} pu, above the "
+            f"{problem.vmax_pu} pu limit that the LinDistFlow problem meets; the problem is not "
+            "re-linearised on it (the AC model has the losses the LinDistFlow neglects and, per "
+            "phase, gives lines their sequence data, i.e. treats them as transposed)."
+        )
+    return CurtailSolution(
+        problem=problem,
+        decision=decision,
+        reference=reference,
+        p_setpoint_kw=p_kw,
+        q_setpoint_kvar=q_kvar,
+        curtailment_kw=c_kw,
+        objective=problem.objective(decision.a, decision.b, decision.theta),
+        objective_centralized=problem.objective(reference.a, reference.b, reference.theta),
+        history=history,
+        converged=bool((ac_ok or not grid.relinearises) and admm_converged),
+        relinearisations=n_solves,
+        vm_before_pu=vm_before,
+        vm_after_ac_pu=vm_after.copy(),
+        vm_after_linear_pu=pd.Series(
+            model.magnitude(vmap(z)),
+            index=pd.MultiIndex.from_arrays([nodes.bus, nodes.phase], names=["bus", "phase"]),
+        ),
+        runtime_s=time.perf_counter() - start,
+        runtime_solver_s=solver_s,
+        runtime_centralized_s=central_s if solver == "admm" else solver_s,
+        state=state,
+        ac_converged=bool(ac_ok),
+        admm_converged=admm_converged,
+        notes=notes,
+    )

@@ -1,0 +1,118 @@
+"""The network side of P2P trades: the transfer model, branch ratings and electrical distances.
+
+Physical model (the reference study's, and the issue's): a trade of ``q`` kW
+from seller ``s`` to buyer ``b`` is a *transfer* on top of the hour's operating
+point without P2P. In that base point every seller injects its output less what
+it sold, and every buyer draws its consumption less what it bought (the study's
+"network state without P2P"). Executing a fraction ``x`` of the trade adds
+``x·q`` kW of injection at the seller's bus and ``x·q`` kW of withdrawal at the
+buyer's bus; the slack (ext_grid) balances the rest. With every trade executed
+the injections are the physical ones (all PV output, all consumption). The part
+of a trade that is not executed is held back by the seller (its PV output is
+reduced by that much) and is not drawn over the network by the buyer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dec.conventions import kw_to_mw
+from dec.network.ptdf import PTDF
+from dec.p2p.case import P2PCase
+from dec.p2p.trades import Trades
+
+SQRT3 = np.sqrt(3.0)
+
+
+def branch_ratings_mva(case: P2PCase, ptdf: PTDF) -> np.ndarray:
+    """Thermal rating of every PTDF branch at 100 % loading, MVA.
+
+    Lines: ``√3 · vn_kv · max_i_ka · df · parallel`` at the from-bus voltage level;
+    transformers: ``sn_mva · df · parallel`` (what pandapower's ``loading_percent``
+    refers to).
+    """
+    net = case.net
+    ratings = np.empty(len(ptdf.branch_index))
+    is_line = ptdf.branch_table == "line"
+    lines = net.line.loc[ptdf.branch_index[is_line]]
+    vn_kv = net.bus.loc[lines["from_bus"], "vn_kv"].to_numpy()
+    ratings[is_line] = (
+        SQRT3 * vn_kv * (lines["max_i_ka"] * lines["df"] * lines["parallel"]).to_numpy()
+    )
+    trafos = net.trafo.loc[ptdf.branch_index[~is_line]]
+    ratings[~is_line] = (trafos["sn_mva"] * trafos["df"] * trafos["parallel"]).to_numpy()
+    return ratings
+
+
+def bus_columns(ptdf: PTDF, buses: np.ndarray) -> np.ndarray:
+    """Return the PTDF column of each pandapower bus."""
+    position = {int(b): i for i, b in enumerate(ptdf.buses)}
+    return np.array([position[int(b)] for b in buses], dtype=int)
+
+
+def transfer_matrix_mw(
+    ptdf: PTDF, seller_col: np.ndarray, buyer_col: np.ndarray, q_kw: np.ndarray
+) -> np.ndarray:
+    """Flow change on every branch when each trade is executed in full (branches × trades), MW."""
+    return (ptdf.matrix[:, seller_col] - ptdf.matrix[:, buyer_col]) * kw_to_mw(np.asarray(q_kw))
+
+
+def matched_positions(case: P2PCase, trades: Trades, hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (bought_kw, sold_kw) of every trader in one hour under the given trade quantities."""
+    rows = trades.of_hour(hour)
+    bought = np.bincount(trades.buyer[rows], trades.quantity_kw[rows], minlength=case.n_traders)
+    sold = np.bincount(trades.seller[rows], trades.quantity_kw[rows], minlength=case.n_traders)
+    return bought, sold
+
+
+def element_powers_kw(
+    case: P2PCase, hour: int, unexecuted_bought_kw: np.ndarray, unexecuted_sold_kw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Active power of every trader's load and PV element under the transfer model, kW.
+
+    Parameters
+    ----------
+    case
+        The traders.
+    hour
+        The hour.
+    unexecuted_bought_kw, unexecuted_sold_kw
+        What each trader bought or sold but the network checks did not execute, kW.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(load_kw, pv_kw)`` per trader: consumption less unexecuted purchases,
+        generation less unexecuted sales.
+
+    """
+    load = case.load_kw[hour] - unexecuted_bought_kw
+    pv = case.pv_kw[hour] - unexecuted_sold_kw
+    return np.maximum(load, 0.0), np.maximum(pv, 0.0)
+
+
+def bus_injections_mw(
+    case: P2PCase, ptdf: PTDF, load_kw: np.ndarray, pv_kw: np.ndarray
+) -> np.ndarray:
+    """Net injection at every PTDF column (generation positive), MW."""
+    p_mw = np.zeros(len(ptdf.buses))
+    np.add.at(p_mw, bus_columns(ptdf, case.bus), kw_to_mw(pv_kw - load_kw))
+    return p_mw
+
+
+def path_length_km(
+    case: P2PCase, ptdf: PTDF, seller_bus: np.ndarray, buyer_bus: np.ndarray
+) -> np.ndarray:
+    """Line length a transfer from each seller to each buyer uses, from the PTDF, km.
+
+    Σ over lines of |PTDF(seller) − PTDF(buyer)| · length: on a radial feeder the
+    length of the path between the two buses; on a meshed one, lengths weighted by
+    the share of the transfer each line carries. Transformers count zero.
+    """
+    is_line = ptdf.branch_table == "line"
+    length = np.zeros(len(ptdf.branch_index))
+    length[is_line] = case.net.line.loc[ptdf.branch_index[is_line], "length_km"].to_numpy()
+    share = np.abs(
+        ptdf.matrix[:, bus_columns(ptdf, seller_bus)] - ptdf.matrix[:, bus_columns(ptdf, buyer_bus)]
+    )
+    return length @ share

@@ -1,0 +1,104 @@
+"""Hourly profile tables: 24 rows (hours 0-23), one column per profile, kWh per hour.
+
+The shipped tables (``inputs/p2p/``, MIT licence) are the K-means cluster
+medians of the reference study: residential load (``cluster_medians.csv``) and
+the output of a 3 kWp PV system (``cluster_medians_solar.csv``). A value in kWh
+per hour is the hour's average power in kW.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dec.errors import InputError
+from dec.validation import Problems
+
+HOURS_PER_DAY = 24
+HOUR_COLUMN = "Hour"
+
+
+def read_profiles(path: Path, kind: str) -> pd.DataFrame:
+    """Read and validate a profile table.
+
+    Parameters
+    ----------
+    path
+        CSV file with a ``Hour`` column (0..23) and one column per profile.
+    kind
+        What the profiles are (``"load"``, ``"pv"``), named in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: hour 0..23; columns: profile names; values: kW (= kWh per hour), all
+        finite and non-negative.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, a row count other than 24, hours other than
+        0..23, or values that are not finite non-negative numbers.
+
+    """
+    source = str(path)
+    if not Path(path).is_file():
+        raise InputError(f"The {kind} profile file does not exist.", source)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(
+            f"The {kind} profile file is not a readable CSV table ({err}).", source
+        ) from None
+    problems = Problems(source)
+    if HOUR_COLUMN not in frame.columns:
+        problems.add(f"Column '{HOUR_COLUMN}' is missing; found columns {list(frame.columns)}.")
+    elif len(frame) != HOURS_PER_DAY:
+        problems.add(
+            f"The {kind} profiles must have {HOURS_PER_DAY} hourly rows (hours 0 to 23), "
+            f"found {len(frame)}."
+        )
+    elif frame[HOUR_COLUMN].tolist() != list(range(HOURS_PER_DAY)):
+        problems.add(
+            f"Column '{HOUR_COLUMN}' must hold the hours 0 to 23 in order, "
+            f"found {frame[HOUR_COLUMN].tolist()}."
+        )
+    problems.raise_if_any()
+    values = frame.drop(columns=HOUR_COLUMN).set_index(frame[HOUR_COLUMN].rename("hour"))
+    numeric = values.apply(pd.to_numeric, errors="coerce")
+    for column in numeric.columns:
+        bad = numeric.index[~np.isfinite(numeric[column].to_numpy(dtype=float))].tolist()
+        if bad:
+            problems.add(
+                f"Column '{column}' holds values that are not finite numbers at hours "
+                f"{bad[:5]}: {values.loc[bad[:5], column].tolist()}."
+            )
+            continue
+        negative = numeric.index[numeric[column] < 0].tolist()
+        if negative:
+            problems.add(
+                f"Column '{column}' holds negative {kind} values (must be zero or more) at "
+                f"hours {negative[:5]}: {numeric.loc[negative[:5], column].tolist()}."
+            )
+    problems.raise_if_any()
+    return numeric.astype(float)
+
+
+def profile(frame: pd.DataFrame, column: str, kind: str, source: str) -> np.ndarray:
+    """Return one profile column as a 24-value array, kW.
+
+    Raises
+    ------
+    InputError
+        If the column does not exist.
+
+    """
+    if column not in frame.columns:
+        raise InputError(
+            f"The {kind} profile {column!r} is not a column of the profile table; "
+            f"available: {', '.join(map(str, frame.columns))}.",
+            source,
+        )
+    return frame[column].to_numpy(dtype=float)

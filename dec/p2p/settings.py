@@ -1,0 +1,481 @@
+"""The ``p2p`` section of a scenario: defaults, command-line overrides and validation.
+
+A scenario YAML file holds a ``p2p:`` mapping (every key optional except the
+placement, which falls back to the feeder's published scenario)::
+
+    p2p:
+      households: {buses: [12, 17, 19, 35, 37, 41], profile: Cluster_0}
+      pv: {buses: [16, 18, 22, 36, 40, 42], profile: Cluster_1}
+      bidding: fixed            # fixed | valuation
+      market: auction           # auction | admm
+      pricing: uniform          # uniform | discriminatory | pay_as_ask
+      retail_price_eur_per_kwh: 0.20
+      feed_in_price_eur_per_kwh: 0.05
+
+``households.buses`` may be ``leaves`` (every leaf bus of the feeder) and PV may
+be placed by ``pv.penetration`` (a share of the leaf buses, seeded) instead of
+``pv.buses``. Every value is checked here, before any work starts, and all
+problems are reported together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dec.errors import InputError
+from dec.p2p.profiles import HOURS_PER_DAY
+from dec.scenario import Scenario
+from dec.validation import Problems, is_finite_number, is_number, one_of, positive, within
+from feeders import feeder_defaults
+
+SECTION = "p2p"
+INPUT_DIR = Path(__file__).resolve().parents[2] / "inputs" / "p2p"
+#: Default p2p scenario of each feeder id (the published cases of the reference study).
+DEFAULT_SCENARIOS = {
+    "cigre_lv": INPUT_DIR / "cigre_lv_published.yaml",
+    "village": INPUT_DIR / "village_published.yaml",
+}
+MARKETS = ("auction", "admm")
+PRICING_RULES = ("uniform", "discriminatory", "pay_as_ask")
+BIDDING_STRATEGIES = ("fixed", "valuation")
+LEAVES = "leaves"
+
+SCALARS: dict[str, Any] = {
+    "market": "auction",
+    "bidding": "fixed",
+    "pricing": "uniform",
+    "k": 0.5,
+    "retail_price_eur_per_kwh": 0.20,
+    "feed_in_price_eur_per_kwh": 0.05,
+    "network_charge_eur_per_kwh_km": 0.0,
+    "load_scale": 1.0,
+    "pv_scale": 1.0,
+    "load_power_factor": 0.99,
+    "pv_power_factor": 0.99,
+    "vm_ext_pu": 1.0,
+    "vm_min_pu": 0.9,
+    "vm_max_pu": 1.1,
+    "max_loading_percent": 100.0,
+    "hours": 24,
+    "min_order_kw": 1e-6,
+    "seed": 0,
+    "reference": None,
+}
+#: Settings that are plain numbers.
+FLOAT_FIELDS = (
+    "k",
+    "retail_price_eur_per_kwh",
+    "feed_in_price_eur_per_kwh",
+    "network_charge_eur_per_kwh_km",
+    "load_scale",
+    "pv_scale",
+    "load_power_factor",
+    "pv_power_factor",
+    "vm_ext_pu",
+    "vm_min_pu",
+    "vm_max_pu",
+    "max_loading_percent",
+    "min_order_kw",
+)
+ADMM_DEFAULTS: dict[str, Any] = {
+    "gamma_eur_per_kwh2": 0.01,
+    "rho": 0.05,
+    "max_iter": 20000,
+    "eps_abs": 1e-7,
+    "eps_rel": 1e-6,
+}
+PROFILE_DEFAULTS = {"load": "cluster_medians.csv", "pv": "cluster_medians_solar.csv"}
+SUBSECTIONS = ("households", "pv", "admm", "profiles")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the traders are and which profile each kind follows.
+
+    Attributes
+    ----------
+    household_buses
+        Buses of the households, or None for every leaf bus of the feeder.
+    load_profile
+        Column of the load profile table every household follows.
+    pv_buses
+        Buses of the PV units (None when placed by ``pv_penetration``).
+    pv_penetration
+        Share of the leaf buses that get a PV unit (seeded draw), or None.
+    pv_profile
+        Column of the PV profile table every PV unit follows.
+    pv_owned
+        True: each PV unit is the rooftop PV of the household on its bus and
+        only the household's net position trades; False: PV units trade on
+        their own (the reference study).
+
+    """
+
+    household_buses: tuple[int, ...] | None
+    load_profile: str
+    pv_buses: tuple[int, ...] | None
+    pv_penetration: float | None
+    pv_profile: str
+    pv_owned: bool
+
+
+@dataclass(frozen=True)
+class AdmmSettings:
+    """Settings of the bilateral ADMM market.
+
+    Attributes
+    ----------
+    gamma_eur_per_kwh2
+        Quadratic trading cost of each side of a trade (EUR per kWh²): makes every
+        agent's problem strictly convex and spreads a seller's output over buyers.
+    rho
+        Initial ADMM penalty (EUR per kWh²), adapted by residual balancing.
+    max_iter
+        Round limit.
+    eps_abs, eps_rel
+        Boyd stopping tolerances.
+
+    """
+
+    gamma_eur_per_kwh2: float
+    rho: float
+    max_iter: int
+    eps_abs: float
+    eps_rel: float
+
+
+@dataclass(frozen=True)
+class P2PSettings:
+    """A validated p2p scenario (see the module docstring for the fields)."""
+
+    source: str
+    placement: Placement
+    load_profiles: Path
+    pv_profiles: Path
+    reference: Path | None
+    market: str
+    solver: str
+    bidding: str
+    pricing: str
+    k: float
+    retail_price_eur_per_kwh: float
+    feed_in_price_eur_per_kwh: float
+    network_charge_eur_per_kwh_km: float
+    load_scale: float
+    pv_scale: float
+    load_power_factor: float
+    pv_power_factor: float
+    vm_ext_pu: float
+    vm_min_pu: float
+    vm_max_pu: float
+    max_loading_percent: float
+    hours: tuple[int, ...]
+    min_order_kw: float
+    seed: int
+    admm: AdmmSettings
+
+
+def _read_default(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return dict(data[SECTION])
+
+
+def _section(scenario: Scenario) -> tuple[dict[str, Any], Path, str]:
+    """Return the p2p section, the folder its paths are relative to, and its source."""
+    if SECTION in scenario.sections:
+        return dict(scenario.section(SECTION)), scenario.base_dir, scenario.source
+    feeder = scenario.require_feeder()
+    path = DEFAULT_SCENARIOS.get(feeder.feeder_id)
+    if path is None:
+        return {}, scenario.base_dir, scenario.source
+    return _read_default(path), path.parent, str(path)
+
+
+def _check_feeder_knobs(scenario: Scenario, args: argparse.Namespace) -> None:
+    """Refuse feeder knobs p2p would silently ignore (it builds its own placement)."""
+    feeder = scenario.require_feeder()
+    try:
+        defaults = feeder_defaults(feeder.feeder_id)
+    except InputError:
+        return
+    given = {"load_scale": args.load_scale, "pv_scale": args.pv_scale}
+    moved = [
+        key
+        for key in ("load_scale", "pv_scale", "vm_ext_pu")
+        if key in feeder.knobs
+        and given.get(key) is None
+        and feeder.knobs[key] != defaults.get(key, feeder.knobs[key])
+    ]
+    if moved:
+        raise InputError(
+            f"Feeder knob(s) {', '.join(moved)} parametrise the feeder's own agents, which the "
+            f"p2p mode replaces by its placement; set them in the '{SECTION}' section instead "
+            f"(e.g. '{SECTION}: {{{moved[0]}: ...}}') or on the command line.",
+            scenario.source,
+        )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Command-line values that override the section (None = not given)."""
+    return {
+        key: value
+        for key, value in {
+            "market": getattr(args, "market", None),
+            "bidding": getattr(args, "bidding", None),
+            "pricing": getattr(args, "auction_pricing", None),
+            "k": getattr(args, "auction_k", None),
+            "network_charge_eur_per_kwh_km": getattr(args, "p2p_network_charge", None),
+            "load_scale": getattr(args, "load_scale", None),
+            "pv_scale": getattr(args, "pv_scale", None),
+            "seed": getattr(args, "seed", None),
+        }.items()
+        if value is not None
+    }
+
+
+def _mapping(section: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
+    value = section.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(f"Field '{SECTION}.{key}' must be a mapping, found {value!r}.")
+        return {}
+    return value
+
+
+def _bus_list(value: Any, field: str, problems: Problems) -> tuple[int, ...] | None:
+    if value == LEAVES or value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        problems.add(
+            f"Field '{field}' must be a non-empty list of pandapower bus indices or "
+            f"'{LEAVES}', found {value!r}."
+        )
+        return ()
+    bad = [b for b in value if not (is_number(b) and float(b).is_integer())]
+    if bad:
+        problems.add(f"Field '{field}' holds values that are not bus indices: {bad[:5]}.")
+        return ()
+    return tuple(int(b) for b in value)
+
+
+def _placement(
+    section: dict[str, Any], pv_penetration: float | None, problems: Problems
+) -> Placement:
+    households = _mapping(section, "households", problems)
+    pv = _mapping(section, "pv", problems)
+    for name, given, allowed in (
+        ("households", households, {"buses", "profile"}),
+        ("pv", pv, {"buses", "profile", "penetration", "owned"}),
+    ):
+        unknown = sorted(set(given) - allowed)
+        if unknown:
+            problems.add(
+                f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.{name}'; "
+                f"allowed: {', '.join(sorted(allowed))}."
+            )
+    penetration = pv.get("penetration") if pv_penetration is None else pv_penetration
+    if pv_penetration is not None:
+        household_buses, pv_buses = None, None
+    else:
+        if "buses" not in households:
+            problems.add(
+                f"Field '{SECTION}.households.buses' is missing: give a list of buses or "
+                f"'{LEAVES}'."
+            )
+        household_buses = _bus_list(
+            households.get("buses"), f"{SECTION}.households.buses", problems
+        )
+        pv_buses = _bus_list(pv.get("buses"), f"{SECTION}.pv.buses", problems)
+        if pv.get("buses") is not None and penetration is not None:
+            problems.add(
+                f"Give either '{SECTION}.pv.buses' or '{SECTION}.pv.penetration', not both."
+            )
+        if pv.get("buses") is None and penetration is None:
+            problems.add(f"Field '{SECTION}.pv' needs 'buses' or 'penetration'.")
+    if penetration is not None:
+        problems.extend(within({"penetration": penetration}, "pv.penetration", "setting", 0, 1))
+    owned = pv.get("owned", False)
+    if not isinstance(owned, bool):
+        problems.add(f"Field '{SECTION}.pv.owned' must be true or false, found {owned!r}.")
+    return Placement(
+        household_buses=household_buses,
+        load_profile=str(households.get("profile", "Cluster_0")),
+        pv_buses=pv_buses,
+        pv_penetration=None if penetration is None else float(penetration),
+        pv_profile=str(pv.get("profile", "Cluster_0")),
+        pv_owned=bool(owned),
+    )
+
+
+def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
+    problems.extend(one_of({"market": values["market"]}, "market", "setting", MARKETS))
+    problems.extend(
+        one_of({"bidding": values["bidding"]}, "bidding", "setting", BIDDING_STRATEGIES)
+    )
+    problems.extend(one_of({"pricing": values["pricing"]}, "pricing", "setting", PRICING_RULES))
+    problems.extend(within({"k": values["k"]}, "k", "setting", 0, 1))
+    for key in ("retail_price_eur_per_kwh", "feed_in_price_eur_per_kwh"):
+        problems.extend(within({key: values[key]}, key, "setting", 0, 1e3))
+    for key in ("load_power_factor", "pv_power_factor"):
+        problems.extend(within({key: values[key]}, key, "setting", 0.1, 1))
+    for key in ("network_charge_eur_per_kwh_km", "load_scale", "pv_scale", "min_order_kw"):
+        problems.extend(within({key: values[key]}, key, "setting", 0, 1e6))
+    problems.extend(
+        positive(
+            {k: values[k] for k in ("vm_ext_pu", "vm_min_pu", "vm_max_pu", "max_loading_percent")},
+            "limit",
+            "setting",
+        )
+    )
+    if all(is_finite_number(values[k]) for k in ("vm_min_pu", "vm_max_pu")) and not (
+        values["vm_min_pu"] < values["vm_max_pu"]
+    ):
+        problems.add(
+            f"Field 'vm_min_pu' ({values['vm_min_pu']}) must be below 'vm_max_pu' "
+            f"({values['vm_max_pu']})."
+        )
+    if all(is_finite_number(values[k]) for k in SCALARS if k.endswith("price_eur_per_kwh")) and (
+        values["feed_in_price_eur_per_kwh"] > values["retail_price_eur_per_kwh"]
+    ):
+        problems.add(
+            f"Field 'feed_in_price_eur_per_kwh' ({values['feed_in_price_eur_per_kwh']}) must not "
+            f"exceed 'retail_price_eur_per_kwh' ({values['retail_price_eur_per_kwh']})."
+        )
+    seed = values["seed"]
+    if not (is_number(seed) and float(seed).is_integer() and 0 <= seed < 2**32):
+        problems.add(f"Field 'seed' must be a whole number from 0 to 2**32 - 1, found {seed!r}.")
+
+
+def _hours(value: Any, steps: int | None, problems: Problems) -> tuple[int, ...]:
+    """Hours of the day to run: ``N`` (the first N) or a list of hours, cut to ``steps`` if given."""
+    if is_number(value) and float(value).is_integer() and 1 <= value <= HOURS_PER_DAY:
+        hours = tuple(range(int(value)))
+    elif (
+        isinstance(value, list)
+        and value
+        and all(is_number(h) and float(h).is_integer() and 0 <= h < HOURS_PER_DAY for h in value)
+        and all(a < b for a, b in itertools.pairwise(value))
+    ):
+        hours = tuple(int(h) for h in value)
+    else:
+        problems.add(
+            f"Field 'hours' must be a whole number from 1 to {HOURS_PER_DAY} (the first hours of "
+            f"the day) or an increasing list of hours 0..{HOURS_PER_DAY - 1}, found {value!r}."
+        )
+        return tuple(range(HOURS_PER_DAY))
+    if steps is not None:
+        if not 1 <= steps <= len(hours):
+            problems.add(f"Option --steps must be from 1 to {len(hours)} here, found {steps}.")
+        hours = hours[:steps]
+    return hours
+
+
+def _admm(section: dict[str, Any], max_iter: int | None, problems: Problems) -> AdmmSettings:
+    values = ADMM_DEFAULTS | _mapping(section, "admm", problems)
+    if max_iter is not None:
+        values["max_iter"] = max_iter
+    unknown = sorted(set(values) - set(ADMM_DEFAULTS))
+    if unknown:
+        problems.add(
+            f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.admm'; "
+            f"allowed: {', '.join(ADMM_DEFAULTS)}."
+        )
+    problems.extend(positive({k: values[k] for k in ADMM_DEFAULTS}, "admm", "setting"))
+    if not (is_number(values["max_iter"]) and float(values["max_iter"]).is_integer()):
+        problems.add(f"Field 'admm.max_iter' must be a whole number, found {values['max_iter']!r}.")
+    if problems:
+        return AdmmSettings(**ADMM_DEFAULTS)
+    return AdmmSettings(
+        **{
+            k: (int(v) if k == "max_iter" else float(v))
+            for k, v in values.items()
+            if k in ADMM_DEFAULTS
+        }
+    )
+
+
+def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
+    """Validate the scenario's p2p section with the command-line overrides.
+
+    Parameters
+    ----------
+    scenario
+        The loaded scenario (feeder id or YAML file).
+    args
+        Parsed command line (common and p2p options).
+
+    Returns
+    -------
+    P2PSettings
+
+    Raises
+    ------
+    InputError
+        Listing every problem of the section (unknown keys, values out of range, a
+        missing placement, feeder knobs that p2p would ignore).
+
+    """
+    _check_feeder_knobs(scenario, args)
+    section, base_dir, source = _section(scenario)
+    problems = Problems(source)
+    pv_penetration = getattr(args, "pv_penetration", None)
+    if not section and pv_penetration is None:
+        raise InputError(
+            f"The p2p mode needs a placement: a '{SECTION}' section with 'households' and 'pv', "
+            "or --pv-penetration (households on every leaf bus, PV on a share of them). "
+            f"Published scenarios exist for {', '.join(DEFAULT_SCENARIOS)}.",
+            source,
+        )
+    allowed = set(SCALARS) | set(SUBSECTIONS)
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        problems.add(
+            f"Unknown field(s) {', '.join(unknown)} in section '{SECTION}'; "
+            f"allowed: {', '.join(sorted(allowed))}."
+        )
+    values = {k: section.get(k, v) for k, v in SCALARS.items()} | _overrides(args)
+    if isinstance(values["pricing"], str):
+        values["pricing"] = values["pricing"].replace("-", "_")
+    _check_scalars(values, problems)
+    placement = _placement(section, pv_penetration, problems)
+    hours = _hours(values["hours"], getattr(args, "steps", None), problems)
+    admm = _admm(section, getattr(args, "max_iter", None), problems)
+    given_paths = _mapping(section, "profiles", problems)
+    paths = PROFILE_DEFAULTS | given_paths
+    unknown = sorted(set(paths) - set(PROFILE_DEFAULTS))
+    if unknown:
+        problems.add(
+            f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.profiles'; allowed: load, pv."
+        )
+    problems.raise_if_any()
+
+    def resolve(path: str, shipped: bool) -> Path:
+        path = Path(path)
+        if path.is_absolute():
+            return path
+        return (INPUT_DIR if shipped else base_dir) / path
+
+    profiles = {k: resolve(v, k not in given_paths) for k, v in paths.items()}
+    floats = {key: float(values[key]) for key in FLOAT_FIELDS}
+    return P2PSettings(
+        source=source,
+        placement=placement,
+        load_profiles=profiles["load"],
+        pv_profiles=profiles["pv"],
+        reference=None if values["reference"] is None else resolve(values["reference"], False),
+        market=values["market"],
+        solver=getattr(args, "solver", "admm") or "admm",
+        bidding=values["bidding"],
+        pricing=values["pricing"],
+        hours=hours,
+        seed=int(values["seed"]),
+        admm=admm,
+        **floats,
+    )

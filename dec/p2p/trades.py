@@ -1,0 +1,77 @@
+"""Bilateral trades: what a market returns and the network checks execute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trades:
+    """Bilateral trades of every hour, as arrays (one entry per trade).
+
+    Attributes
+    ----------
+    hour
+        Hour of the trade.
+    buyer, seller
+        Trader indices.
+    quantity_kw
+        Power delivered over the hour, kW (energy in kWh for 1-hour blocks).
+    price_eur_per_kwh
+        Price the buyer pays the seller, EUR/kWh.
+    bid_eur_per_kwh, ask_eur_per_kwh
+        The buyer's and the seller's limit prices, EUR/kWh.
+
+    """
+
+    hour: np.ndarray
+    buyer: np.ndarray
+    seller: np.ndarray
+    quantity_kw: np.ndarray
+    price_eur_per_kwh: np.ndarray
+    bid_eur_per_kwh: np.ndarray
+    ask_eur_per_kwh: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hour)
+
+    @classmethod
+    def empty(cls) -> Trades:
+        """Return no trades."""
+        ints, floats = np.zeros(0, dtype=int), np.zeros(0)
+        return cls(ints, ints, ints, floats, floats, floats, floats)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Trades]) -> Trades:
+        """Join trades of several hours."""
+        if not parts:
+            return cls.empty()
+        return cls(
+            *(
+                np.concatenate([getattr(p, name) for p in parts])
+                for name in (
+                    "hour",
+                    "buyer",
+                    "seller",
+                    "quantity_kw",
+                    "price_eur_per_kwh",
+                    "bid_eur_per_kwh",
+                    "ask_eur_per_kwh",
+                )
+            )
+        )
+
+    def with_quantity(self, quantity_kw: np.ndarray) -> Trades:
+        """Return the same trades with other quantities (e.g. the executed ones)."""
+        return replace(self, quantity_kw=np.asarray(quantity_kw, dtype=float))
+
+    def welfare_eur(self) -> float:
+        """Gains from trade, Σ (bid − ask) × quantity × 1 h, EUR."""
+        return float(np.sum((self.bid_eur_per_kwh - self.ask_eur_per_kwh) * self.quantity_kw))
+
+    def of_hour(self, hour: int) -> np.ndarray:
+        """Return the positions of the trades of one hour."""
+        return np.flatnonzero(self.hour == hour)

@@ -1,0 +1,91 @@
+"""Mode ``rec-keys``: battery control and repartition keys of a renewable energy community.
+
+``python -m dec.run inputs/rec/case0.yaml --mode rec-keys --policy look-ahead-billing
+--horizon 4`` simulates one policy; ``--sweep 4,8,12`` runs every policy for each
+horizon and writes ``sweep.csv``. The scenario file's ``rec_keys`` section describes the
+community (see the README); command-line values override its ``policy`` and
+``horizon_steps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dec.errors import InputError
+from dec.reckeys.case import RecCase
+from dec.reckeys.inputs import POLICIES, SECTION, load_case
+from dec.reckeys.runner import Settings, run_policy, run_sweep
+from dec.result import RunResult
+from dec.scenario import Scenario
+
+HELP = (
+    "battery actions and repartition keys of a renewable energy community, by receding-"
+    "horizon policies (--policy optimal|look-ahead|look-ahead-billing|look-ahead-decoupling|"
+    "distributed, --horizon K steps; defaults: the scenario's policy and horizon_steps, else "
+    "look-ahead-billing and one day of steps; --steps N simulates the first N steps)"
+)
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add ``--sweep``."""
+    group.add_argument(
+        "--sweep",
+        metavar="K1,K2,...",
+        default=None,
+        help="run every policy for each horizon K (steps) and write sweep.csv instead of a "
+        "single run",
+    )
+
+
+def _count(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(
+            f"Option '{name}' must be a whole number of steps, at least 1; found {value!r}."
+        )
+    return value
+
+
+def _horizons(text: str) -> list[int]:
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise InputError(
+            f"Option '--sweep' must be a comma-separated list of horizons of at "
+            f"least 1 step, e.g. 4,8,12; found {text!r}."
+        )
+    return values
+
+
+def _steps(case: RecCase, steps: int | None) -> RecCase:
+    if steps is None:
+        return case
+    _count(steps, "--steps")
+    if steps > case.n_steps or steps % case.metering_period_steps:
+        raise InputError(
+            f"Option '--steps' ({steps}) must be a multiple of the metering period "
+            f"({case.metering_period_steps} steps) and at most the horizon ({case.n_steps})."
+        )
+    return case.truncated(steps)
+
+
+def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
+    """Validate the scenario's ``rec_keys`` section and the options, then run."""
+    section = scenario.section(SECTION)
+    case = _steps(load_case(section, scenario.name, scenario.source), args.steps)
+    settings = Settings(
+        forecaster=section.get("forecaster", "perfect"),
+        engine=args.engine,
+        max_iter=_count(args.max_iter, "--max-iter") if args.max_iter else None,
+    )
+    if args.sweep is not None:
+        return run_sweep(case, _horizons(args.sweep), settings)
+    policy = args.policy or section.get("policy", "look-ahead-billing")
+    if policy not in POLICIES:
+        raise InputError(
+            f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
+        )
+    default = section.get("horizon_steps", max(1, round(24.0 / case.time_step_h)))
+    horizon = _count(args.horizon if args.horizon is not None else default, "--horizon")
+    return run_policy(case, policy, horizon, settings)

@@ -1,0 +1,402 @@
+"""The open-loop problem of one window, and the data that fills it.
+
+At step ``t`` a look-ahead policy with horizon K optimises the actions of steps
+``t … t+K−1`` (K actions; the window ends at time ``T'(t) = min(t+K, T)``) and the
+keys of the metering periods overlapping them. The window always has K steps: steps
+past the horizon T are padding with no consumption, no production and zero prices,
+where the fees make idling optimal, so one compiled problem (cvxpy DPP) serves every
+step; the position of the period boundaries in the window is a parameter (the 0/1
+matrix ``membership``: window period × window step).
+
+Which period bills enter the objective depends on the policy:
+
+- ``ended``: periods that end inside the window (``look-ahead``);
+- ``all``: every period overlapping the window; a period that ends after ``T'(t)``
+  is billed on its meters up to ``T'(t)`` with virtual keys (``look-ahead-billing``,
+  ``optimal``);
+- ``own``: every period, with community exchanges forbidden (the first stage of
+  ``look-ahead-decoupling``: each member faces its own tariff).
+
+The price of a period is the mean of its steps' prices; for a period that ends after
+``T'(t)``, the mean of the steps known at ``t`` (elapsed steps and window steps).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from dec.errors import SubproblemInfeasible
+from dec.reckeys.battery_block import build_battery_members, column_limits, smoothing_weights
+from dec.reckeys.case import RecCase
+from dec.reckeys.exactness import binary_members
+from dec.reckeys.forecast import Forecaster
+
+BILLING_RULES = ("ended", "all", "own")
+
+#: Strength κ (EUR/kWh) of the strictly convex tie-break of the receding-horizon
+#: policies: ``κ/2 · (charge²/charge_max + discharge²/discharge_max)`` per battery and
+#: step (marginal cost κ at full power). Window LPs are degenerate (e.g. a discharge
+#: can move between steps of one period at no cost) and the closed-loop bill depends
+#: on which optimal plan is applied; with this term the plan is unique (the optimal
+#: plan with the smoothest battery actions, up to near-ties below κ), so a policy is
+#: well defined and its distributed solution applies the same actions.
+SMOOTHING_EUR_PER_KWH = 1e-4
+
+#: Clarabel tolerances of the QPs: near-ties at the scale of the fees (1e-6–1e-5 EUR/kWh)
+#: are resolved only with tight tolerances (an interior point leaves a variable with
+#: reduced cost r at about μ/r from its bound).
+CLARABEL_OPTIONS = {
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-12,
+    "tol_ktratio": 1e-10,
+}
+
+#: HiGHS options of the MILP variant (the default relative gap, 1e-4, is too coarse).
+MIP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-9}
+
+#: Cost per kWh charged added to every window objective (not to the bills): among
+#: plans of equal bill, the policies prefer the one that charges least, so a battery
+#: with no reason to act stays idle. Above the LP solver's optimality tolerance (1e-7).
+CHARGE_TIE_BREAK_EUR_PER_KWH = 1e-6
+
+
+def n_window_periods(n_steps: int, period_steps: int) -> int:
+    """Return the most metering periods a window of ``n_steps`` steps can overlap."""
+    return (period_steps - 1 + n_steps - 1) // period_steps + 1
+
+
+@dataclass
+class WindowInputs:
+    """Numbers of one window (N members, W steps, L window periods).
+
+    Attributes
+    ----------
+    t
+        First step of the window.
+    net_kwh
+        Forecast production − consumption per member and step, kWh (N, W); 0 past T.
+    membership
+        1 where window step k belongs to window period l (L, W).
+    consumption_meter_kwh, production_meter_kwh
+        Meters of the plain members (without battery) per window period, elapsed
+        part included (N, L); rows of battery members hold only the elapsed part.
+    buy_eur_per_kwh, sell_eur_per_kwh
+        Period prices, 0 for periods whose bill is not counted (N, L).
+    exchange_cap_kwh
+        Upper bound of every import and export of a period; 0 forbids exchanges (L,).
+    periods
+        Absolute index of each window period, −1 for padding (L,).
+
+    """
+
+    t: int
+    net_kwh: np.ndarray
+    membership: np.ndarray
+    consumption_meter_kwh: np.ndarray
+    production_meter_kwh: np.ndarray
+    buy_eur_per_kwh: np.ndarray
+    sell_eur_per_kwh: np.ndarray
+    exchange_cap_kwh: np.ndarray
+    periods: np.ndarray
+
+
+def window_inputs(
+    case: RecCase,
+    forecaster: Forecaster,
+    t: int,
+    n_steps: int,
+    elapsed_consumption_kwh: np.ndarray,
+    elapsed_production_kwh: np.ndarray,
+    rule: str,
+) -> WindowInputs:
+    """Assemble the numbers of the window of ``n_steps`` steps starting at step ``t``.
+
+    Parameters
+    ----------
+    case
+        The decision process.
+    forecaster
+        Source of the exogenous values of steps ``t …``.
+    t
+        Current step.
+    n_steps
+        Window length W (the policy horizon K).
+    elapsed_consumption_kwh, elapsed_production_kwh
+        Meters of the current period before step t, kWh (N,).
+    rule
+        ``ended``, ``all`` or ``own`` (see the module docstring).
+
+    """
+    period_steps, horizon = case.metering_period_steps, case.n_steps
+    n_periods = n_window_periods(n_steps, period_steps)
+    forecast = forecaster.forecast(t, n_steps)
+    known = forecast.n_steps
+    end = t + known
+    net = np.zeros((case.n_members, n_steps))
+    net[:, :known] = forecast.production_kwh - forecast.consumption_kwh
+
+    first = t // period_steps
+    periods = first + np.arange(n_periods)
+    periods[periods * period_steps >= horizon] = -1
+    step_period = (t + np.arange(n_steps)) // period_steps - first
+    membership = np.zeros((n_periods, n_steps))
+    membership[step_period[:known], np.arange(known)] = 1.0
+
+    # Prices: elapsed steps are history, window steps are forecasts.
+    buy_known = np.concatenate(
+        [case.buying_price_eur_per_kwh[:, first * period_steps : t], forecast.buy_eur_per_kwh], 1
+    )
+    sell_known = np.concatenate(
+        [case.selling_price_eur_per_kwh[:, first * period_steps : t], forecast.sell_eur_per_kwh], 1
+    )
+    offset = first * period_steps
+    slot = (np.arange(offset, end) // period_steps) - first
+    count = np.bincount(slot, minlength=n_periods).astype(float)
+    buy = np.zeros((case.n_members, n_periods))
+    sell = np.zeros((case.n_members, n_periods))
+    for l_ in range(n_periods):
+        if count[l_]:
+            buy[:, l_] = buy_known[:, slot == l_].mean(axis=1)
+            sell[:, l_] = sell_known[:, slot == l_].mean(axis=1)
+
+    period_end = (periods + 1) * period_steps
+    counted = periods >= 0
+    if rule == "ended":
+        counted &= period_end <= min(t + n_steps, horizon)
+    buy[:, ~counted] = 0.0
+    sell[:, ~counted] = 0.0
+
+    cons = np.zeros((case.n_members, n_periods))
+    prod = np.zeros((case.n_members, n_periods))
+    cons[:, 0] = elapsed_consumption_kwh
+    prod[:, 0] = elapsed_production_kwh
+    plain = case.plain_index
+    cons[plain] += np.maximum(-net[plain], 0.0) @ membership.T
+    prod[plain] += np.maximum(net[plain], 0.0) @ membership.T
+
+    # A bound no import or export can reach: every meter filled at full battery power.
+    arrays = case.battery_arrays()
+    battery_kwh = arrays["charge_max_kwh"].sum() + arrays["discharge_max_kwh"].sum()
+    bound = (
+        cons.sum(0)
+        + prod.sum(0)
+        + np.abs(net).sum(0) @ membership.T
+        + battery_kwh * membership.sum(1)
+        + 1.0
+    )
+    cap = np.where(counted & (rule != "own"), bound, 0.0)
+    return WindowInputs(t, net, membership, cons, prod, buy, sell, cap, periods)
+
+
+@dataclass
+class WindowPlan:
+    """Solution of a window problem.
+
+    Attributes
+    ----------
+    charge_kwh, discharge_kwh, soc_kwh
+        Battery plans (B, W); the SoC at the end of each step.
+    imports_kwh, exports_kwh
+        Keys as energies per member and window period (N, L).
+    bill_eur
+        Sum of the counted bills (fees included, tie-break excluded), EUR.
+
+    """
+
+    charge_kwh: np.ndarray
+    discharge_kwh: np.ndarray
+    soc_kwh: np.ndarray
+    imports_kwh: np.ndarray
+    exports_kwh: np.ndarray
+    bill_eur: float
+
+
+class WindowLP:
+    """The window problem of a case, compiled once (cvxpy DPP) and re-solved per step.
+
+    Parameters
+    ----------
+    case
+        The decision process (its batteries' limits are compiled in as constants).
+    n_steps
+        Window length W.
+    smoothing_eur_per_kwh
+        κ of the strictly convex tie-break; 0 keeps the problem a linear program. It is
+        ignored when the meters need binaries (HiGHS solves MILPs, not MIQPs).
+    solver
+        cvxpy solver name; default HiGHS for LPs and MILPs, Clarabel for QPs.
+
+    """
+
+    def __init__(
+        self,
+        case: RecCase,
+        n_steps: int,
+        smoothing_eur_per_kwh: float = 0.0,
+        solver: str | None = None,
+    ):
+        self.case = case
+        self.smoothing = smoothing_eur_per_kwh
+        self.n_steps = n_steps
+        self.n_periods = n_window_periods(n_steps, case.metering_period_steps)
+        self.battery = case.battery_index
+        self.plain = case.plain_index
+        self.binary = binary_members(case)
+        if self.binary.any():  # a MILP: HiGHS, no quadratic tie-break, tight MIP gap
+            self.smoothing = 0.0
+        self.solver = solver or (cp.CLARABEL if self.smoothing else cp.HIGHS)
+        self.solver_options = (
+            CLARABEL_OPTIONS
+            if self.solver == cp.CLARABEL
+            else MIP_OPTIONS
+            if self.binary.any()
+            else {}
+        )
+        self._build()
+
+    def _build(self) -> None:
+        case, W, L = self.case, self.n_steps, self.n_periods
+        nb, npl = len(self.battery), len(self.plain)
+        self.membership = cp.Parameter((L, W), name="membership")
+        self.cap = cp.Parameter(L, nonneg=True, name="exchange_cap_kwh")
+        objective, constraints, balance = 0, [], 0
+        if nb:
+            limits = column_limits(case.battery_arrays())
+            n_bin = int(self.binary.sum())
+            if n_bin:
+                self.g_plus_max = cp.Parameter((n_bin, W), nonneg=True)
+                self.g_minus_max = cp.Parameter((n_bin, W), nonneg=True)
+                limits["g_plus_max_kwh"] = self.g_plus_max
+                limits["g_minus_max_kwh"] = self.g_minus_max
+            smoothing = smoothing_weights(limits, self.smoothing) if self.smoothing else None
+            self.smoothing_weights = smoothing
+            self.members = build_battery_members(
+                nb,
+                W,
+                L,
+                limits,
+                self.membership,
+                self.cap,
+                case.discharge_fee_eur_per_kwh,
+                CHARGE_TIE_BREAK_EUR_PER_KWH,
+                self.binary,
+                smoothing,
+            )
+            objective += self.members.objective
+            constraints += self.members.constraints
+            balance += cp.sum(self.members.imports - self.members.exports, axis=0)
+        if npl:
+            self.p_cons = cp.Parameter((npl, L), nonneg=True, name="plain_consumption_kwh")
+            self.p_prod = cp.Parameter((npl, L), nonneg=True, name="plain_production_kwh")
+            self.p_buy = cp.Parameter((npl, L), name="plain_buy_eur_per_kwh")
+            self.p_sell = cp.Parameter((npl, L), name="plain_sell_eur_per_kwh")
+            self.p_imports = cp.Variable((npl, L), nonneg=True)
+            self.p_exports = cp.Variable((npl, L), nonneg=True)
+            cap_rows = np.ones((npl, 1)) @ cp.reshape(self.cap, (1, L), order="C")
+            constraints += [
+                self.p_imports <= self.p_cons,
+                self.p_exports <= self.p_prod,
+                self.p_imports <= cap_rows,
+                self.p_exports <= cap_rows,
+            ]
+            objective += -cp.sum(cp.multiply(self.p_buy, self.p_imports)) + cp.sum(
+                cp.multiply(self.p_sell, self.p_exports)
+            )
+            balance += cp.sum(self.p_imports - self.p_exports, axis=0)
+        self.balance = balance == 0
+        constraints.append(self.balance)
+        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+
+    def _set(self, x: WindowInputs) -> float:
+        """Set the parameters from ``x``; return the constant part of the bill, EUR."""
+        self.membership.value = x.membership
+        self.cap.value = x.exchange_cap_kwh
+        constant = 0.0
+        if len(self.battery):
+            rows = self.battery
+            constant += self.members.set(
+                x.net_kwh[rows],
+                x.membership,
+                x.consumption_meter_kwh[rows],
+                x.production_meter_kwh[rows],
+                x.buy_eur_per_kwh[rows],
+                x.sell_eur_per_kwh[rows],
+            )
+            if self.binary.any():
+                arrays = self.case.battery_arrays()
+                bin_rows = rows[self.binary]
+                self.g_plus_max.value = (
+                    np.maximum(x.net_kwh[bin_rows], 0.0)
+                    + arrays["discharge_max_kwh"][self.binary, None]
+                )
+                self.g_minus_max.value = (
+                    np.maximum(-x.net_kwh[bin_rows], 0.0)
+                    + arrays["charge_max_kwh"][self.binary, None]
+                )
+        if len(self.plain):
+            rows = self.plain
+            self.p_cons.value = x.consumption_meter_kwh[rows]
+            self.p_prod.value = x.production_meter_kwh[rows]
+            self.p_buy.value = x.buy_eur_per_kwh[rows]
+            self.p_sell.value = x.sell_eur_per_kwh[rows]
+            constant += float(
+                np.sum(x.buy_eur_per_kwh[rows] * x.consumption_meter_kwh[rows])
+                - np.sum(x.sell_eur_per_kwh[rows] * x.production_meter_kwh[rows])
+            )
+        return constant
+
+    def set_soc(self, soc_kwh: np.ndarray) -> None:
+        """Set the SoC of the battery members at the start of the window, kWh (B,)."""
+        if len(self.battery):
+            self.members.block.soc_initial.value = np.asarray(soc_kwh, dtype=float)[:, None]
+
+    def solve(self, x: WindowInputs, soc_kwh: np.ndarray) -> WindowPlan:
+        """Solve the window problem for the inputs ``x`` and initial SoC ``soc_kwh`` (B,).
+
+        Raises
+        ------
+        SubproblemInfeasible
+            If the solver does not report an optimal solution.
+
+        """
+        constant = self._set(x)
+        self.set_soc(soc_kwh)
+        with warnings.catch_warnings():
+            # Clarabel's "almost solved" (reduced tolerances, ~1e-8) is accepted and
+            # counted in the run's facts rather than warned about.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            self.problem.solve(solver=self.solver, **self.solver_options)
+        if self.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            raise SubproblemInfeasible(f"the window problem at step {x.t}", self.problem.status)
+        self.inaccurate = self.problem.status == cp.OPTIMAL_INACCURATE
+        n, nb = self.case.n_members, len(self.battery)
+        W, L = self.n_steps, self.n_periods
+        imports, exports = np.zeros((n, L)), np.zeros((n, L))
+        charge = discharge = soc = np.zeros((nb, W))
+        tie = 0.0
+        if nb:
+            b = self.members.block
+            charge, discharge, soc = b.charge.value, b.discharge.value, b.soc.value
+            imports[self.battery] = self.members.imports.value
+            exports[self.battery] = self.members.exports.value
+            tie = CHARGE_TIE_BREAK_EUR_PER_KWH * float(charge.sum())
+            if self.smoothing_weights is not None:
+                w = self.smoothing_weights
+                tie += float(
+                    np.sum(w["charge"] * charge**2) + np.sum(w["discharge"] * discharge**2)
+                )
+        if len(self.plain):
+            imports[self.plain], exports[self.plain] = self.p_imports.value, self.p_exports.value
+        return WindowPlan(
+            charge_kwh=np.maximum(charge, 0.0),
+            discharge_kwh=np.maximum(discharge, 0.0),
+            soc_kwh=soc,
+            imports_kwh=imports,
+            exports_kwh=exports,
+            bill_eur=float(self.problem.value) - tie + constant,
+        )

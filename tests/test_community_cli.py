@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from dec.run import main
+from dec.schemas import validate
+from tests.community_cases import PROFILES, section
+
+
+def scenario(tmp_path, **extra) -> str:
+    path = tmp_path / "small.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "small", "mode": "community", "community": section(days=1, members=4, **extra)}
+        )
+    )
+    return str(path)
+
+
+def test_sweep_writes_valid_files(tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        [scenario(tmp_path), "--sweep-battery", "0.25,4", "--mechanisms", "all", "--out", str(out)]
+    )
+    assert code == 0
+    folder = out / "small" / "community"
+    sweep = pd.read_csv(folder / "sweep.csv")
+    contract = "mechanism, battery_kwh, self_production_pct, self_sufficiency_pct, upper_bound_pct, cost_eur"
+    assert list(sweep.columns[:6]) == contract.split(", ")
+    assert len(sweep) == 8
+    summary = json.loads((folder / "summary.json").read_text())
+    validate(summary, "summary", "community")
+    assert summary["converged"] is True
+    assert summary["reference"] == {"mechanism": "mpc", "battery_kwh": 4.0}
+    assert summary["objective"] == pytest.approx(
+        sweep.query("mechanism == 'mpc' and battery_kwh == 4")["import_kwh"].item(), rel=1e-6
+    )
+    records = sorted((folder / "setpoints").glob("*.json"))
+    assert len(records) == 5
+    for path in records:
+        record = json.loads(path.read_text())
+        validate(record, "setpoint", "community")
+        if record["agent_type"] == "household":
+            assert len(record["soc_kwh"]) == summary["n_steps"] == 96
+            assert record["time_step_h"] == 0.25
+    for name in ("self_production.png", "week.png"):
+        assert (folder / name).stat().st_size > 10_000
+    series = pd.read_csv(folder / "timeseries.csv")
+    # community balance in the written table: pv + import - export = load - battery output
+    lhs = series["pv_kw"] + series["import_kw"] - series["export_kw"]
+    rhs = series["load_kw"] - series["battery_kw"]
+    assert (lhs - rhs).abs().max() < 1e-5
+
+
+def test_negative_battery_size_exits_2(tmp_path, capsys):
+    assert main([scenario(tmp_path), "--sweep-battery", "1,-2", "--out", str(tmp_path)]) == 2
+    assert "--sweep-battery" in capsys.readouterr().err
+
+
+def test_negative_battery_in_file_exits_2(tmp_path, capsys):
+    path = scenario(tmp_path, battery={"e_kwh": -4})
+    assert main([path, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "e_kwh" in err and "-4" in err
+
+
+def _write_profiles(path, times, columns):
+    frame = pd.DataFrame({"time": times, **columns})
+    frame.to_csv(path, index=False)
+
+
+def test_profiles_of_different_lengths_exit_2(tmp_path, capsys):
+    full = pd.read_csv(PROFILES, nrows=200)
+    _write_profiles(tmp_path / "pv.csv", full["time"][:150], {"PV": full["PV"][:150]})
+    path = scenario(tmp_path, pv={"kwp": 10, "column": "PV", "file": str(tmp_path / "pv.csv")})
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"]["period"] = {}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    assert main([path, "--out", str(tmp_path)]) == 2
+    assert "different lengths" in capsys.readouterr().err
+
+
+def test_missing_timestamps_exit_2(tmp_path, capsys):
+    with gzip.open(PROFILES, "rt") as handle:
+        full = pd.read_csv(handle, nrows=300)
+    gappy = full.drop(index=range(100, 104))
+    gappy.to_csv(tmp_path / "gappy.csv", index=False)
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"]["profiles"] = str(tmp_path / "gappy.csv")
+    doc["community"]["period"] = {}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    assert main([path, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "missing between 2016-01-02T00:45 and 2016-01-02T02:00" in err
+    assert "Traceback" not in err

@@ -1,0 +1,170 @@
+"""The curtailment command line end to end: files, schemas, exit codes, AC check from the JSON alone."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import pytest
+
+import feeders
+from dec.run import main
+from dec.schemas import validate
+
+AC_LIMIT_PU = 1.05 + 1e-3
+
+
+def _run(tmp_path: Path, *args: str) -> tuple[int, Path]:
+    code = main([*args, "--out", str(tmp_path)])
+    return code, tmp_path / args[0] / "curtail"
+
+
+def _files(out: Path) -> tuple[dict, list[dict]]:
+    summary = json.loads((out / "summary.json").read_text())
+    records = [json.loads(p.read_text()) for p in sorted((out / "setpoints").glob("*.json"))]
+    return summary, records
+
+
+def _ac_vmax_from_json(feeder_id: str, records: list[dict]) -> float:
+    """Apply the written setpoints to a freshly built feeder and run the AC power flow."""
+    net = feeders.load(feeder_id).net
+    for rec in records:
+        table, index = rec["element"]["table"], rec["element"]["index"]
+        net[table].at[index, "p_mw"] = rec["p_setpoint_kw"] / 1000.0
+        net[table].at[index, "q_mvar"] = rec["q_setpoint_kvar"] / 1000.0
+    pp.runpp(net, numba=False)
+    return float(net.res_bus["vm_pu"].max())
+
+
+@pytest.mark.parametrize("feeder_id", ["ieee123", "cigre_lv", "village"])
+def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id):
+    code, out = _run(tmp_path, feeder_id)
+    assert code == 0
+    summary, records = _files(out)
+    validate(summary, "summary", "curtail")
+    for rec in records:
+        validate(rec, "setpoint", "curtail")
+    assert summary["n_agents"] == len(records) == len(feeders.load(feeder_id).agents_of_type("pv"))
+    assert summary["converged"] and all(r["converged"] for r in records)
+    assert summary["vmax_pu_before"] > 1.05
+    assert _ac_vmax_from_json(feeder_id, records) <= AC_LIMIT_PU
+    # per-agent files and summary agree
+    assert sum(r["curtailment_kw"] for r in records) == pytest.approx(
+        summary["total_curtailment_kw"], rel=1e-9
+    )
+    ratios = {round(r["curtailment_ratio"], 9) for r in records if r["p_available_kw"] > 0}
+    assert ratios == {round(summary["alpha"], 9)}
+    assert summary["jain_index"] == pytest.approx(1.0)
+    assert summary["objective_gap_rel"] <= 1e-4
+    for name in ("voltage_profile", "curtailment", "residuals"):
+        assert (out / f"{name}.png").stat().st_size > 10_000
+    cim = json.loads((out / "cim_difference.json").read_text())
+    assert len(cim["messages"]) == len(records)
+    first = cim["messages"][0]["input"]["message"]
+    rec = next(r for r in records if r["agent_id"] == first["name"])
+    assert first["forward_differences"][0]["value"] == pytest.approx(rec["p_setpoint_kw"] * 1000.0)
+    assert first["reverse_differences"][0]["value"] == pytest.approx(rec["p_available_kw"] * 1000.0)
+    if feeder_id == "ieee123":
+        assert summary["iterations"] <= 40
+        assert summary["vmax_pu_before"] >= 1.06
+
+
+def test_centralized_solver_gives_the_same_setpoints(tmp_path):
+    _, out_admm = _run(tmp_path / "a", "cigre_lv", "--fairness", "proportional", "--no-plots")
+    code, out_c = _run(
+        tmp_path / "c",
+        "cigre_lv",
+        "--fairness",
+        "proportional",
+        "--solver",
+        "centralized",
+        "--no-plots",
+    )
+    assert code == 0
+    a = {r["agent_id"]: r["p_setpoint_kw"] for r in _files(out_admm)[1]}
+    c = {r["agent_id"]: r["p_setpoint_kw"] for r in _files(out_c)[1]}
+    assert a.keys() == c.keys()
+    assert max(abs(a[k] - c[k]) for k in a) <= 1e-3
+    assert _files(out_c)[0]["iterations"] is None
+
+
+def test_not_converged_exits_3_and_still_writes(tmp_path):
+    code, out = _run(
+        tmp_path, "village", "--fairness", "efficient", "--max-iter", "2", "--no-plots"
+    )
+    assert code == 3
+    summary, records = _files(out)
+    assert summary["converged"] is False
+    assert records and all(r["converged"] is False for r in records)
+
+
+def test_infeasible_limit_exits_2_naming_buses(tmp_path, capsys):
+    code, out = _run(tmp_path, "village", "--vmax", "1.02")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "fully curtailed" in err and "buses stay above the 1.02 pu limit" in err
+    assert not out.exists()
+
+
+def test_bad_input_leaves_earlier_outputs_untouched(tmp_path):
+    code, out = _run(tmp_path, "cigre_lv", "--no-plots")
+    assert code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["cigre_lv", "--out", str(tmp_path), "--vmax", "9"]) == 2
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_process_engine_is_identical_to_serial(tmp_path):
+    _, serial = _run(tmp_path / "s", "village", "--fairness", "efficient", "--no-plots")
+    code, proc = _run(
+        tmp_path / "p", "village", "--fairness", "efficient", "--engine", "process", "--no-plots"
+    )
+    assert code == 0
+    s = {r["agent_id"]: r["p_setpoint_kw"] for r in _files(serial)[1]}
+    p = {r["agent_id"]: r["p_setpoint_kw"] for r in _files(proc)[1]}
+    assert s == p
+    assert _files(serial)[0]["iterations"] == _files(proc)[0]["iterations"]
+
+
+def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
+    code, out = _run(
+        tmp_path, "cigre_lv", "--steps", "3", "--first-step", "47", "--vmax", "1.035", "--no-plots"
+    )
+
+    assert code == 0
+    summary, records = _files(out)
+    validate(summary, "summary", "curtail")
+    assert summary["time_step_h"] == 0.25 and summary["n_steps"] == 3
+    for rec in records:
+        validate(rec, "setpoint", "curtail")
+        assert rec["time_step_h"] == 0.25
+        assert len(rec["p_setpoint_kw"]) == 3
+    steps = pd.read_csv(out / "steps.csv")
+    assert (steps["vmax_pu_before"] > 1.035).all(), "every step needs curtailment"
+    assert (steps["vmax_pu_after_ac"] <= 1.035 + 1e-3).all()
+
+    cim = json.loads((out / "cim_difference.json").read_text())
+    # reverse differences chain: each step's reverse value is the previous step's setpoint
+    agent = records[0]["agent_id"]
+    msgs = [
+        m["input"]["message"] for m in cim["messages"] if m["input"]["message"]["name"] == agent
+    ]
+    for prev, cur in itertools.pairwise(msgs):
+        assert cur["reverse_differences"][0]["value"] == pytest.approx(
+            prev["forward_differences"][0]["value"]
+        )
+
+
+def test_compare_fairness_table_and_price_of_fairness(tmp_path):
+    code, out = _run(tmp_path, "cigre_lv", "--compare-fairness")
+    assert code == 0
+    table = pd.read_csv(out / "fairness_comparison.csv").set_index("fairness")
+    assert set(table.index) == {"feeder", "transformer", "equal-kw", "efficient", "proportional"}
+    assert table["total_curtailment_kw"].idxmin() == "efficient"
+    assert table.at["feeder", "jain_index"] == pytest.approx(1.0)
+    assert np.all(table["vmax_pu_after_ac"] <= AC_LIMIT_PU)
+    assert (out / "price_of_fairness.png").stat().st_size > 10_000

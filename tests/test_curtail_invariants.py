@@ -1,0 +1,83 @@
+"""Invariants of fair curtailment after AC validation (issue 4 acceptance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dec.curtail.metrics import jain_index
+from dec.curtail.problem import SCHEMES, CurtailProblem, CurtailSettings
+from dec.curtail.solve import solve_curtailment
+from dec.errors import InfeasibleError
+
+AC_TOL_PU = 1e-3
+
+
+@pytest.fixture(scope="module")
+def solutions(feeder_cache):
+    out = {}
+    for feeder_id in ("cigre_lv", "village"):
+        feeder = feeder_cache(feeder_id)
+        for scheme in SCHEMES:
+            problem = CurtailProblem.from_feeder(feeder, CurtailSettings(fairness=scheme))
+            out[feeder_id, scheme] = solve_curtailment(problem, "admm")
+    return out
+
+
+@pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
+def test_curtailment_within_bounds_and_ac_voltage_within_limit(solutions, feeder_id):
+    for scheme in SCHEMES:
+        sol = solutions[feeder_id, scheme]
+        assert np.all(sol.curtailment_kw >= -1e-9)
+        assert np.all(sol.curtailment_kw <= sol.problem.p_kw + 1e-9)
+        assert np.allclose(sol.p_setpoint_kw + sol.curtailment_kw, sol.problem.p_kw)
+        assert sol.vm_after_ac_pu.max() <= sol.problem.vmax_pu + AC_TOL_PU
+        assert sol.vm_before_pu.max() > sol.problem.vmax_pu, "the scenario must need curtailment"
+
+
+@pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
+def test_feeder_fairness_is_perfectly_fair(solutions, feeder_id):
+    sol = solutions[feeder_id, "feeder"]
+    ratios = sol.curtailment_kw / sol.problem.p_kw
+    assert jain_index(ratios) == pytest.approx(1.0, abs=1e-12)
+    assert np.allclose(ratios, sol.decision.y[0])
+
+
+@pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
+def test_efficient_curtails_the_least(solutions, feeder_id):
+    efficient = solutions[feeder_id, "efficient"].curtailment_kw.sum()
+    for scheme in SCHEMES:
+        assert efficient <= solutions[feeder_id, scheme].curtailment_kw.sum() + 1e-6
+
+
+@pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
+def test_equal_kw_curtails_the_same_kw(solutions, feeder_id):
+    sol = solutions[feeder_id, "equal-kw"]
+    share = sol.decision.theta * sol.problem.p_mean_kw
+    expected = np.minimum(share, sol.problem.p_kw)
+    assert np.allclose(sol.curtailment_kw, expected, atol=1e-9)
+
+
+def test_jain_index_hand_values():
+    assert jain_index(np.array([0.2, 0.2, 0.2])) == pytest.approx(1.0)
+    assert jain_index(np.array([1.0, 0.0, 0.0, 0.0])) == pytest.approx(0.25)
+    assert jain_index(np.zeros(3)) == 1.0
+
+
+def test_reactive_power_within_rating_and_reduces_curtailment(feeder_cache):
+    feeder = feeder_cache("cigre_lv")
+    without = solve_curtailment(CurtailProblem.from_feeder(feeder, CurtailSettings()))
+    problem = CurtailProblem.from_feeder(feeder, CurtailSettings(reactive=True))
+    with_q = solve_curtailment(problem)
+    assert np.all(with_q.q_setpoint_kvar <= 1e-12)
+    s_kva = problem.s_kva
+    assert np.all(with_q.p_setpoint_kw**2 + with_q.q_setpoint_kvar**2 <= s_kva**2 * (1 + 1e-9))
+    assert with_q.curtailment_kw.sum() < without.curtailment_kw.sum()
+    assert with_q.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
+
+
+def test_full_curtailment_not_enough_is_infeasible(feeder_cache):
+    feeder = feeder_cache("village")
+    problem = CurtailProblem.from_feeder(feeder, CurtailSettings(vmax_pu=1.02))
+    with pytest.raises(InfeasibleError, match=r"buses stay above the 1\.02 pu limit"):
+        solve_curtailment(problem)

@@ -1,0 +1,207 @@
+"""DC check (PTDF LP) and AC check: a hand-derived LP, PTDF flows against rundcpp, and the
+stress scenario (the DC check executes less than requested; after the AC check every voltage
+and loading is within its limits), with the AC results checked against a fresh runpp."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from dec.conventions import kw_to_mw
+from dec.network.ptdf import build_ptdf
+from dec.p2p.ac_check import Limits, ac_check
+from dec.p2p.auction import clear
+from dec.p2p.case import P2PCase, build_case
+from dec.p2p.dc_check import dc_check, solve_hour
+from dec.p2p.grid import (
+    branch_ratings_mva,
+    bus_injections_mw,
+    element_powers_kw,
+    matched_positions,
+)
+from dec.p2p.orders import BIDDING, Tariff, make_orders
+from dec.p2p.settings import INPUT_DIR, settings_from
+from dec.p2p.trades import Trades
+from dec.run import build_parser, main
+from dec.scenario import load_scenario
+from feeders.base import AgentSpec
+
+STRESS = INPUT_DIR / "cigre_lv_stress.yaml"
+
+TARIFF = Tariff(retail_eur_per_kwh=0.20, feed_in_eur_per_kwh=0.05)
+
+
+def _args(*options: str):
+    return build_parser().parse_args(["-", *options])
+
+
+def _three_bus_case(rating_kw: float) -> P2PCase:
+    """Build ext_grid - bus 1 - bus 2 (0.4 kV): h1 (30 kW), pv1 (6 kW) at 1; h2 (6 kW), pv2 (25 kW) at 2."""
+    net = pp.create_empty_network()
+    buses = [pp.create_bus(net, 0.4) for _ in range(3)]
+    pp.create_ext_grid(net, buses[0])
+    max_i_ka = kw_to_mw(rating_kw) / (np.sqrt(3) * 0.4)
+    for a, b in ((0, 1), (1, 2)):
+        pp.create_line_from_parameters(net, buses[a], buses[b], 0.05, 0.2, 0.08, 0.0, max_i_ka)
+    loads = [pp.create_load(net, buses[b], 0.0) for b in (1, 2)]
+    sgens = [pp.create_sgen(net, buses[b], 0.0) for b in (1, 2)]
+    specs = [
+        AgentSpec("h1", "household", 1, ("load", loads[0]), 30.0),
+        AgentSpec("h2", "household", 2, ("load", loads[1]), 6.0),
+        AgentSpec("pv1", "pv", 1, ("sgen", sgens[0]), 6.0),
+        AgentSpec("pv2", "pv", 2, ("sgen", sgens[1]), 25.0),
+    ]
+    return P2PCase(
+        net=net,
+        specs=specs,
+        bus=np.array([1, 2, 1, 2]),
+        load_kw=np.array([[30.0, 6.0, 0.0, 0.0]]),
+        pv_kw=np.array([[0.0, 0.0, 6.0, 25.0]]),
+        load_index=np.array([loads[0], loads[1], -1, -1]),
+        sgen_index=np.array([-1, -1, sgens[0], sgens[1]]),
+        load_tan_phi=0.0,
+        pv_tan_phi=0.0,
+        hours=np.array([12]),
+    )
+
+
+def _trades(buyer, seller, q):
+    n = len(q)
+    return Trades(
+        np.zeros(n, dtype=int),
+        np.array(buyer),
+        np.array(seller),
+        np.array(q, float),
+        *(np.zeros(n),) * 3,
+    )
+
+
+def test_dc_check_hand_derived_counterflow():
+    # Line 1-2 is rated 10 kW. Trade A: pv2 (bus 2) -> h1 (bus 1), 25 kW, flows 2 -> 1;
+    # trade B: pv1 (bus 1) -> h2 (bus 2), 6 kW, flows 1 -> 2 and relieves it. Base point: bus 1
+    # draws 30 - 25 = 5 kW (line 0-1 carries 5 kW), line 1-2 carries nothing. LP:
+    # max 25 xA + 6 xB s.t. |6 xB - 25 xA| <= 10 -> xB = 1, xA = 16/25 = 0.64 (unique).
+    case = _three_bus_case(rating_kw=10.0)
+    trades = _trades([0, 1], [3, 2], [25.0, 6.0])
+    ptdf = build_ptdf(case.net)
+    dc = dc_check(case, trades, ptdf, max_loading_percent=100.0)
+    assert dc.fraction == pytest.approx([0.64, 1.0], abs=1e-9)
+    assert dc.max_loading_percent[0] == pytest.approx(100.0, abs=1e-6)
+    assert dc.base_violations[0] == 0
+    # With a 5-kW limit at 100 % the base point (5 kW on line 0-1) sits at its limit: still feasible.
+    assert dc_check(case, trades, ptdf, max_loading_percent=50.0).fraction == pytest.approx(
+        [0.44, 1.0], abs=1e-9
+    )
+
+
+def test_dc_lp_keeps_a_base_overload_from_getting_worse():
+    # A branch carries 12 MW without P2P against a 10-MW rating: dc_check relaxes its limit to
+    # 12 MW. Trade 1 adds 2 MW, trade 2 removes 1 MW: max x1 + x2 s.t. 12 + 2 x1 - x2 <= 12
+    # -> x2 = 1, x1 = 0.5.
+    base, limit = np.array([12.0]), np.array([12.0])
+    transfer = np.array([[2.0, -1.0]])
+    assert solve_hour(base, transfer, limit, np.array([1.0, 1.0])) == pytest.approx([0.5, 1.0])
+
+
+def test_ptdf_transfer_flows_equal_rundcpp():
+    scenario = load_scenario("cigre_lv")
+    settings = settings_from(scenario, _args())
+    case = build_case(scenario.require_feeder(), settings)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, TARIFF, None)
+    trades = clear(make_orders(case.net_kw, prices, 1e-6), "uniform", 0.5, 0)
+    ptdf = build_ptdf(case.net)
+    hour = 12
+    rows = trades.of_hour(hour)
+    x = np.random.default_rng(1).uniform(0, 1, len(rows))
+    executed = trades.quantity_kw[rows] * x
+    bought, sold = matched_positions(case, trades, hour)
+    unexec_b = bought - np.bincount(trades.buyer[rows], executed, minlength=case.n_traders)
+    unexec_s = sold - np.bincount(trades.seller[rows], executed, minlength=case.n_traders)
+    load_kw, pv_kw = element_powers_kw(case, hour, unexec_b, unexec_s)
+    has_load, has_pv = case.load_index >= 0, case.sgen_index >= 0
+    case.net.load.loc[case.load_index[has_load], "p_mw"] = kw_to_mw(load_kw[has_load])
+    case.net.sgen.loc[case.sgen_index[has_pv], "p_mw"] = kw_to_mw(pv_kw[has_pv])
+    pp.rundcpp(case.net)
+    flows = ptdf.flows_mw(bus_injections_mw(case, ptdf, load_kw, pv_kw))
+    expected = np.where(
+        ptdf.branch_table == "line",
+        case.net.res_line["p_from_mw"].reindex(ptdf.branch_index).to_numpy(),
+        case.net.res_trafo["p_hv_mw"].reindex(ptdf.branch_index).to_numpy(),
+    )
+    assert np.max(np.abs(flows - expected)) <= 1e-9  # MW
+
+
+@pytest.fixture(scope="module")
+def stress(tmp_path_factory):
+    out = tmp_path_factory.mktemp("p2p_stress")
+    code = main([str(STRESS), "--out", str(out), "--no-plots"])
+    return code, out / "cigre_lv_stress" / "p2p"
+
+
+def test_stress_case_dc_cuts_and_ac_leaves_no_violation(stress):
+    code, folder = stress
+    assert code == 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["dc_energy_kwh"] < summary["matched_energy_kwh"] - 1.0
+    assert summary["dc_curtailed_trades"] > 0
+    assert summary["executed_welfare_eur"] < summary["objective"]  # welfare before the checks
+    assert summary["max_line_loading_percent"] <= 100.0 + 1e-6
+    assert summary["max_trafo_loading_percent"] <= 100.0 + 1e-6
+    assert 0.9 - 1e-9 <= summary["vmin_pu"] and summary["vmax_pu"] <= 1.1 + 1e-9
+    # The AC check said what it found and what it did.
+    events = summary["network_events"]
+    assert summary["ac_curtailed_kwh"] > 0 and events
+    assert all(
+        e["n_found"] > 0 and e["n_remaining"] == 0 and e["n_without_p2p"] == 0 for e in events
+    )
+    assert sum(e["reduced_kwh"] for e in events) == pytest.approx(
+        summary["ac_curtailed_kwh"], rel=1e-9
+    )
+
+
+def test_stress_dc_flows_within_ratings_and_ac_equals_fresh_power_flow():
+    scenario = load_scenario(str(STRESS))
+    settings = settings_from(scenario, _args())
+    case = build_case(scenario.require_feeder(), settings)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, TARIFF, None)
+    trades = clear(make_orders(case.net_kw, prices, 1e-6), "uniform", 0.5, 0)
+    ptdf = build_ptdf(case.net)
+    dc = dc_check(case, trades, ptdf, 100.0)
+    rating = branch_ratings_mva(case, ptdf)
+    ac = ac_check(case, trades, dc.fraction, ptdf, Limits())
+    assert np.all(ac.fraction <= dc.fraction + 1e-12)
+    for hour in range(case.n_hours):
+        for fraction, check in ((dc.fraction, "dc"), (ac.fraction, "ac")):
+            rows = trades.of_hour(hour)
+            executed = trades.quantity_kw[rows] * fraction[rows]
+            bought, sold = matched_positions(case, trades, hour)
+            unexec_b = bought - np.bincount(trades.buyer[rows], executed, minlength=case.n_traders)
+            unexec_s = sold - np.bincount(trades.seller[rows], executed, minlength=case.n_traders)
+            load_kw, pv_kw = element_powers_kw(case, hour, unexec_b, unexec_s)
+            if check == "dc":  # DC flows of the executed trades, recomputed, within the ratings
+                flows = ptdf.flows_mw(bus_injections_mw(case, ptdf, load_kw, pv_kw))
+                assert np.all(np.abs(flows) <= rating * (1 + 1e-7))
+                continue
+            net = case.net  # a fresh AC power flow (no recycled model) at the reported point
+            has_load, has_pv = case.load_index >= 0, case.sgen_index >= 0
+            net.load.loc[case.load_index[has_load], "p_mw"] = kw_to_mw(load_kw[has_load])
+            net.load.loc[case.load_index[has_load], "q_mvar"] = kw_to_mw(
+                load_kw[has_load] * case.load_tan_phi
+            )
+            net.sgen.loc[case.sgen_index[has_pv], "p_mw"] = kw_to_mw(pv_kw[has_pv])
+            net.sgen.loc[case.sgen_index[has_pv], "q_mvar"] = kw_to_mw(
+                pv_kw[has_pv] * case.pv_tan_phi
+            )
+            pp.runpp(net, numba=False, calculate_voltage_angles=True)
+            # Both converge to pandapower's tolerance (1e-8 MVA mismatch): 1e-6 pu, 1e-4 %.
+            assert net.res_bus["vm_pu"].min() == pytest.approx(ac.vm_min_pu[hour], abs=1e-6)
+            assert net.res_bus["vm_pu"].max() == pytest.approx(ac.vm_max_pu[hour], abs=1e-6)
+            assert net.res_trafo["loading_percent"].max() == pytest.approx(
+                ac.max_trafo_loading_percent[hour], abs=1e-4
+            )
+            assert net.res_line["loading_percent"].max() == pytest.approx(
+                ac.max_line_loading_percent[hour], abs=1e-4
+            )

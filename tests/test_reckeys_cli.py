@@ -1,0 +1,163 @@
+"""Command line of mode rec-keys: files, schemas, bills recomputed from the exported data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dec.run import main
+from dec.schemas import validate
+
+CASE0 = Path(__file__).parents[1] / "inputs" / "rec" / "case0.yaml"
+
+
+@pytest.fixture(scope="module")
+def case0_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(
+        [
+            str(CASE0),
+            "--mode",
+            "rec-keys",
+            "--policy",
+            "look-ahead-billing",
+            "--horizon",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out / "case0" / "rec-keys"
+
+
+def test_run_writes_every_file_and_they_satisfy_the_schemas(case0_run):
+    names = {p.name for p in case0_run.iterdir()}
+    assert {
+        "summary.json",
+        "steps.csv",
+        "periods.csv",
+        "soc.png",
+        "community_coverage.png",
+        "setpoints",
+    } <= names
+    summary = json.loads((case0_run / "summary.json").read_text())
+    validate(summary, "summary", "rec-keys")
+    assert summary["policy"] == "look-ahead-billing" and summary["horizon_steps"] == 4
+    for path in (case0_run / "setpoints").glob("*.json"):
+        validate(json.loads(path.read_text()), "setpoint", "rec-keys")
+    for png in ("soc.png", "community_coverage.png"):
+        assert (case0_run / png).stat().st_size > 10_000
+
+
+def test_bills_recomputed_from_exported_per_step_data(case0_run):
+    summary = json.loads((case0_run / "summary.json").read_text())
+    fee = yaml.safe_load(CASE0.read_text())["rec_keys"]["discharge_fee_eur_per_kwh"]
+    records = {p.stem: json.loads(p.read_text()) for p in (case0_run / "setpoints").glob("*.json")}
+    total, imports, exports = 0.0, 0.0, 0.0
+    for member_id, rec in records.items():
+        net = np.array(rec["net_position_kwh"])
+        production, consumption = np.array(rec["production_kwh"]), np.array(rec["consumption_kwh"])
+        charge, discharge = np.array(rec["charge_kwh"]), np.array(rec["discharge_kwh"])
+        assert net == pytest.approx(production - consumption + discharge - charge, abs=1e-15)
+        if rec["battery"]:
+            soc = np.concatenate([[rec["battery"]["soc_initial_kwh"]], rec["soc_kwh"]])
+            assert np.diff(soc) == pytest.approx(charge - discharge, abs=1e-15)
+        per = rec["periods"]
+        dm = rec["metering_period_steps"]
+        cons_meter = np.maximum(-net, 0).reshape(-1, dm).sum(1)
+        prod_meter = np.maximum(net, 0).reshape(-1, dm).sum(1)
+        assert cons_meter == pytest.approx(per["consumption_meter_kwh"], abs=1e-15)
+        assert prod_meter == pytest.approx(per["production_meter_kwh"], abs=1e-15)
+        imp, exp_ = np.array(per["import_kwh"]), np.array(per["export_kwh"])
+        assert (imp <= cons_meter + 1e-15).all() and (exp_ <= prod_meter + 1e-15).all()
+        bill = (
+            np.array(per["buying_price_eur_per_kwh"]) * (cons_meter - imp)
+            - np.array(per["selling_price_eur_per_kwh"]) * (prod_meter - exp_)
+            + fee * discharge.reshape(-1, dm).sum(1)
+        )
+        assert bill == pytest.approx(per["bill_eur"], abs=1e-12)
+        assert bill.sum() == pytest.approx(summary["bill_per_member"][member_id], abs=1e-12)
+        total += bill.sum()
+        imports, exports = imports + imp, exports + exp_
+    assert total == pytest.approx(summary["total_bill"], abs=1e-12)
+    assert imports == pytest.approx(exports, abs=1e-12)  # community balance per period
+
+
+def test_tables_match_the_records(case0_run):
+    periods = pd.read_csv(case0_run / "periods.csv")
+    record = json.loads((case0_run / "setpoints" / "C.json").read_text())
+    own = periods[periods["member_id"] == "C"]
+    assert own["import_kwh"].to_numpy() == pytest.approx(record["periods"]["import_kwh"])
+    assert own["import_key"].to_numpy() == pytest.approx(record["periods"]["import_key"])
+
+
+def test_sweep_writes_the_comparison_table(tmp_path, capsys):
+    code = main(
+        [
+            str(CASE0),
+            "--mode",
+            "rec-keys",
+            "--sweep",
+            "4,24",
+            "--steps",
+            "24",
+            "--out",
+            str(tmp_path),
+            "--no-plots",
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(tmp_path / "case0" / "rec-keys" / "sweep.csv")
+    assert list(table.columns) == ["policy", "horizon", "total_bill", "gap_to_optimal", "runtime_s"]
+    assert len(table) == 1 + 2 * 4
+    optimal = table.loc[table["policy"] == "optimal", "total_bill"].item()
+    assert (table["total_bill"] >= optimal - 1e-9).all()
+    assert table["gap_to_optimal"].to_numpy() == pytest.approx(
+        (table["total_bill"] - optimal).to_numpy()
+    )
+    full = table[(table["horizon"] == 24) & (table["policy"] != "look-ahead-decoupling")]
+    assert full["total_bill"].to_numpy() == pytest.approx(optimal, rel=1e-6)
+    validate(
+        json.loads((tmp_path / "case0" / "rec-keys" / "summary.json").read_text()),
+        "summary",
+        "rec-keys",
+    )
+    assert "look-ahead-decoupling K=4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda s: s["members"][1]["battery"].update(soc_initial_kwh=2.0),
+            "'battery.soc_initial_kwh' is outside [0.0, 1.0] (the SoC bounds, kWh) for member PVB",
+        ),
+        (
+            lambda s: s["members"][0].update(buying_price_eur_per_kwh=[1.0] * 5),
+            "'buying_price_eur_per_kwh' has the wrong length for 1 member (expected 24 values",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected):
+    data = yaml.safe_load(CASE0.read_text())
+    edit(data["rec_keys"])
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "options", [["--steps", "10"], ["--horizon", "0"], ["--sweep", "a,b"], ["--policy", "greedy"]]
+)
+def test_bad_options_exit_2(tmp_path, capsys, options):
+    assert main([str(CASE0), "--out", str(tmp_path), *options]) == 2
+    assert "Option" in capsys.readouterr().err

@@ -1,0 +1,81 @@
+"""When the LP meters are not exact, the policies switch to binaries (MILP) and stay exact.
+
+Hand case (8 steps of 1 h, metering period 4): consumer A buys at 1 EUR/kWh and uses
+0.5 kWh every step; battery owner B buys at 0.2 and sells at 0, has no load and a
+battery of 1 kWh (SoC 0.5, ±0.25 kWh per step, efficiency 1). No one produces.
+
+Exact optimum (derivation): B's discharges are metered as production and given to A
+(saving 1 EUR/kWh); its charges are metered as consumption at 0.2 EUR/kWh. A step can
+usefully either charge or discharge 0.25 kWh. With D discharging and C charging steps,
+D + C ≤ 8 and 0.25 D ≤ 0.5 + 0.25 C; the saving 0.25 (D − 0.2 C) is largest at D = 5,
+C = 3. Bill = 4 (A's consumption) − 1.25 + 0.2 · 0.75 + ε · 1.25 = 2.9 + 1.25 ε.
+
+The LP relaxation instead raises both of B's meters in the same step (a fictitious
+surplus bought at 0.2 and given to A), so its value is far below what its actions cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dec.errors import InputError
+from dec.reckeys import load_case, make_policy, simulate
+from dec.reckeys.exactness import binary_members, lp_is_exact
+
+FEE = 1e-5
+
+
+def section(meter_model: str = "auto") -> dict:
+    return {
+        "time_step_h": 1.0,
+        "n_steps": 8,
+        "metering_period_steps": 4,
+        "discharge_fee_eur_per_kwh": FEE,
+        "meter_model": meter_model,
+        "members": [
+            {"id": "A", "consumption_kwh": 0.5, "buying_price_eur_per_kwh": 1.0},
+            {
+                "id": "B",
+                "buying_price_eur_per_kwh": 0.2,
+                "battery": {
+                    "capacity_kwh": 1.0,
+                    "soc_initial_kwh": 0.5,
+                    "charge_max_kw": 0.25,
+                    "discharge_max_kw": 0.25,
+                },
+            },
+        ],
+    }
+
+
+def test_condition_detects_the_low_tariff_battery_owner():
+    case = load_case(section(), "hand")
+    assert lp_is_exact(case).tolist() == [False]
+    assert binary_members(case).tolist() == [True]
+    assert binary_members(load_case(section("lp"), "hand")).tolist() == [False]
+
+
+def test_milp_optimal_equals_hand_optimum():
+    tr = simulate(load_case(section(), "hand"), make_policy("optimal", 8))
+    assert tr.total_bill_eur == pytest.approx(2.9 + 1.25 * FEE, abs=1e-7)
+    assert tr.info["window_bill_eur"] == pytest.approx(tr.total_bill_eur, abs=1e-7)
+    # A step charges or discharges, never both.
+    assert not np.any((tr.charge_kwh > 0) & (tr.discharge_kwh > 0))
+
+
+def test_lp_relaxation_is_not_exact_here():
+    tr = simulate(load_case(section("lp"), "hand"), make_policy("optimal", 8))
+    assert tr.info["window_bill_eur"] < 2.0  # the fictitious surplus
+    assert tr.total_bill_eur > 2.9 + 1e-3  # what its actions really cost
+
+
+def test_receding_horizon_policies_with_binaries_are_not_better_than_optimal():
+    case = load_case(section(), "hand")
+    for policy in ("look-ahead", "look-ahead-billing", "look-ahead-decoupling"):
+        assert simulate(case, make_policy(policy, 4)).total_bill_eur >= 2.9 - 1e-9
+
+
+def test_distributed_refuses_binaries():
+    with pytest.raises(InputError, match="B"):
+        simulate(load_case(section(), "hand"), make_policy("distributed", 4))

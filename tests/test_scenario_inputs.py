@@ -1,0 +1,58 @@
+"""Bad scenario inputs: exit code 2, one clear message naming file, field and value; no traceback.
+
+The corpus lives in tests/data/bad_scenarios/; each case names the words its message must hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dec.run import main
+
+CORPUS = Path(__file__).parent / "data" / "bad_scenarios"
+
+CASES = {
+    "unknown_feeder.yaml": ["Unknown feeder 'nope'", "ieee123"],
+    "missing_net_file.yaml": ["does_not_exist.json", "does not exist"],
+    "bad_yaml.yaml": ["not valid YAML", "line"],
+    "top_level_list.yaml": ["top level must be a mapping"],
+    "knobs_not_mapping.yaml": ["Field 'knobs'", "'fast'"],
+    "negative_load_scale.yaml": ["load_scale", "negative"],
+    "nan_pv_scale.yaml": ["pv_scale", "not a finite number"],
+    "unknown_knob.yaml": ["sunshine"],
+    "seed_not_integer.yaml": ["seed", "1.5"],
+    "feeder_not_string.yaml": ["Field 'feeder'", "44"],
+    "unknown_fairness.yaml": ["fairness", "'best'"],
+    "vmax_not_number.yaml": ["voltage limit", "'high'"],
+    "unknown_curtail_field.yaml": ["deadband"],
+    "feeder_not_a_net.yaml": ["not a pandapower JSON net", "not_a_net.json"],
+    "negative_pv_rating.yaml": ["p_mw", "sgen", "negative"],
+    "nan_load.yaml": ["p_mw", "load", "not a finite number"],
+}
+
+
+def test_corpus_is_complete():
+    yamls = {p.name for p in CORPUS.glob("*.yaml")}
+    assert yamls == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_exits_2_with_clear_message(tmp_path, capsys, name):
+    code = main([str(CORPUS / name), "--out", str(tmp_path), "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert err.startswith("dec: error: Invalid input")
+    assert name in err or "Unknown feeder" in err or ".json" in err, "the message names the file"
+    for words in CASES[name]:
+        assert words in err
+    assert not any(tmp_path.iterdir()), "nothing is written for bad input"
+
+
+@pytest.mark.parametrize("spec", ["not_a_feeder", "missing.yaml", "missing.json"])
+def test_bad_scenario_argument(tmp_path, capsys, spec):
+    assert main([spec, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err or "Unknown feeder" in err
