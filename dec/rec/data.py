@@ -458,35 +458,34 @@ def _matrix(meters: Mapping[str, Mapping], key: str) -> np.ndarray:
     return np.array([np.asarray(m[key], dtype=float) for m in meters.values()], dtype=float)
 
 
+def _asset_rows(meters: Mapping[str, Mapping], key: str, with_assets: bool) -> list[tuple]:
+    """(meter index, asset id, parameters) of every asset under ``key``, in input order."""
+    if not with_assets:
+        return []
+    return [
+        (index, str(asset_id), params)
+        for index, meter in enumerate(meters.values())
+        for asset_id, params in (meter.get(key) or {}).items()
+    ]
+
+
 def _storages(meters: Mapping[str, Mapping], with_assets: bool) -> Storages:
-    rows = []
-    if with_assets:
-        for index, meter in enumerate(meters.values()):
-            for storage_id, p in (meter.get("btm_storage") or {}).items():
-                rows.append((index, str(storage_id), p))
-
-    def col(name: str) -> np.ndarray:
-        return np.array([float(p[name]) for _, _, p in rows], dtype=float)
-
+    rows = _asset_rows(meters, "btm_storage", with_assets)
     return Storages(
         owner=np.array([r[0] for r in rows], dtype=int),
         storage_id=tuple(r[1] for r in rows),
-        **{name: col(name) for name in STORAGE_FIELDS},
+        **{name: np.array([float(r[2][name]) for r in rows]) for name in STORAGE_FIELDS},
     )
 
 
 def _evs(meters: Mapping[str, Mapping], with_assets: bool, length: int) -> Evs:
-    rows = []
-    if with_assets:
-        for index, meter in enumerate(meters.values()):
-            for ev_id, p in (meter.get("btm_evs") or {}).items():
-                rows.append((index, str(ev_id), p))
+    rows = _asset_rows(meters, "btm_evs", with_assets)
 
     def col(name: str) -> np.ndarray:
-        return np.array([float(p[name]) for _, _, p in rows], dtype=float)
+        return np.array([float(r[2][name]) for r in rows], dtype=float)
 
     def mat(name: str) -> np.ndarray:
-        return np.array([np.asarray(p[name], dtype=float) for _, _, p in rows]).reshape(
+        return np.array([np.asarray(r[2][name], dtype=float) for r in rows]).reshape(
             len(rows), length
         )
 

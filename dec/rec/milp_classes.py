@@ -21,11 +21,21 @@ from dec.rec.stages import CollectiveSolver, solve_individual
 class _Milp:
     """Common protocol: ``solve_milp``, ``status``, ``obj_value``, ``generate_outputs``."""
 
-    def __init__(self, timeout: float | None, mipgap: float | None):
+    def __init__(
+        self,
+        backpack: Mapping[str, Any],
+        solver: str = "CBC",
+        timeout: float | None = None,
+        mipgap: float | None = None,
+    ):
         self.solver_options = {"time_limit_s": timeout, "mip_rel_gap": mipgap}
         self.status: str | None = None
         self.obj_value: float | None = None
         self._outputs: dict[str, Any] = {}
+        self._read(backpack)
+
+    def _read(self, backpack: Mapping[str, Any]) -> None:
+        raise NotImplementedError
 
     def _solve(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -44,14 +54,7 @@ class _Milp:
 class StageOneMILP(_Milp):
     """One meter's individual MILP (see :func:`dec.rec.run_pre_individual_milp`)."""
 
-    def __init__(
-        self,
-        backpack: Mapping[str, Any],
-        solver: str = "CBC",
-        timeout: float | None = None,
-        mipgap: float | None = None,
-    ):
-        super().__init__(timeout, mipgap)
+    def _read(self, backpack: Mapping[str, Any]) -> None:
         self.data = parse_individual(backpack)
         self.meter_id = self.data.meter_ids[0]
 
@@ -62,14 +65,7 @@ class StageOneMILP(_Milp):
 class _StageTwo(_Milp):
     kind = ""
 
-    def __init__(
-        self,
-        backpack: Mapping[str, Any],
-        solver: str = "CBC",
-        timeout: float | None = None,
-        mipgap: float | None = None,
-    ):
-        super().__init__(timeout, mipgap)
+    def _read(self, backpack: Mapping[str, Any]) -> None:
         self.second_stage = bool(backpack.get("second_stage", False))
         self.data = parse_collective(
             backpack, self.kind, need_l_lem=True, need_c_ind=self.second_stage

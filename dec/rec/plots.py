@@ -23,53 +23,25 @@ def plot_prices(prices: pd.DataFrame, title: str) -> Figure:
         color="tab:red",
         label="retail tariffs (min-max)",
     )
-    ax.step(
-        t,
-        prices["retail_buy_mean_eur_per_kwh"],
-        where="post",
-        color="tab:red",
-        label="retail tariff (mean)",
-    )
-    ax.step(
-        t,
-        prices["feed_in_max_eur_per_kwh"],
-        where="post",
-        color="tab:green",
-        label="feed-in tariff (max)",
-    )
-    ax.step(
-        t,
-        prices["market_buy_eur_per_kwh"],
-        where="post",
-        color="tab:orange",
-        linestyle="--",
-        label="market-indexed buy",
-    )
-    ax.step(
-        t,
-        prices["market_sell_eur_per_kwh"],
-        where="post",
-        color="tab:olive",
-        linestyle="--",
-        label="market-indexed sell",
-    )
-    if "dual_price_eur_per_kwh" in prices:
-        ax.step(
-            t,
-            prices["dual_price_eur_per_kwh"],
-            where="post",
-            color="tab:gray",
-            linestyle=":",
-            label="dual price of the pool balance",
-        )
-    ax.step(
-        t,
-        prices["lem_price_eur_per_kwh"],
-        where="post",
-        color="tab:blue",
-        linewidth=2,
-        label="LEM price",
-    )
+    lines = [
+        ("retail_buy_mean_eur_per_kwh", "tab:red", "-", 1.5, "retail tariff (mean)"),
+        ("feed_in_max_eur_per_kwh", "tab:green", "-", 1.5, "feed-in tariff (max)"),
+        ("market_buy_eur_per_kwh", "tab:orange", "--", 1.5, "market-indexed buy"),
+        ("market_sell_eur_per_kwh", "tab:olive", "--", 1.5, "market-indexed sell"),
+        ("dual_price_eur_per_kwh", "tab:gray", ":", 1.5, "dual price of the pool balance"),
+        ("lem_price_eur_per_kwh", "tab:blue", "-", 2.0, "LEM price"),
+    ]
+    for column, color, style, width, label in lines:
+        if column in prices:
+            ax.step(
+                t,
+                prices[column],
+                where="post",
+                color=color,
+                linestyle=style,
+                linewidth=width,
+                label=label,
+            )
     ax.set_xlabel("time (h)")
     ax.set_ylabel("price (EUR/kWh)")
     ax.set_title(title)

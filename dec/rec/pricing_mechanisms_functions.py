@@ -13,8 +13,8 @@ MILP, and stage 1 runs on ``engine`` (serial by default).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -114,161 +114,89 @@ def dual_post_pool(
 
 
 # --- loops -------------------------------------------------------------------------------------
+#
+# Twelve functions: loop_{pre,post}_{pool,bilateral}_{mmr,sdr,crossing_value}. Each takes the
+# backpack and the reference's options (``for_testing``, the mechanism's parameters,
+# ``solver``) plus ``engine`` (where stage 1 runs). Pre-delivery loops return
+# ``(best_l_lem, criterion, iterations, (stage2, stage1_list))`` (see
+# :func:`dec.rec.loops.pre_delivery_loop`), post-delivery ones ``(l_lem, (stage2,
+# stage1_list))`` (see :func:`dec.rec.loops.post_delivery_loop`).
+
+Timeframe = Literal["pre", "post"]
+_NAMES = {
+    "mmr": "MMR",
+    "sdr": "SDR (SDRC when compensation > 0)",
+    "crossing_value": "crossing value",
+}
 
 
-def _mmr(pruned: bool, divider: float) -> PricingFunc:
-    return pricing_function("mmr", pruned=pruned, divider=divider)
+def _run(timeframe: Timeframe, market: Market, pricing: PricingFunc, backpack, engine):
+    if timeframe == "pre":
+        return pre_delivery_loop(backpack, market, pricing, engine=engine)
+    return post_delivery_loop(backpack, market, pricing)
 
 
-def _sdr(pruned: bool, compensation: float) -> PricingFunc:
-    return pricing_function("sdr", pruned=pruned, compensation=compensation)
+def _describe(loop: Callable, timeframe: str, market: str, mechanism: str) -> Callable:
+    loop.__name__ = loop.__qualname__ = f"loop_{timeframe}_{market}_{mechanism}"
+    loop.__doc__ = (
+        f"{timeframe.capitalize()}-delivery pricing loop, {market} market, {_NAMES[mechanism]}."
+    )
+    return loop
 
 
-def _cv(small_increment: float) -> PricingFunc:
-    return pricing_function("crossing_value", small_increment=small_increment)
+def _mmr_loop(timeframe: Timeframe, market: Market) -> Callable:
+    def loop(
+        backpack: Mapping[str, Any],
+        for_testing: bool = False,
+        pruned: bool = True,
+        divider: float = 0.5,
+        solver: str = "CBC",
+        engine: Engine | None = None,
+    ) -> tuple:
+        pricing = pricing_function("mmr", pruned=pruned, divider=divider)
+        return _run(timeframe, market, pricing, backpack, engine)
+
+    return _describe(loop, timeframe, market, "mmr")
 
 
-def _pre(backpack: Mapping[str, Any], market: Market, pricing: PricingFunc, engine):
-    return pre_delivery_loop(backpack, market, pricing, engine=engine)
+def _sdr_loop(timeframe: Timeframe, market: Market) -> Callable:
+    def loop(
+        backpack: Mapping[str, Any],
+        for_testing: bool = False,
+        pruned: bool = True,
+        compensation: float = 0.0,
+        solver: str = "CBC",
+        engine: Engine | None = None,
+    ) -> tuple:
+        pricing = pricing_function("sdr", pruned=pruned, compensation=compensation)
+        return _run(timeframe, market, pricing, backpack, engine)
+
+    return _describe(loop, timeframe, market, "sdr")
 
 
-def loop_pre_pool_mmr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    divider: float = 0.5,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, pool market, MMR (pruned by default).
+def _crossing_value_loop(timeframe: Timeframe, market: Market) -> Callable:
+    def loop(
+        backpack: Mapping[str, Any],
+        for_testing: bool = False,
+        small_increment: float = 0.0,
+        solver: str = "CBC",
+        engine: Engine | None = None,
+    ) -> tuple:
+        pricing = pricing_function("crossing_value", small_increment=small_increment)
+        return _run(timeframe, market, pricing, backpack, engine)
 
-    Returns
-    -------
-    tuple
-        ``(best_l_lem, criterion, iterations, (stage2, stage1_list))`` (see
-        :func:`dec.rec.loops.pre_delivery_loop`).
-
-    """
-    return _pre(backpack, "pool", _mmr(pruned, divider), engine)
+    return _describe(loop, timeframe, market, "crossing_value")
 
 
-def loop_pre_pool_sdr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    compensation: float = 0.0,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, pool market, SDR (SDRC when ``compensation`` > 0)."""
-    return _pre(backpack, "pool", _sdr(pruned, compensation), engine)
-
-
-def loop_pre_pool_crossing_value(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    small_increment: float = 0.0,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, pool market, pool crossing value."""
-    return _pre(backpack, "pool", _cv(small_increment), engine)
-
-
-def loop_pre_bilateral_mmr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    divider: float = 0.5,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, bilateral contracts, MMR (pruned by default)."""
-    return _pre(backpack, "bilateral", _mmr(pruned, divider), engine)
-
-
-def loop_pre_bilateral_sdr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    compensation: float = 0.0,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, bilateral contracts, SDR (SDRC when ``compensation`` > 0)."""
-    return _pre(backpack, "bilateral", _sdr(pruned, compensation), engine)
-
-
-def loop_pre_bilateral_crossing_value(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    small_increment: float = 0.0,
-    solver: str = "CBC",
-    engine: Engine | None = None,
-) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
-    """Pre-delivery pricing loop, bilateral contracts, pool crossing value."""
-    return _pre(backpack, "bilateral", _cv(small_increment), engine)
-
-
-def loop_post_pool_mmr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    divider: float = 0.5,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, pool market, MMR: ``(l_lem, (stage2, stage1_list))``."""
-    return post_delivery_loop(backpack, "pool", _mmr(pruned, divider))
-
-
-def loop_post_pool_sdr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    compensation: float = 0.0,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, pool market, SDR/SDRC."""
-    return post_delivery_loop(backpack, "pool", _sdr(pruned, compensation))
-
-
-def loop_post_pool_crossing_value(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    small_increment: float = 0.0,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, pool market, pool crossing value."""
-    return post_delivery_loop(backpack, "pool", _cv(small_increment))
-
-
-def loop_post_bilateral_mmr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    divider: float = 0.5,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, bilateral contracts, MMR."""
-    return post_delivery_loop(backpack, "bilateral", _mmr(pruned, divider))
-
-
-def loop_post_bilateral_sdr(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    pruned: bool = True,
-    compensation: float = 0.0,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, bilateral contracts, SDR/SDRC."""
-    return post_delivery_loop(backpack, "bilateral", _sdr(pruned, compensation))
-
-
-def loop_post_bilateral_crossing_value(
-    backpack: Mapping[str, Any],
-    for_testing: bool = False,
-    small_increment: float = 0.0,
-    solver: str = "CBC",
-) -> tuple[list[float], tuple[dict, list[dict]]]:
-    """Post-delivery pricing, bilateral contracts, pool crossing value."""
-    return post_delivery_loop(backpack, "bilateral", _cv(small_increment))
+loop_pre_pool_mmr = _mmr_loop("pre", "pool")
+loop_pre_pool_sdr = _sdr_loop("pre", "pool")
+loop_pre_pool_crossing_value = _crossing_value_loop("pre", "pool")
+loop_pre_bilateral_mmr = _mmr_loop("pre", "bilateral")
+loop_pre_bilateral_sdr = _sdr_loop("pre", "bilateral")
+loop_pre_bilateral_crossing_value = _crossing_value_loop("pre", "bilateral")
+loop_post_pool_mmr = _mmr_loop("post", "pool")
+loop_post_pool_sdr = _sdr_loop("post", "pool")
+loop_post_pool_crossing_value = _crossing_value_loop("post", "pool")
+loop_post_bilateral_mmr = _mmr_loop("post", "bilateral")
+loop_post_bilateral_sdr = _sdr_loop("post", "bilateral")
+loop_post_bilateral_crossing_value = _crossing_value_loop("post", "bilateral")

@@ -31,6 +31,7 @@ def quarter_hourly(kwh_per_hour: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    """Write rec12_timeseries.csv next to this script."""
     rng = np.random.default_rng(SEED)
     homes, shops, solar = (
         hourly("cluster_medians.csv"),
@@ -46,8 +47,13 @@ def main() -> None:
         daily = rng.uniform(7.0, 11.0)
         load = quarter_hourly(shape) * daily / shape.sum() * rng.uniform(0.9, 1.1, STEPS)
         columns[f"h{i + 1:02d}_load"] = load
-    for name, kwp, cluster in (("h01", 3.0, 0), ("h02", 4.5, 1), ("h03", 3.0, 2), ("h04", 6.0, 0),
-                               ("h05", 4.5, 1)):
+    for name, kwp, cluster in (
+        ("h01", 3.0, 0),
+        ("h02", 4.5, 1),
+        ("h03", 3.0, 2),
+        ("h04", 6.0, 0),
+        ("h05", 4.5, 1),
+    ):
         pv = solar[list(solar)[cluster]]
         columns[f"{name}_pv"] = quarter_hourly(pv) * kwp / 3.0 * clouds
     # two shops (commercial clusters scaled to 25-35 kWh per day), one with 10 kWp
@@ -58,7 +64,7 @@ def main() -> None:
     columns["s01_pv"] = quarter_hourly(solar[list(solar)[1]]) * 10.0 / 3.0 * clouds
     # a 15 kWp community PV plant with a small auxiliary load, a school with 8 kWp
     columns["c01_load"] = np.full(STEPS, 0.02)
-    columns["c01_pv"] = quarter_hourly(solar[list(solar)[0]]) * 15.0 / 3.0 * clouds
+    columns["c01_pv"] = quarter_hourly(solar[next(iter(solar))]) * 15.0 / 3.0 * clouds
     school = shops[list(shops)[1]] * (np.arange(24) >= 8) * (np.arange(24) < 18)
     columns["c02_load"] = quarter_hourly(school) * 20.0 / school.sum() + 0.05
     columns["c02_pv"] = quarter_hourly(solar[list(solar)[2]]) * 8.0 / 3.0 * clouds
@@ -70,8 +76,10 @@ def main() -> None:
     columns["retail_3p"] = np.where(peak, 0.22, np.where(off_peak, 0.12, 0.17))
     columns["retail_flat"] = np.full(STEPS, 0.165)
     columns["feed_in"] = np.full(STEPS, 0.045)
-    spot = 0.08 + 0.03 * np.cos((hours - 20) / 24 * 2 * np.pi) - 0.04 * np.exp(
-        -(((hours - 13) / 3) ** 2)
+    spot = (
+        0.08
+        + 0.03 * np.cos((hours - 20) / 24 * 2 * np.pi)
+        - 0.04 * np.exp(-(((hours - 13) / 3) ** 2))
     )
     columns["market_buy"] = spot + 0.05
     columns["market_sell"] = spot - 0.005
