@@ -13,6 +13,10 @@ basis (:mod:`dec.rec.highs`):
    under the same test, and else the full MILP, started from the best solution
    found; its binaries are then fixed in the LP.
 
+When the relaxation did not prove the optimum, the next solve of the same model (the
+next prices of a pricing loop) goes straight to the MILP, and the one after tries
+the relaxation again.
+
 The LP with fixed binaries is the one read for values and for the dual prices (the
 shadow prices of the pool balance with the binaries at the optimum).
 """
@@ -140,6 +144,7 @@ class ModelSolver:
         self.driver = HighsDriver(self.model.problem)
         #: How many solves needed the MILP (the others were proven by the relaxation).
         self.milp_solves = 0
+        self._relaxation_proved = True
 
     def solve(
         self, what: str, l_lem: np.ndarray | None = None, bound: np.ndarray | None = None
@@ -170,6 +175,39 @@ class ModelSolver:
             model.l_lem.value = np.zeros(self.data.n_steps) if l_lem is None else l_lem
         if model.bound is not None:
             model.bound.value = bound
+        options: dict[str, Any] = {"mip_rel_gap": self.gap}
+        if self.time_limit_s is not None:
+            options["time_limit"] = float(self.time_limit_s)
+        start = None
+        if self._relaxation_proved:
+            self._relaxation_proved, start = self._relax_and_round(what, options)
+            if self._relaxation_proved:
+                return model
+        else:
+            # the previous solve needed the MILP: go straight to it this time, and try
+            # the relaxation again next time
+            self._relaxation_proved = True
+        self.milp_solves += 1
+        status = self.driver.solve("milp", options=options, start=start)
+        if status == "kInfeasible":
+            raise InfeasibleError(
+                f"The {what} MILP has no solution; check the meters' data (power limits, "
+                "storage limits and initial energy)."
+            )
+        if status != _OPTIMAL or not self._fixed(_rounded_binaries(model, self.driver)[0]):
+            raise InfeasibleError(
+                f"The {what} MILP was not solved to optimality (HiGHS status {status}); "
+                "check the meters' data or allow more time."
+            )
+        return model
+
+    def _relax_and_round(self, what: str, options: dict) -> tuple[bool, np.ndarray | None]:
+        """Try to prove an optimum from the LP relaxation (steps 1-3 of the module).
+
+        Returns whether it did (the model then holds it) and the best feasible solution
+        found otherwise (a start for the MILP), or None.
+        """
+        model = self.model
         status = self.driver.solve("relaxed")
         if status != _OPTIMAL:
             raise InfeasibleError(
@@ -182,29 +220,18 @@ class ModelSolver:
         start = None
         if self._fixed(guess):
             if model.problem.value <= lower + tolerance:
-                return model
+                return True, None
             start = self.driver.last_solution
-        options: dict[str, Any] = {"mip_rel_gap": self.gap}
-        if self.time_limit_s is not None:
-            options["time_limit"] = float(self.time_limit_s)
-        self.milp_solves += 1
-        # a restricted MILP first: only the relaxation's fractional binaries free; its
-        # solution is accepted within tolerance, else it starts the full MILP
-        partial = self._free(guess, fractional)
-        if self.driver.solve("milp", partial, options, start) == _OPTIMAL:
+        # a restricted MILP: only the relaxation's fractional binaries free; its solution
+        # is accepted within tolerance, else it starts the full MILP
+        if self.driver.solve("milp", self._free(guess, fractional), options, start) == _OPTIMAL:
             start = self.driver.last_solution
             if (
                 self._fixed(_rounded_binaries(model, self.driver)[0])
                 and model.problem.value <= lower + tolerance
             ):
-                return model
-        status = self.driver.solve("milp", options=options, start=start)
-        if status != _OPTIMAL or not self._fixed(_rounded_binaries(model, self.driver)[0]):
-            raise InfeasibleError(
-                f"The {what} MILP was not solved to optimality (HiGHS status {status}); "
-                "check the meters' data or allow more time."
-            )
-        return model
+                return True, None
+        return False, start
 
     def _free(self, guess: dict[str, np.ndarray], free: dict[str, np.ndarray]) -> dict:
         """Binaries fixed to ``guess`` except where ``free`` holds (NaN: free)."""
