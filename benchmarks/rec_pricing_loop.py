@@ -8,13 +8,21 @@ reference's MILP would, against dec.rec's solve of the same problem.
 
 Run: ``python benchmarks/rec_pricing_loop.py`` (add ``--members N``).
 
-Measured on the 2-core machine (HiGHS 1.15, cvxpy 1.9), 2026-11-22:
+Measured on the 2-core machine (HiGHS 1.15, cvxpy 1.9), 2026-11-23, MIP gap 1e-3 (the
+reference's default MIPGAP):
 
-- whole loop, 50 x 96, serial stage 1: 14.9 s (stage 1: 2.9 s; 5 iterations, stop
-  criterion 0.0); with the process engine for stage 1: 14.3 s (stage 1: 2.2 s);
-- one stage-2 MILP, all bounds enforced: dec.rec 2.4 s; plain cvxpy + HiGHS MILP
-  stopped at its 120 s limit (gap 0.14 %): ratio > 50;
-- 12 x 96 (the example, ``python -m dec.run inputs/rec_pricing/rec12.yaml``): about 25 s.
+- whole loop, 50 x 96, serial stage 1: 38.2 s (stage 1: 1.1 s; 5 iterations, stop
+  criterion 0.0); with the process engine for stage 1: 37.6 s (stage 1: 0.7 s);
+  earlier runs of the same code: 37.0-41.9 s. The number of iterations depends on
+  which of several equally cheap schedules the MILPs return (the next prices are made
+  from them), so other code paths gave 5 to 8 iterations and 54-186 s.
+- one stage-2 MILP, all bounds enforced: dec.rec 19.1 s, plain cvxpy + HiGHS MILP
+  15.1 s (ratio 0.8): on this single problem HiGHS alone is as fast. In the loop, dec.rec
+  enforces the cost bounds lazily, compiles once, proves most optima from the
+  relaxation or a restricted MILP (free only where the rounding conflicts with the
+  relaxation) and does not re-solve the repeated last prices.
+- 12 x 96 (the example, ``python -m dec.run inputs/rec_pricing/rec12.yaml``, gap
+  1e-4): about 20 s.
 """
 
 from __future__ import annotations
@@ -39,9 +47,14 @@ from dec.scenario import load_scenario
 EXAMPLE = Path(__file__).parents[1] / "inputs" / "rec_pricing" / "rec12.yaml"
 
 
-def community(n_members: int, seed: int = 7) -> dict:
-    """The example's members repeated to ``n_members``, profiles scaled by a seeded factor."""
+def community(n_members: int, seed: int = 7, flat_retail: bool = False) -> dict:
+    """The example's members repeated to ``n_members``, profiles scaled by a seeded factor.
+
+    With ``flat_retail`` every member has the flat retail tariff (no member then gains
+    by passing grid energy to others, and the LP relaxation is usually exact).
+    """
     base, _ = read_section(load_scenario(str(EXAMPLE)))
+    flat = base["meters"]["h03"]["l_buy"]
     rng = np.random.default_rng(seed)
     templates = list(base["meters"].items())
     meters = {}
@@ -50,6 +63,8 @@ def community(n_members: int, seed: int = 7) -> dict:
         meter = copy.deepcopy(meter)
         for key in ("e_c", "e_g"):
             meter[key] = (np.asarray(meter[key]) * rng.uniform(0.8, 1.2)).round(4).tolist()
+        if flat_retail:
+            meter["l_buy"] = list(flat)
         meters[f"{name}_{i:02d}"] = meter
     return {**base, "meters": meters}
 
@@ -66,8 +81,9 @@ def main() -> None:
     parser.add_argument("--baseline-limit", type=float, default=120.0)
     parser.add_argument("--gap", type=float, default=1e-3, help="mip_rel_gap of the loop")
     parser.add_argument("--engines", default="serial,process")
+    parser.add_argument("--flat-retail", action="store_true", help="one retail tariff for all")
     args = parser.parse_args()
-    backpack = community(args.members)
+    backpack = community(args.members, flat_retail=args.flat_retail)
     data = parse_collective(backpack, "pool")
     print(f"{args.members} members x {data.n_steps} steps, {data.storages.count} batteries")
 

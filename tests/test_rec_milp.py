@@ -260,6 +260,25 @@ def test_solve_path_matches_plain_milp(seed, bounded):
     assert ours == pytest.approx(reference.problem.value, rel=1e-6, abs=1e-7)
 
 
+def test_resolves_with_new_prices_match_plain_milp_and_repeats_are_not_solved(monkeypatch):
+    """A pricing loop re-solves one model: each new price vector gives the plain MILP's
+    optimum (the last optimum is only a MILP start), and the same prices again return
+    the last solution without a solve."""
+    data = parse_collective(random_community(2), "pool")
+    solver = ModelSolver(data, "pool", bounded=True)
+    bound = np.full(data.n_meters, 0.05)
+    reference = build_model(data, "pool", bounded=True)
+    reference.bound.value = bound
+    for price in (0.05, 0.2, 0.12):
+        l_lem = np.full(data.n_steps, price)
+        ours = solver.solve("test", l_lem, bound).problem.value
+        reference.l_lem.value = l_lem
+        reference.problem.solve(solver=cp.HIGHS, mip_rel_gap=1e-9)
+        assert ours == pytest.approx(reference.problem.value, rel=1e-6, abs=1e-7)
+    monkeypatch.setattr(solver.driver, "solve", lambda *a, **k: pytest.fail("solved again"))
+    assert solver.solve("test", l_lem, bound).problem.value == ours
+
+
 # --- inputs: validated before any solve, never modified ----------------------------------------
 
 

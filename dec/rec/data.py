@@ -217,10 +217,6 @@ class RecData:
         """Number of steps T."""
         return self.e_c.shape[1]
 
-    def with_prices(self, l_lem: Sequence[float] | np.ndarray) -> RecData:
-        """Return a copy with new local market prices."""
-        return replace(self, l_lem=np.asarray(l_lem, dtype=float))
-
     def member(self, index: int) -> RecData:
         """Return the data of one meter alone (for its individual MILP)."""
         keep_b = self.storages.owner == index

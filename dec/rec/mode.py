@@ -264,9 +264,9 @@ def build_result(
             f"{options.timeframe} / {options.market} / {options.mechanism}",
         ),
         ("iterations (stop criterion)", f"{outcome.iterations} ({outcome.criterion})"),
-        ("community cost, two-stage (EUR)", objective),
-        ("community cost, single-stage optimum (EUR)", outcome.objective_centralized),
-        ("energy bought inside the REC (kWh)", summary["internal_energy_kwh"]),
+        ("community cost, two-stage (EUR)", f"{objective:.3f}"),
+        ("community cost, single-stage optimum (EUR)", f"{outcome.objective_centralized:.3f}"),
+        ("energy bought inside the REC (kWh)", f"{summary['internal_energy_kwh']:.3f}"),
     ]
     console += [
         (f"{member}: cost alone -> in the REC (EUR)", f"{a:9.3f} -> {r:9.3f}")
@@ -276,7 +276,7 @@ def build_result(
     ]
     console += [
         ("TOTAL: cost alone -> in the REC (EUR)", f"{alone:9.3f} -> {rec:9.3f}"),
-        ("community benefit (EUR)", alone - rec),
+        ("community benefit (EUR)", f"{alone - rec:.3f}"),
     ]
     title = f"{name}: {options.timeframe}-delivery {options.market}, {options.mechanism}"
     return RunResult(

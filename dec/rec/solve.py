@@ -9,13 +9,14 @@ basis (:mod:`dec.rec.highs`):
    fractional, from the continuous solution: charge if the battery charges more than
    it discharges, ...): a feasible solution of cost U;
 3. if U <= L within :data:`MIP_REL_GAP`, that solution is optimal (L <= OPT <= U);
-   otherwise a MILP with only the relaxation's fractional binaries free, accepted
-   under the same test, and else the full MILP, started from the best solution
-   found; its binaries are then fixed in the LP.
+   otherwise a MILP with only the binaries free whose rounding conflicts with the
+   relaxed solution (fractional, and their rounded constraints not met by it),
+   accepted under the same test, and else the full MILP, started from the best
+   solution found (or from the last solve's optimum, which HiGHS ignores if the new
+   parameters make it infeasible); its binaries are then fixed in the LP.
 
-When the relaxation did not prove the optimum, the next solve of the same model (the
-next prices of a pricing loop) goes straight to the MILP, and the one after tries
-the relaxation again.
+A solve with the parameters of the last one returns its solution (a pricing loop's
+last iteration repeats the prices of the one before).
 
 The LP with fixed binaries is the one read for values and for the dual prices (the
 shadow prices of the pool balance with the binaries at the optimum).
@@ -43,6 +44,8 @@ DECIMALS = 9
 DUAL_DECIMALS = 5
 
 _OPTIMAL = "kOptimal"
+#: Energies below this are zero when the relaxation is checked against rounded binaries, kWh.
+_EPS_KWH = 1e-7
 
 
 def clean(values: np.ndarray | None) -> np.ndarray:
@@ -83,7 +86,10 @@ def _rounded_binaries(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Binaries for the LP relaxation's solution: its values where integral, else by rule.
 
-    Returns the binaries and, for each, where the relaxation was fractional.
+    Returns the binaries and, for each, where the relaxation was fractional and its
+    solution does not already satisfy the constraints of the rounded value (a battery
+    that only charges satisfies those of ``delta_bc = 1`` whatever the relaxed value):
+    only there can a different value do better.
     """
     vals = read_values(model)
     cmet = vals["e_cmet"]
@@ -98,13 +104,20 @@ def _rounded_binaries(
         "delta_meter_balance": cmet < 0,
         "delta_rec_balance": cmet.sum(axis=0) < 0,
     }
+    net_sale = -exchange
+    satisfied = {
+        "delta_sup": np.minimum(vals["supply"], vals["surplus"]) <= _EPS_KWH,
+        "delta_bc": np.minimum(vals.get("e_bc", 0.0), vals.get("e_bd", 0.0)) <= _EPS_KWH,
+        "delta_coeff": np.where(rules["delta_coeff"], net_sale, net_sale + cmet) <= _EPS_KWH,
+    }
     guess, fractional = {}, {}
     for name, var in model.binaries.variables.items():
         relaxed = driver.raw_value(var)
         relaxed = np.zeros(var.shape) if relaxed is None else relaxed
         nearest = np.round(relaxed)
-        fractional[name] = np.abs(relaxed - nearest) > 1e-6
-        guess[name] = np.where(fractional[name], np.asarray(rules[name], dtype=float), nearest)
+        is_fractional = np.abs(relaxed - nearest) > 1e-6
+        guess[name] = np.where(is_fractional, np.asarray(rules[name], dtype=float), nearest)
+        fractional[name] = is_fractional & ~satisfied.get(name, False)
         guess[name] = guess[name] + 0.0
     return guess, fractional
 
@@ -142,9 +155,7 @@ class ModelSolver:
         self.time_limit_s = time_limit_s
         self.model = build_model(data, kind, bounded=bounded)
         self.driver = HighsDriver(self.model.problem)
-        #: How many solves needed the MILP (the others were proven by the relaxation).
-        self.milp_solves = 0
-        self._relaxation_proved = True
+        self._last_parameters: tuple[bytes, bytes] | None = None
 
     def solve(
         self, what: str, l_lem: np.ndarray | None = None, bound: np.ndarray | None = None
@@ -175,19 +186,28 @@ class ModelSolver:
             model.l_lem.value = np.zeros(self.data.n_steps) if l_lem is None else l_lem
         if model.bound is not None:
             model.bound.value = bound
+        parameters = tuple(
+            np.asarray(p.value if p is not None else [], dtype=float).tobytes()
+            for p in (model.l_lem, model.bound)
+        )
+        if parameters == self._last_parameters:
+            return model
+        self._last_parameters = None
+        self._solve(what)
+        self._last_parameters = parameters
+        return model
+
+    def _solve(self, what: str) -> None:
+        """Solve with the current parameter values (see :meth:`solve`)."""
+        model = self.model
+        previous = self.driver.last_solution
         options: dict[str, Any] = {"mip_rel_gap": self.gap}
         if self.time_limit_s is not None:
             options["time_limit"] = float(self.time_limit_s)
-        start = None
-        if self._relaxation_proved:
-            self._relaxation_proved, start = self._relax_and_round(what, options)
-            if self._relaxation_proved:
-                return model
-        else:
-            # the previous solve needed the MILP: go straight to it this time, and try
-            # the relaxation again next time
-            self._relaxation_proved = True
-        self.milp_solves += 1
+        proved, start = self._relax_and_round(what, options)
+        if proved:
+            return
+        start = previous if start is None else start
         status = self.driver.solve("milp", options=options, start=start)
         if status == "kInfeasible":
             raise InfeasibleError(
@@ -199,7 +219,6 @@ class ModelSolver:
                 f"The {what} MILP was not solved to optimality (HiGHS status {status}); "
                 "check the meters' data or allow more time."
             )
-        return model
 
     def _relax_and_round(self, what: str, options: dict) -> tuple[bool, np.ndarray | None]:
         """Try to prove an optimum from the LP relaxation (steps 1-3 of the module).
@@ -222,8 +241,8 @@ class ModelSolver:
             if model.problem.value <= lower + tolerance:
                 return True, None
             start = self.driver.last_solution
-        # a restricted MILP: only the relaxation's fractional binaries free; its solution
-        # is accepted within tolerance, else it starts the full MILP
+        if not any(free.any() for free in fractional.values()):
+            return False, start
         if self.driver.solve("milp", self._free(guess, fractional), options, start) == _OPTIMAL:
             start = self.driver.last_solution
             if (
