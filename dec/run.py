@@ -95,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_summary(result: RunResult, out: str) -> None:
     """Print the run's summary table and where its outputs are."""
-    rows = [(k, v) for k, v in result.console]
-    print(tabulate(rows, headers=[f"{result.scenario} / {result.mode}", ""], floatfmt=".6g"))
+    # tabulate formats floats only in all-numeric columns; this one mixes in text
+    rows = [(k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in result.console]
+    print(tabulate(rows, headers=[f"{result.scenario} / {result.mode}", ""]))
+
     print(f"outputs: {out}")
     if not result.converged:
         print('NOT CONVERGED: the outputs are marked "converged": false', file=sys.stderr)
