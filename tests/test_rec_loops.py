@@ -98,3 +98,24 @@ def test_stage_one_on_process_engine_matches_serial():
         engine.close()
     assert [s["c_ind"] for s in parallel] == [s["c_ind"] for s in serial]
     assert [s["e_cmet"] for s in parallel] == [s["e_cmet"] for s in serial]
+
+
+@pytest.mark.parametrize("loop", [rec.loop_pre_pool_mmr, rec.loop_post_pool_sdr])
+def test_loop_mip_gap_reaches_the_solver(monkeypatch, loop):
+    """``mipgap`` and ``timeout`` go to every MILP; the objective stays within the gap of
+    the default (1e-6) solve."""
+    from dec.rec import solve
+
+    seen = []
+    original = solve.ModelSolver.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append((kwargs.get("mip_rel_gap"), kwargs.get("time_limit_s")))
+        original(self, *args, **kwargs)
+
+    backpack = random_community(4)
+    exact = loop(backpack)[-1][0]["obj_value"]
+    monkeypatch.setattr(solve.ModelSolver, "__init__", spy)
+    loose = loop(backpack, mipgap=1e-3, timeout=60.0)[-1][0]["obj_value"]
+    assert seen and set(seen) == {(1e-3, 60.0)}
+    assert loose == pytest.approx(exact, rel=1e-3, abs=1e-3)

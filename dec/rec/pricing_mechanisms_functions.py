@@ -117,7 +117,10 @@ def dual_post_pool(
 #
 # Twelve functions: loop_{pre,post}_{pool,bilateral}_{mmr,sdr,crossing_value}. Each takes the
 # backpack and the reference's options (``for_testing``, the mechanism's parameters,
-# ``solver``) plus ``engine`` (where stage 1 runs). Pre-delivery loops return
+# ``solver``) plus ``engine`` (where stage 1 runs), ``mipgap`` (HiGHS's relative MIP gap;
+# default 1e-6, the reference's classes use 1e-3) and ``timeout`` (s per MILP). Pre-delivery
+# loops return
+
 # ``(best_l_lem, criterion, iterations, (stage2, stage1_list))`` (see
 # :func:`dec.rec.loops.pre_delivery_loop`), post-delivery ones ``(l_lem, (stage2,
 # stage1_list))`` (see :func:`dec.rec.loops.post_delivery_loop`).
@@ -130,10 +133,19 @@ _NAMES = {
 }
 
 
-def _run(timeframe: Timeframe, market: Market, pricing: PricingFunc, backpack, engine):
+def _run(
+    timeframe: Timeframe,
+    market: Market,
+    pricing: PricingFunc,
+    backpack,
+    engine,
+    mipgap: float | None,
+    timeout: float | None,
+):
+    options = {"mip_rel_gap": mipgap, "time_limit_s": timeout}
     if timeframe == "pre":
-        return pre_delivery_loop(backpack, market, pricing, engine=engine)
-    return post_delivery_loop(backpack, market, pricing)
+        return pre_delivery_loop(backpack, market, pricing, engine=engine, **options)
+    return post_delivery_loop(backpack, market, pricing, **options)
 
 
 def _describe(loop: Callable, timeframe: str, market: str, mechanism: str) -> Callable:
@@ -152,9 +164,11 @@ def _mmr_loop(timeframe: Timeframe, market: Market) -> Callable:
         divider: float = 0.5,
         solver: str = "CBC",
         engine: Engine | None = None,
+        mipgap: float | None = None,
+        timeout: float | None = None,
     ) -> tuple:
         pricing = pricing_function("mmr", pruned=pruned, divider=divider)
-        return _run(timeframe, market, pricing, backpack, engine)
+        return _run(timeframe, market, pricing, backpack, engine, mipgap, timeout)
 
     return _describe(loop, timeframe, market, "mmr")
 
@@ -167,9 +181,11 @@ def _sdr_loop(timeframe: Timeframe, market: Market) -> Callable:
         compensation: float = 0.0,
         solver: str = "CBC",
         engine: Engine | None = None,
+        mipgap: float | None = None,
+        timeout: float | None = None,
     ) -> tuple:
         pricing = pricing_function("sdr", pruned=pruned, compensation=compensation)
-        return _run(timeframe, market, pricing, backpack, engine)
+        return _run(timeframe, market, pricing, backpack, engine, mipgap, timeout)
 
     return _describe(loop, timeframe, market, "sdr")
 
@@ -181,9 +197,11 @@ def _crossing_value_loop(timeframe: Timeframe, market: Market) -> Callable:
         small_increment: float = 0.0,
         solver: str = "CBC",
         engine: Engine | None = None,
+        mipgap: float | None = None,
+        timeout: float | None = None,
     ) -> tuple:
         pricing = pricing_function("crossing_value", small_increment=small_increment)
-        return _run(timeframe, market, pricing, backpack, engine)
+        return _run(timeframe, market, pricing, backpack, engine, mipgap, timeout)
 
     return _describe(loop, timeframe, market, "crossing_value")
 
