@@ -110,16 +110,16 @@ def _rounded_binaries(
         "delta_bc": np.minimum(vals.get("e_bc", 0.0), vals.get("e_bd", 0.0)) <= _EPS_KWH,
         "delta_coeff": np.where(rules["delta_coeff"], net_sale, net_sale + cmet) <= _EPS_KWH,
     }
-    guess, fractional = {}, {}
+    guess, conflicts = {}, {}
     for name, var in model.binaries.variables.items():
         relaxed = driver.raw_value(var)
         relaxed = np.zeros(var.shape) if relaxed is None else relaxed
         nearest = np.round(relaxed)
         is_fractional = np.abs(relaxed - nearest) > 1e-6
         guess[name] = np.where(is_fractional, np.asarray(rules[name], dtype=float), nearest)
-        fractional[name] = is_fractional & ~satisfied.get(name, False)
+        conflicts[name] = is_fractional & ~satisfied.get(name, False)
         guess[name] = guess[name] + 0.0
-    return guess, fractional
+    return guess, conflicts
 
 
 class ModelSolver:
@@ -235,15 +235,15 @@ class ModelSolver:
             )
         lower = model.problem.value
         tolerance = self.gap * max(1.0, abs(lower))
-        guess, fractional = _rounded_binaries(model, self.driver)
+        guess, conflicts = _rounded_binaries(model, self.driver)
         start = None
         if self._fixed(guess):
             if model.problem.value <= lower + tolerance:
                 return True, None
             start = self.driver.last_solution
-        if not any(free.any() for free in fractional.values()):
+        if not any(free.any() for free in conflicts.values()):
             return False, start
-        if self.driver.solve("milp", self._free(guess, fractional), options, start) == _OPTIMAL:
+        if self.driver.solve("milp", self._free(guess, conflicts), options, start) == _OPTIMAL:
             start = self.driver.last_solution
             if (
                 self._fixed(_rounded_binaries(model, self.driver)[0])
