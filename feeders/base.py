@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandapower as pp
+
+if TYPE_CHECKING:  # pandapower takes seconds to import; only its type is named here
+    import pandapower as pp
+
 
 AgentType = Literal["household", "pv", "battery"]
 

@@ -99,3 +99,10 @@ def test_missing_timestamps_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "missing between 2016-01-02T00:45 and 2016-01-02T02:00" in err
     assert "Traceback" not in err
+
+
+def test_group_identical_must_be_a_boolean(tmp_path, capsys):
+    path = scenario(tmp_path, mpc={"window_h": 36, "apply_h": 12, "group_identical": "yes"})
+    assert main([path, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "mpc.group_identical" in err and "'yes'" in err

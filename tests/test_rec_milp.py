@@ -327,7 +327,17 @@ def test_bad_input_raises_before_any_solve(no_solve, edit, message):
         rec.run_pre_two_stage_collective_pool_milp(backpack)
 
 
+def test_negative_capacity_is_reported_once(no_solve):
+    # A negative e_bn is the one problem; init_e = 0 exceeds it but is not reported as well.
+    backpack = two_members()
+    backpack["meters"]["A"].update(btm_storage={"b1": dict(STORAGE, e_bn=-1.0)})
+    with pytest.raises(ValueError) as raised:
+        rec.run_pre_two_stage_collective_pool_milp(backpack)
+    assert "e_bn" in str(raised.value) and "init_e" not in str(raised.value)
+
+
 def test_individual_backpack_names_the_meter(no_solve):
+
     meter = battery_meter()
     meter["e_c"] = [1.0]
     with pytest.raises(ValueError, match=r"'e_c' has the wrong length for 1 meter .*m1 \(1\)"):

@@ -103,6 +103,9 @@ class CommunityConfig:
         at or below ``no_pv_kw``.
     window_h, apply_h
         MPC window and the part of it applied before re-planning, h.
+    group_identical
+        Whether ``mpc`` plans identical batteries as one (an exact reduction,
+        :class:`dec.community.mpc.GroupedPlanner`) or every battery as its own row.
     admm
         ADMM settings (``rho``, ``eps_abs``, ``eps_rel``, ``max_iter``, ``inner_iter``).
     tariff
@@ -125,6 +128,7 @@ class CommunityConfig:
     no_pv_kw: float
     window_h: float
     apply_h: float
+    group_identical: bool
     admm: dict[str, float]
     tariff: TwoPeriodTariff
     mechanisms: tuple[str, ...]
@@ -320,8 +324,13 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
         problems.extend(non_negative({"low_tech": threshold}, "threshold_kw", "section"))
 
     mpc = _mapping(section.get("mpc"), "mpc", problems)
-    _unknown_keys(mpc, ("window_h", "apply_h"), "mpc", problems)
+    _unknown_keys(mpc, ("window_h", "apply_h", "group_identical"), "mpc", problems)
     window_h, apply_h = mpc.get("window_h", 72.0), mpc.get("apply_h", 24.0)
+    group_identical = mpc.get("group_identical", True)
+    if not isinstance(group_identical, bool):
+        problems.add(
+            f"Field 'mpc.group_identical' must be true or false, found {group_identical!r}."
+        )
     problems.extend(positive({"mpc": window_h}, "window_h", "section"))
     problems.extend(positive({"mpc": apply_h}, "apply_h", "section"))
     if is_finite_number(window_h) and is_finite_number(apply_h) and apply_h > window_h:
@@ -361,6 +370,7 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
         no_pv_kw=float(no_pv_kw),
         window_h=float(window_h),
         apply_h=float(apply_h),
+        group_identical=group_identical,
         admm={k: float(v) for k, v in admm.items()},
         tariff=tariff,
         mechanisms=tuple(mechanisms),

@@ -23,6 +23,11 @@ surplus that cannot be used within the window rather than exporting it;
 ``TIE_SMOOTH`` makes the optimum unique, so that the distributed solve
 (``mpc-distributed``) converges to the very schedules of this one. The problem is thus a
 QP with an LP's optimum up to these terms; Clarabel solves it.
+
+Identical batteries (same ratings and state) are planned as one row of the problem
+(:class:`GroupedPlanner`): an exact reduction, since the unique optimum treats them
+alike. The shipped study sizes every battery the same, so its windows shrink from
+17 batteries to one; batteries that differ keep a row each.
 """
 
 from __future__ import annotations
@@ -146,25 +151,32 @@ def receding_horizon(
 
 
 def battery_constraints(
-    ch: cp.Variable,
+    net: cp.Variable,
     dis: cp.Variable,
     e: cp.Variable,
-    batteries: Batteries,
+    eta_ch: np.ndarray,
+    eta_dis: np.ndarray,
     time_step_h: float,
     p_max: cp.Parameter,
     e_start: cp.Parameter,
     e_end_min: cp.Parameter,
     e_max: cp.Parameter,
 ) -> list[cp.Constraint]:
-    """Return the constraints of ``n`` batteries over a window (variables of shape ``(n, H)``)."""
-    n, steps = ch.shape
+    """Return the constraints of ``n`` batteries over a window (variables of shape ``(n, H)``).
+
+    The variables are the net charging power ``net = ch - dis`` and the discharging power
+    ``dis`` (so the smoothing tie-break is a diagonal quadratic, with no auxiliary
+    variable), with ``ch = net + dis``.
+    """
+    n, steps = net.shape
+    ch = net + dis
     difference = sp.eye(steps, format="csc") - sp.eye(steps, k=-1, format="csc")
     first = np.eye(1, steps)
     inflow = time_step_h * (
-        cp.multiply(batteries.eta_ch[:, None], ch)
-        - cp.multiply(1.0 / batteries.eta_dis[:, None], dis)
+        cp.multiply(eta_ch[:, None], ch) - cp.multiply(1.0 / eta_dis[:, None], dis)
     )
     return [
+        ch >= 0,
         ch <= p_max,
         dis <= p_max,
         e <= cp.reshape(e_max, (n, 1), order="C") @ np.ones((1, steps)),
@@ -174,12 +186,20 @@ def battery_constraints(
 
 
 def tie_breaks(
-    ch: cp.Variable, dis: cp.Variable, e: cp.Variable, time_step_h: float
+    net: cp.Variable,
+    dis: cp.Variable,
+    e: cp.Variable,
+    time_step_h: float,
+    smooth_weight: np.ndarray,
 ) -> cp.Expression:
-    """Return the tie-breaking terms of the objective (see the module docstring), kWh."""
+    """Return the tie-breaking terms of the objective (see the module docstring), kWh.
+
+    ``smooth_weight`` (one per row) scales the smoothing term: 1 for a battery, ``1/m`` for
+    a row that stands for ``m`` identical batteries (:class:`GroupedPlanner`).
+    """
     return (
-        TIE_SMOOTH / 2 * time_step_h * cp.sum_squares(ch - dis)
-        + TIE_THROUGHPUT * time_step_h * cp.sum(ch + dis)
+        TIE_SMOOTH / 2 * time_step_h * cp.sum(cp.multiply(smooth_weight[:, None], cp.square(net)))
+        + TIE_THROUGHPUT * time_step_h * cp.sum(net + 2 * dis)
         - TIE_TERMINAL * cp.sum(e[:, -1])
     )
 
@@ -189,22 +209,32 @@ class CentralPlanner:
 
     Parameters
     ----------
-    batteries
-        The batteries (their efficiencies are built in; capacities and power limits are
-        Parameters, so battery sizes can change between windows and runs).
+    eta_ch, eta_dis
+        Efficiencies of every battery (row), built in. Capacities and power limits are
+        Parameters, so battery sizes can change between windows and runs.
     window_steps
         Window length H, steps.
     time_step_h
         Step length, h.
+    smooth_weight
+        Weight of every row's smoothing tie-break (default 1).
 
     """
 
-    def __init__(self, batteries: Batteries, window_steps: int, time_step_h: float):
-        n, steps = batteries.n, window_steps
-        self.ch = cp.Variable((n, steps), nonneg=True)
+    def __init__(
+        self,
+        eta_ch: np.ndarray,
+        eta_dis: np.ndarray,
+        window_steps: int,
+        time_step_h: float,
+        smooth_weight: np.ndarray | None = None,
+    ):
+        n, steps = len(eta_ch), window_steps
+        weight = np.ones(n) if smooth_weight is None else np.asarray(smooth_weight, dtype=float)
+        self.net = cp.Variable((n, steps))
         self.dis = cp.Variable((n, steps), nonneg=True)
         self.e = cp.Variable((n, steps), nonneg=True)
-        imp = cp.Variable(steps, nonneg=True)
+        self.imp = cp.Variable(steps, nonneg=True)
         self.load = cp.Parameter((n, steps))
         self.pv = cp.Parameter(steps)
         self.p_max = cp.Parameter((n, steps), nonneg=True)
@@ -212,20 +242,22 @@ class CentralPlanner:
         self.e_end_min = cp.Parameter(n, nonneg=True)
         self.e_max = cp.Parameter(n, nonneg=True)
         constraints = battery_constraints(
-            self.ch,
+            self.net,
             self.dis,
             self.e,
-            batteries,
+            np.asarray(eta_ch, dtype=float),
+            np.asarray(eta_dis, dtype=float),
             time_step_h,
             self.p_max,
             self.e_start,
             self.e_end_min,
             self.e_max,
         )
-        constraints.append(imp >= cp.sum(self.load + self.ch - self.dis, axis=0) - self.pv)
-        objective = time_step_h * cp.sum(imp) + tie_breaks(self.ch, self.dis, self.e, time_step_h)
+        constraints.append(self.imp >= cp.sum(self.load + self.net, axis=0) - self.pv)
+        objective = time_step_h * cp.sum(self.imp) + tie_breaks(
+            self.net, self.dis, self.e, time_step_h, weight
+        )
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
-        self.imp = imp
 
     def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Solve one window and return the planned charging and discharging powers, kW."""
@@ -240,4 +272,81 @@ class CentralPlanner:
             raise SubproblemInfeasible(
                 f"the MPC window starting at step {window.start}", str(self.problem.status)
             )
-        return self.ch.value, self.dis.value
+        dis = np.maximum(self.dis.value, 0.0)
+        return np.maximum(self.net.value + dis, 0.0), dis
+
+
+class GroupedPlanner:
+    """The window problem with identical batteries planned as one (an exact reduction).
+
+    Batteries with the same capacity, power limit, efficiencies and state (SoC at the
+    window's start and its lowest allowed end) are interchangeable in the window
+    problem: the community's import depends only on the sum of the houses' consumptions.
+    The problem is convex and the smoothing tie-break makes every battery's net power
+    unique at the optimum, so the optimum gives identical batteries identical
+    schedules (any optimum averaged over permutations of them is an optimum). A group
+    of ``m`` identical batteries is thus one row with ``m`` times the capacity, power
+    and state, the group's summed load, and smoothing weight ``1/m``
+    (``Σ_i net_i² = NET²/m`` when every ``net_i = NET/m``); each battery gets ``1/m`` of
+    the row's schedule. Different batteries stay separate rows, so with no two alike
+    this is the plain :class:`CentralPlanner`. Identical batteries stay identical from
+    window to window (same schedules, same arithmetic), so the grouping and its compiled
+    problem are reused.
+
+    Parameters
+    ----------
+    batteries
+        The houses' batteries.
+    window_steps
+        Window length H, steps.
+    time_step_h
+        Step length, h.
+
+    """
+
+    def __init__(self, batteries: Batteries, window_steps: int, time_step_h: float):
+        self.batteries = batteries
+        self.window_steps = window_steps
+        self.time_step_h = time_step_h
+        self._grouping = b""
+        self._planner: CentralPlanner | None = None
+
+    def groups(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the first battery of every group, every battery's group and group sizes."""
+        b = self.batteries
+        keys = np.column_stack(
+            [b.e_kwh, b.p_kw, b.eta_ch, b.eta_dis, window.e_start_kwh, window.e_end_min_kwh]
+        )
+        _, first, label, count = np.unique(
+            keys, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+        return first, label.ravel(), count
+
+    def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Solve one window and return every battery's charging and discharging powers, kW."""
+        first, label, count = self.groups(window)
+        grouping = np.concatenate([first, label]).tobytes()
+        if self._planner is None or grouping != self._grouping:
+            self._grouping = grouping
+            self._planner = CentralPlanner(
+                self.batteries.eta_ch[first],
+                self.batteries.eta_dis[first],
+                self.window_steps,
+                self.time_step_h,
+                smooth_weight=1.0 / count,
+            )
+        load = np.zeros((len(first), self.window_steps))
+        np.add.at(load, label, window.load_kw)
+        grouped = Window(
+            start=window.start,
+            load_kw=load,
+            pv_kw=window.pv_kw,
+            p_max_kw=count[:, None] * window.p_max_kw[first],
+            e_start_kwh=count * window.e_start_kwh[first],
+            e_end_min_kwh=count * window.e_end_min_kwh[first],
+            e_max_kwh=count * window.e_max_kwh[first],
+        )
+        ch, dis = self._planner(grouped)
+
+        share = 1.0 / count[label, None]
+        return ch[label] * share, dis[label] * share

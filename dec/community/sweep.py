@@ -13,7 +13,7 @@ from dec.community.battery import Batteries, Schedule
 from dec.community.config import CommunityConfig
 from dec.community.data import CommunityData
 from dec.community.metrics import metrics
-from dec.community.mpc import CentralPlanner, receding_horizon
+from dec.community.mpc import CentralPlanner, GroupedPlanner, receding_horizon
 from dec.community.rules import run_low_tech, run_none
 
 
@@ -42,7 +42,7 @@ class Case:
 
 @dataclass
 class Runner:
-    """Runs the mechanisms of one community; compiled problems are reused across sizes.
+    """Runs the mechanisms of one community, at its configured or any uniform battery size.
 
     Parameters
     ----------
@@ -64,7 +64,6 @@ class Runner:
     engine: Engine
     community: CommunityAgent
     on_window: Callable[[int], None] | None = None
-    _central: CentralPlanner | None = None
 
     @property
     def window_steps(self) -> int:
@@ -83,10 +82,13 @@ class Runner:
         if mechanism == "low-tech":
             return run_low_tech(data, self.config.threshold_kw, self.config.no_pv_kw), [], []
         if mechanism == "mpc":
-            if self._central is None:
-                self._central = CentralPlanner(data.batteries, self.window_steps, data.time_step_h)
+            b = data.batteries
+            if self.config.group_identical:
+                planner = GroupedPlanner(b, self.window_steps, data.time_step_h)
+            else:
+                planner = CentralPlanner(b.eta_ch, b.eta_dis, self.window_steps, data.time_step_h)
             schedule = receding_horizon(
-                data, self.window_steps, self.apply_steps, self._central, self.on_window
+                data, self.window_steps, self.apply_steps, planner, self.on_window
             )
             return schedule, [], []
         planner = DistributedPlanner(

@@ -359,6 +359,7 @@ def _check_assets(
             for k, r in complete.items()
             if is_finite_number(r["init_e"])
             and is_finite_number(r["e_bn"])
+            and r["e_bn"] > 0  # a non-positive capacity is reported above, once
             and r["init_e"] > r["e_bn"]
         }
         if over:
