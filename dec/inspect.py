@@ -11,12 +11,6 @@ from dec.plots.feeder import plot_feeder_voltage
 from dec.result import RunResult
 from dec.scenario import Scenario
 
-HELP = "print a feeder summary and draw the feeder coloured by AC voltage"
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """``inspect`` has no options of its own."""
-
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Summarise the scenario's feeder and run one AC power flow."""

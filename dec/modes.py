@@ -1,15 +1,14 @@
 """Registry of run modes.
 
-Each mode is a module with
+Each mode has
 
-- ``HELP``: one line describing the mode;
-- ``add_arguments(group)``: adds the mode's own options to an argparse group
-  (options shared by several modes are defined once in :mod:`dec.run`);
-- ``run(scenario, args) -> RunResult``: validates the mode's input, solves, and
-  returns the result for the exporter.
-
-Modules are imported lazily, so a mode's dependencies load only when it runs
-(``--help`` imports them all to list every option).
+- an options module ``dec.options.<mode>`` (``-`` as ``_``) with ``HELP``, one line
+  describing the mode, and ``add_arguments(group)``, which adds the mode's own options to
+  an argparse group (options shared by several modes are defined once in
+  :mod:`dec.run`); it imports nothing of the mode, so the parser builds fast;
+- a module with ``run(scenario, args) -> RunResult``, which validates the mode's input,
+  solves, and returns the result for the exporter. It is imported only when the mode
+  runs, so a mode's dependencies load only then.
 """
 
 from __future__ import annotations
@@ -27,6 +26,11 @@ MODES: dict[str, str] = {
 }
 
 DEFAULT_MODE = "curtail"
+
+
+def load_options(name: str) -> ModuleType:
+    """Import and return the options module of mode ``name``."""
+    return importlib.import_module(f"dec.options.{name.replace('-', '_')}")
 
 
 def load_mode(name: str) -> ModuleType:

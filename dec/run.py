@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from dec.errors import InputError
-from dec.export import export_result
-from dec.modes import DEFAULT_MODE, MODES, load_mode
-from dec.result import RunResult
+from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
+
+if TYPE_CHECKING:
+    from dec.result import RunResult
 
 EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
 
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy", default=None, help="control policy (per mode)")
     parser.add_argument("--steps", type=int, default=None, help="number of time steps to run")
     for name in sorted(MODES):
-        module = load_mode(name)
+        module = load_options(name)
         group = parser.add_argument_group(f"mode {name}", module.HELP)
         module.add_arguments(group)
     return parser
@@ -107,6 +109,8 @@ def print_summary(result: RunResult, out: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    # imported after parsing, so that --help and bad options answer at once
+    from dec.export import export_result
     from dec.scenario import load_scenario
 
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dec.community.tariff import TwoPeriodTariff, parse_time_of_day
+from dec.options.community import MECHANISMS
 from dec.validation import (
     Problems,
     is_finite_number,
@@ -23,7 +24,6 @@ from dec.validation import (
 )
 
 SECTION = "community"
-MECHANISMS = ("none", "low-tech", "mpc", "mpc-distributed")
 
 _SECTION_KEYS = (
     "profiles",

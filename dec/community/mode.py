@@ -19,20 +19,17 @@ import pandas as pd
 
 from agents.community import build_community_model
 from dec.admm.engine import make_engine
-from dec.community.config import MECHANISMS, SECTION, CommunityConfig, parse_config
+from dec.community.config import SECTION, CommunityConfig, parse_config
 from dec.community.data import CommunityData, build_community
 from dec.community.metrics import flows, member_cycles
 from dec.community.plots import plot_sweep, plot_week
 from dec.community.sweep import Case, Runner, run_sweep
 from dec.errors import InputError
+from dec.options.community import MECHANISMS
 from dec.progress import progress
 from dec.result import RunResult
 from dec.scenario import Scenario
 
-HELP = (
-    "energy-community batteries for collective self-consumption: none, low-tech (rule), "
-    "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the scenario's period"
-)
 SWEEP_COLUMNS = [
     "mechanism",
     "battery_kwh",
@@ -42,23 +39,6 @@ SWEEP_COLUMNS = [
     "cost_eur",
 ]
 DECIMALS = 6
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Add the options of ``community``."""
-    group.add_argument(
-        "--sweep-battery",
-        default=None,
-        metavar="KWH,...",
-        help="battery capacities per household to sweep, kWh (default: the scenario's batteries)",
-    )
-    group.add_argument(
-        "--mechanisms",
-        default=None,
-        metavar="NAME,...",
-        help=f"mechanisms to run, of {', '.join(MECHANISMS)} or 'all' "
-        "(default: the scenario's 'mechanisms')",
-    )
 
 
 def _numbers(text: str, source: str) -> list[float]:

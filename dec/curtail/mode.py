@@ -10,55 +10,16 @@ from threadpoolctl import threadpool_limits
 from dec.admm.convergence import Tolerances
 from dec.admm.engine import make_engine
 from dec.curtail import plots
-from dec.curtail.problem import SCHEMES, CurtailSettings
+from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import read_shapes, run_series, run_snapshot
 from dec.errors import InputError
+from dec.options.curtail import SCHEMES
 from dec.result import RunResult
 from dec.scenario import Scenario
 from dec.validation import Problems, one_of, positive, within
 
-HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
 DEFAULT_MAX_ITER = 5000
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Options of the curtailment mode."""
-    group.add_argument(
-        "--fairness",
-        choices=SCHEMES,
-        default="feeder",
-        help="how curtailment is shared: one fraction for all (feeder), per service "
-        "transformer, equal kW, least total kW (efficient), or proportional fairness",
-    )
-    group.add_argument(
-        "--compare-fairness",
-        action="store_true",
-        help="also run every fairness scheme and write the price-of-fairness table and plot",
-    )
-    group.add_argument(
-        "--reactive",
-        action="store_true",
-        help="let inverters absorb reactive power within their kVA rating before curtailing",
-    )
-    group.add_argument(
-        "--day",
-        action="store_true",
-        help="run the 96 quarter hours of a day (GridAPPS-D case A shapes); --steps N runs "
-        "the first N",
-    )
-    group.add_argument(
-        "--first-step", type=int, default=0, help="first quarter hour of a time series"
-    )
-    group.add_argument(
-        "--vmax", type=float, default=None, help="upper voltage limit, pu (default: feeder's, 1.05)"
-    )
-    group.add_argument(
-        "--eps-abs", type=float, default=1e-10, help="ADMM absolute tolerance (curtail)"
-    )
-    group.add_argument(
-        "--eps-rel", type=float, default=1e-9, help="ADMM relative tolerance (curtail)"
-    )
 
 
 def settings_from(

@@ -45,9 +45,9 @@ from dec.network.injections import element_in_service, element_power_kw
 from dec.network.linear import LinearVoltageModel
 from dec.network.projection import AffineVoltageMap
 from dec.network.topology import Tree
+from dec.options.curtail import SCHEMES
 from feeders.base import Feeder
 
-SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 #: Schemes whose objective is linear in the curtailment (regularised by ``reg``, except feeder).
 LINEAR_SCHEMES = ("feeder", "transformer", "efficient")
 

@@ -24,59 +24,9 @@ from dec.p2p.dc_check import dc_check
 from dec.p2p.grid import path_length_km
 from dec.p2p.orders import BIDDING, OrderBook, Tariff, make_orders
 from dec.p2p.report import MarketOutcome, build_result, read_reference
-from dec.p2p.settings import BIDDING_STRATEGIES, MARKETS, PRICING_RULES, P2PSettings, settings_from
+from dec.p2p.settings import P2PSettings, settings_from
 from dec.result import RunResult
 from dec.scenario import Scenario
-
-HELP = (
-    "peer-to-peer trades per hour (double auction or bilateral ADMM market), checked against "
-    "the network with a DC PTDF LP and the AC power flow; 24 hourly blocks by default "
-    "(--steps N: the first N), --solver applies to the ADMM market"
-)
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Add the p2p options; each overrides the scenario's p2p section when given."""
-    unset = argparse.SUPPRESS  # absent unless given: the scenario's value (or the default) holds
-    group.add_argument(
-        "--market",
-        choices=MARKETS,
-        default=unset,
-        help="market: double auction or bilateral ADMM market (default: the scenario's, else auction)",
-    )
-    group.add_argument(
-        "--bidding",
-        choices=BIDDING_STRATEGIES,
-        default=unset,
-        help="bidding strategy: fixed retail/feed-in prices or seeded private values "
-        "(default: the scenario's, else fixed)",
-    )
-    group.add_argument(
-        "--auction-pricing",
-        choices=[r.replace("_", "-") for r in PRICING_RULES],
-        default=unset,
-        help="pricing rule of the double auction (default: the scenario's, else uniform; the "
-        "published cases use pay-as-ask)",
-    )
-    group.add_argument(
-        "--auction-k",
-        type=float,
-        default=unset,
-        help="bid weight k of the uniform price k*bid + (1-k)*ask (default: 0.5)",
-    )
-    group.add_argument(
-        "--pv-penetration",
-        type=float,
-        default=unset,
-        help="place households on every leaf bus and PV units on this share of them (seeded by "
-        "--seed), e.g. 0.1, 0.3, 0.5",
-    )
-    group.add_argument(
-        "--p2p-network-charge",
-        type=float,
-        default=unset,
-        help="network usage charge of the ADMM market, EUR per kWh and km of path (default: 0)",
-    )
 
 
 def network_charges(case: P2PCase, ptdf: PTDF, eur_per_kwh_km: float) -> np.ndarray | None:

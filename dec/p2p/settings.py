@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from dec.errors import InputError
+from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
 from dec.p2p.profiles import HOURS_PER_DAY
 from dec.scenario import Scenario
 from dec.validation import Problems, is_finite_number, is_number, one_of, positive, within
@@ -41,9 +42,6 @@ DEFAULT_SCENARIOS = {
     "cigre_lv": INPUT_DIR / "cigre_lv_published.yaml",
     "village": INPUT_DIR / "village_published.yaml",
 }
-MARKETS = ("auction", "admm")
-PRICING_RULES = ("uniform", "discriminatory", "pay_as_ask")
-BIDDING_STRATEGIES = ("fixed", "valuation")
 LEAVES = "leaves"
 
 SCALARS: dict[str, Any] = {

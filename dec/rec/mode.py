@@ -25,7 +25,7 @@ from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pric
 from dec.rec.outputs import post_outputs
 from dec.rec.plots import plot_costs, plot_energy, plot_prices
 from dec.rec.report import member_records, member_table, tables
-from dec.rec.scenario import MECHANISMS, RunOptions, read_section, with_overrides
+from dec.rec.scenario import RunOptions, read_section, with_overrides
 from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -33,61 +33,6 @@ from dec.scenario import Scenario
 #: Relative optimality tolerance of the mode's MILPs (the compatibility functions use
 #: dec.rec.solve.MIP_REL_GAP; rec_op_lem_prices gives CBC 1e-3).
 MODE_MIP_REL_GAP = 1e-4
-
-HELP = (
-    "local energy market prices and the two-stage schedule of a renewable energy community "
-    "(rec_op_lem_prices compatible); reads the scenario's 'rec_pricing' section"
-)
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Add the mode's own options (each defaults to the scenario file's value)."""
-    group.add_argument(
-        "--lem-timeframe",
-        choices=["pre", "post"],
-        default=None,
-        help="pre-delivery iterative loop (forecasts, batteries scheduled) or post-delivery "
-        "settlement of measured data; default: the scenario's, else pre",
-    )
-    group.add_argument(
-        "--lem-market",
-        choices=["pool", "bilateral"],
-        default=None,
-        help="market structure; default: the scenario's, else pool",
-    )
-    group.add_argument(
-        "--lem-mechanism",
-        choices=list(MECHANISMS),
-        default=None,
-        help="pricing mechanism; default: the scenario's, else mmr",
-    )
-    group.add_argument(
-        "--lem-unpruned",
-        action="store_true",
-        help="MMR/SDR on all offers instead of those a pool clearing accepts",
-    )
-    group.add_argument(
-        "--lem-divider", type=float, default=None, help="MMR divider in [0, 1]; default 0.5"
-    )
-    group.add_argument(
-        "--lem-compensation",
-        type=float,
-        default=None,
-        help="SDR compensation in [0, 1] (> 0: SDRC); default 0",
-    )
-    group.add_argument(
-        "--lem-mip-gap",
-        type=float,
-        default=None,
-        help="relative optimality tolerance of the MILPs (the reference gives CBC 1e-3); "
-        "default 1e-4",
-    )
-    group.add_argument(
-        "--lem-time-limit",
-        type=float,
-        default=None,
-        help="HiGHS time limit per MILP in seconds; default none",
-    )
 
 
 @dataclass

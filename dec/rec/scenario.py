@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dec.errors import InputError
+from dec.options.rec_pricing import MECHANISMS
 from dec.rec.data import Market, n_steps
 from dec.scenario import Scenario
 from dec.validation import Problems, is_finite_number
@@ -27,7 +28,6 @@ from dec.validation import Problems, is_finite_number
 SECTION = "rec_pricing"
 Timeframe = Literal["pre", "post"]
 Mechanism = Literal["mmr", "sdr", "crossing_value", "dual"]
-MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
 
 BACKPACK_KEYS = (
     "delta_t",

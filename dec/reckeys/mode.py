@@ -18,24 +18,6 @@ from dec.reckeys.runner import Settings, run_policy, run_sweep
 from dec.result import RunResult
 from dec.scenario import Scenario
 
-HELP = (
-    "battery actions and repartition keys of a renewable energy community, by receding-"
-    "horizon policies (--policy optimal|look-ahead|look-ahead-billing|look-ahead-decoupling|"
-    "distributed, --horizon K steps; defaults: the scenario's policy and horizon_steps, else "
-    "look-ahead-billing and one day of steps; --steps N simulates the first N steps)"
-)
-
-
-def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """Add ``--sweep``."""
-    group.add_argument(
-        "--sweep",
-        metavar="K1,K2,...",
-        default=None,
-        help="run every policy for each horizon K (steps) and write sweep.csv instead of a "
-        "single run",
-    )
-
 
 def _count(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -1,0 +1,7 @@
+"""Command-line options of every mode, and the names they accept.
+
+One module per mode (``-`` in a mode's name is ``_`` here), each with ``HELP`` (one line
+describing the mode) and ``add_arguments(group)``. A leaf package: it imports nothing of
+the modes (no solvers, no pandapower), so the parser and ``python -m dec.run --help``
+build in a fraction of a second; the modes import the names they accept from here.
+"""

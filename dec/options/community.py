@@ -1,0 +1,29 @@
+"""Options of ``community`` (energy-community batteries) and its mechanisms."""
+
+from __future__ import annotations
+
+import argparse
+
+MECHANISMS = ("none", "low-tech", "mpc", "mpc-distributed")
+
+HELP = (
+    "energy-community batteries for collective self-consumption: none, low-tech (rule), "
+    "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the scenario's period"
+)
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the options of ``community``."""
+    group.add_argument(
+        "--sweep-battery",
+        default=None,
+        metavar="KWH,...",
+        help="battery capacities per household to sweep, kWh (default: the scenario's batteries)",
+    )
+    group.add_argument(
+        "--mechanisms",
+        default=None,
+        metavar="NAME,...",
+        help=f"mechanisms to run, of {', '.join(MECHANISMS)} or 'all' "
+        "(default: the scenario's 'mechanisms')",
+    )

@@ -1,0 +1,48 @@
+"""Options of ``curtail`` (fair PV curtailment) and its fairness schemes."""
+
+from __future__ import annotations
+
+import argparse
+
+SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
+
+HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Options of the curtailment mode."""
+    group.add_argument(
+        "--fairness",
+        choices=SCHEMES,
+        default="feeder",
+        help="how curtailment is shared: one fraction for all (feeder), per service "
+        "transformer, equal kW, least total kW (efficient), or proportional fairness",
+    )
+    group.add_argument(
+        "--compare-fairness",
+        action="store_true",
+        help="also run every fairness scheme and write the price-of-fairness table and plot",
+    )
+    group.add_argument(
+        "--reactive",
+        action="store_true",
+        help="let inverters absorb reactive power within their kVA rating before curtailing",
+    )
+    group.add_argument(
+        "--day",
+        action="store_true",
+        help="run the 96 quarter hours of a day (GridAPPS-D case A shapes); --steps N runs "
+        "the first N",
+    )
+    group.add_argument(
+        "--first-step", type=int, default=0, help="first quarter hour of a time series"
+    )
+    group.add_argument(
+        "--vmax", type=float, default=None, help="upper voltage limit, pu (default: feeder's, 1.05)"
+    )
+    group.add_argument(
+        "--eps-abs", type=float, default=1e-10, help="ADMM absolute tolerance (curtail)"
+    )
+    group.add_argument(
+        "--eps-rel", type=float, default=1e-9, help="ADMM relative tolerance (curtail)"
+    )

@@ -1,0 +1,11 @@
+"""Options of ``inspect`` (feeder summary): none of its own."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "print a feeder summary and draw the feeder coloured by AC voltage"
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """``inspect`` has no options of its own."""

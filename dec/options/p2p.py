@@ -1,0 +1,59 @@
+"""Options of ``p2p`` (peer-to-peer trading) and the markets, pricing rules and bidding strategies."""
+
+from __future__ import annotations
+
+import argparse
+
+MARKETS = ("auction", "admm")
+PRICING_RULES = ("uniform", "discriminatory", "pay_as_ask")
+BIDDING_STRATEGIES = ("fixed", "valuation")
+
+HELP = (
+    "peer-to-peer trades per hour (double auction or bilateral ADMM market), checked against "
+    "the network with a DC PTDF LP and the AC power flow; 24 hourly blocks by default "
+    "(--steps N: the first N), --solver applies to the ADMM market"
+)
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add the p2p options; each overrides the scenario's p2p section when given."""
+    unset = argparse.SUPPRESS  # absent unless given: the scenario's value (or the default) holds
+    group.add_argument(
+        "--market",
+        choices=MARKETS,
+        default=unset,
+        help="market: double auction or bilateral ADMM market (default: the scenario's, else auction)",
+    )
+    group.add_argument(
+        "--bidding",
+        choices=BIDDING_STRATEGIES,
+        default=unset,
+        help="bidding strategy: fixed retail/feed-in prices or seeded private values "
+        "(default: the scenario's, else fixed)",
+    )
+    group.add_argument(
+        "--auction-pricing",
+        choices=[r.replace("_", "-") for r in PRICING_RULES],
+        default=unset,
+        help="pricing rule of the double auction (default: the scenario's, else uniform; the "
+        "published cases use pay-as-ask)",
+    )
+    group.add_argument(
+        "--auction-k",
+        type=float,
+        default=unset,
+        help="bid weight k of the uniform price k*bid + (1-k)*ask (default: 0.5)",
+    )
+    group.add_argument(
+        "--pv-penetration",
+        type=float,
+        default=unset,
+        help="place households on every leaf bus and PV units on this share of them (seeded by "
+        "--seed), e.g. 0.1, 0.3, 0.5",
+    )
+    group.add_argument(
+        "--p2p-network-charge",
+        type=float,
+        default=unset,
+        help="network usage charge of the ADMM market, EUR per kWh and km of path (default: 0)",
+    )

@@ -1,0 +1,41 @@
+"""``--help``: every mode's options listed with defaults, without loading any mode's code.
+
+Reference: the registry (:data:`dec.modes.MODES`) for the groups, and the modules a fresh
+interpreter holds after building the parser: none of the heavy dependencies (pandapower,
+cvxpy, mesa, matplotlib) and no mode implementation may be imported by it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dec.modes import MODES
+from dec.run import main
+
+HEAVY = ("pandapower", "cvxpy", "mesa", "matplotlib", "scipy")
+
+
+def test_help_lists_every_mode_and_exits_0(capsys):
+    try:
+        main(["--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    text = capsys.readouterr().out
+    for name in MODES:
+        assert f"mode {name}:" in text
+    for option in ("--fairness", "--sweep-battery", "--market", "--sweep", "--lem-mechanism"):
+        assert option in text
+    assert "ADMM absolute tolerance (curtail) (default: 1e-10)" in text
+
+
+def test_parser_imports_no_mode_and_no_heavy_dependency():
+    probe = (
+        "import sys; from dec.run import build_parser; build_parser(); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        f"or m in {sorted(MODES.values())!r}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
