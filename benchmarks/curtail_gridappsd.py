@@ -11,27 +11,29 @@ i.e. a solve under 3.4 s. Measured in one run on this machine:
   built and solved with cvxpy once per round), 1 round timed and × 40 for its 40 rounds;
 - rounds and ADMM/centralized time for every fairness scheme.
 
-Run: ``python benchmarks/curtail_gridappsd.py``. Figures measured on 2026-11-22 on the
-2-core machine shared with other jobs (load average ≈ 4):
+Run: ``python benchmarks/curtail_gridappsd.py``. Figures measured on 2026-11-23 on the
+2-core machine, quiet (on 2026-11-22, shared with other jobs at load average ≈ 4, the same
+run gave 11.1 s wall, 0.86 s ``runtime_s`` and 10.0 s for the dense baseline's 40 rounds):
 
 | what | s |
 |---|---|
-| ``python -m dec.run gridappsd_a --no-plots``, wall (imports of pandapower, cvxpy, mesa ≈ 6–10 s) | 11.1 |
-| its ``runtime_s`` (whole solve with the AC validation) | 0.86 |
-| its ADMM (3 rounds) | 0.011 |
-| reference-style dense build and solve, one round | 0.25 |
-| reference-style, × 40 rounds | 10.0 |
+| ``python -m dec.run gridappsd_a --no-plots``, wall (of which importing pandapower, cvxpy and mesa alone takes 2.9–3.1 s) | 4.14 |
+| its ``runtime_s`` (whole solve with the AC validation) | 0.33 |
+| its ADMM (3 rounds) | 0.007 |
+| reference-style dense build and solve, one round | 0.13 |
+| reference-style, × 40 rounds | 5.2 |
 
-``runtime_s`` is 40× below the reference's 34 s (the target is 10×); the dense baseline finds
-the same α (0.661224 vs dec's 0.661223, Clarabel's default tolerance).
+``runtime_s`` is 103× below the reference's 34 s (the target is 10×), the wall time of the
+whole command 8×; the dense baseline finds the same α (0.661224 vs dec's 0.661223,
+Clarabel's default tolerance).
 
 | fairness | rounds | ADMM s | centralized s | ADMM/centralized |
 |---|---|---|---|---|
-| feeder | 3 | 0.017 | 0.071 | 0.24 |
-| transformer | 2231 | 1.65 | 0.076 | 22 |
-| equal-kw | 2397 | 1.75 | 0.082 | 21 |
-| efficient | 831 | 0.74 | 0.076 | 9.7 |
-| proportional | 129 | 0.13 | 0.14 | 0.95 |
+| feeder | 3 | 0.008 | 0.029 | 0.28 |
+| transformer | 2231 | 0.68 | 0.034 | 20 |
+| equal-kw | 2397 | 0.74 | 0.036 | 21 |
+| efficient | 831 | 0.29 | 0.048 | 6.2 |
+| proportional | 129 | 0.047 | 0.037 | 1.3 |
 
 The linear schemes other than ``feeder`` need thousands of cheap rounds at the tight curtail
 tolerances (1e-10 / 1e-9), as on ``ieee123``.

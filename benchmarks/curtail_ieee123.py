@@ -5,17 +5,19 @@ Measures, in one run on this machine:
 - ADMM rounds, time per round, and the ratio of the distributed solve time to the centralized
   solve of the same linearised problem (cvxpy + Clarabel, compile included), per fairness scheme.
 
-Run: ``python benchmarks/curtail_ieee123.py``. Figures measured on 2026-11-22 on the 2-core
-machine while other jobs loaded it (load average ≈ 4): ``python -m dec.run ieee123`` 11.2 s
-wall (9.6 s without plots, about half of it imports of pandapower, cvxpy and mesa).
+Run: ``python benchmarks/curtail_ieee123.py``. Figures measured on 2026-11-23 on the 2-core
+machine, quiet: ``python -m dec.run ieee123`` 6.2 s wall (5.2 s without plots, of which
+importing pandapower, cvxpy and mesa takes about 3 s). On 2026-11-22, with other jobs
+loading the machine (load average ≈ 4), before the parser stopped importing every mode:
+11.2 s (9.6 s without plots).
 
 | fairness | rounds | linear solves | ms/round | ADMM/centralized time |
 |---|---|---|---|---|
-| feeder | 7 | 2 | 3.6 | 0.11 |
-| transformer | 60 | 2 | 1.3 | 0.44 |
-| equal-kw | 4563 | 2 | 0.5 | 15 |
-| efficient | 1530 | 2 | 1.2 | 8.5 |
-| proportional | 376 | 2 | 0.8 | 1.2 |
+| feeder | 7 | 2 | 1.7 | 0.10 |
+| transformer | 60 | 2 | 1.0 | 0.51 |
+| equal-kw | 4563 | 2 | 0.4 | 14 |
+| efficient | 1530 | 2 | 0.7 | 8.4 |
+| proportional | 376 | 2 | 0.7 | 0.63 |
 
 The main job (feeder fairness) meets the 3× target; the near-linear schemes (efficient,
 equal-kw) need many cheap rounds at the tight curtail tolerances (1e-10 / 1e-9).
