@@ -17,7 +17,7 @@ run gave 11.1 s wall, 0.86 s ``runtime_s`` and 10.0 s for the dense baseline's 4
 
 | what | s |
 |---|---|
-| ``python -m dec.run gridappsd_a --no-plots``, wall (of which importing pandapower, cvxpy and mesa alone takes 2.9–3.1 s) | 4.14 |
+| ``python -m dec.run gridappsd_a --no-plots``, wall (importing pandapower, cvxpy, mesa: 2.9–3.1 s) | 4.14 |
 | its ``runtime_s`` (whole solve with the AC validation) | 0.33 |
 | its ADMM (3 rounds) | 0.007 |
 | reference-style dense build and solve, one round | 0.13 |

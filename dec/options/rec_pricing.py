@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
+#: Relative optimality tolerance of the mode's MILPs: rec_op_lem_prices's (CBC's MIPGAP).
+#: The compatibility functions of :mod:`dec.rec` use the tighter dec.rec.solve.MIP_REL_GAP.
+MODE_MIP_REL_GAP = 1e-3
 
 HELP = (
     "local energy market prices and the two-stage schedule of a renewable energy community "
@@ -51,8 +54,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--lem-mip-gap",
         type=float,
         default=None,
-        help="relative optimality tolerance of the MILPs (the reference gives CBC 1e-3); "
-        "default 1e-4",
+        help="relative optimality tolerance of the MILPs; default "
+        f"{MODE_MIP_REL_GAP:g}, the reference's (CBC's) own",
     )
     group.add_argument(
         "--lem-time-limit",

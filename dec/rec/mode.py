@@ -20,6 +20,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError
+from dec.options.rec_pricing import MODE_MIP_REL_GAP
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
 from dec.rec.outputs import post_outputs
@@ -29,10 +30,6 @@ from dec.rec.scenario import RunOptions, read_section, with_overrides
 from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
 from dec.result import RunResult
 from dec.scenario import Scenario
-
-#: Relative optimality tolerance of the mode's MILPs (the compatibility functions use
-#: dec.rec.solve.MIP_REL_GAP; rec_op_lem_prices gives CBC 1e-3).
-MODE_MIP_REL_GAP = 1e-4
 
 
 @dataclass
