@@ -34,6 +34,17 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _seed(text: str) -> int:
+    """Parse ``--seed``: a whole number, zero or more (numpy and Mesa refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; found {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with the common options and every mode's own options."""
     parser = argparse.ArgumentParser(
@@ -69,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where agents' local updates run",
     )
     parser.add_argument("--out", default="outputs", help="root folder of the outputs")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: feeder's)")
+    parser.add_argument(
+        "--seed", type=_seed, default=None, help="random seed, 0 or more (default: feeder's)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     parser.add_argument(
         "--load-scale", type=float, default=None, help="multiplier of loads (default: scenario's)"

@@ -91,8 +91,10 @@ def load(spec: str | Path, source: str | None = None, **knobs: Any) -> Feeder:
     values.update({k: v for k, v in knobs.items() if v is not None and k in values})
     numeric = {k: v for k, v in values.items() if k != "seed"}
     problems.extend(non_negative(numeric, "knob", "knob"))
-    if not (is_number(values["seed"]) and float(values["seed"]).is_integer()):
-        problems.add(f"Knob 'seed' must be an integer, found {values['seed']!r}.")
+    seed = values["seed"]
+    if not (is_number(seed) and float(seed).is_integer() and seed >= 0):
+        problems.add(f"Knob 'seed' must be a whole number, zero or more; found {seed!r}.")
+
     problems.raise_if_any()
     values["seed"] = int(values["seed"])
     if module.__name__ == JSON_MODULE:

@@ -1,4 +1,4 @@
-"""``--help``: every mode's options listed with defaults, without loading any mode's code.
+"""The parser: ``--help`` lists every mode's options without loading any mode's code.
 
 Reference: the registry (:data:`dec.modes.MODES`) for the groups, and the modules a fresh
 interpreter holds after building the parser: none of the heavy dependencies (pandapower,
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from dec.modes import MODES
 from dec.run import main
@@ -39,3 +41,13 @@ def test_parser_imports_no_mode_and_no_heavy_dependency():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_negative_seed_is_refused_by_the_parser(capsys):
+    # numpy and Mesa refuse negative seeds; every mode gets a checked one
+    with pytest.raises(SystemExit) as exit_:
+        main(["inputs/community/community.yaml", "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert (
+        "argument --seed: must be a whole number, 0 or more; found '-1'" in capsys.readouterr().err
+    )

@@ -110,7 +110,36 @@ def test_infeasible_limit_exits_2_naming_buses(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--steps", "0"], "Option '--steps' must be from 1 to 96 (the quarter hours of the day"),
+        (["--first-step", "90", "--steps", "7"], "from 1 to 6 (the quarter hours of the day from"),
+        (["--first-step", "-3", "--steps", "2"], "Option '--first-step' must be from 0 to 95"),
+        (["--first-step", "96", "--day"], "Option '--first-step' must be from 0 to 95"),
+    ],
+)
+def test_series_options_outside_the_day_exit_2(tmp_path, capsys, options, message):
+    code, out = _run(tmp_path, "cigre_lv", *options)
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_series_of_night_steps_has_nothing_to_solve(tmp_path):
+    # quarter hours 0-1 have no PV output: no step is solved, every PV keeps its (zero) output
+    code, out = _run(tmp_path, "cigre_lv", "--steps", "2", "--no-plots")
+    assert code == 0
+    summary, records = _files(out)
+    validate(summary, "summary", "curtail")
+    assert summary["n_steps"] == 2 and summary["iterations"] == 0
+    assert summary["total_curtailment_kw"] == 0.0 and summary["vmax_pu_before"] is None
+    assert all(r["p_setpoint_kw"] == [0.0, 0.0] for r in records)
+    assert not (out / "residuals.csv").exists()
+
+
 def test_bad_input_leaves_earlier_outputs_untouched(tmp_path):
+
     code, out = _run(tmp_path, "cigre_lv", "--no-plots")
     assert code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}

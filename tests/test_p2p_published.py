@@ -107,3 +107,17 @@ def test_outputs_follow_the_schemas_and_balance(runs, feeder_id):
     if feeder_id == "cigre_lv":
         for name in ("p2p_stack", "prices", "network"):
             assert (folder / f"{name}.png").stat().st_size > 20_000
+
+
+def test_a_night_hour_alone_has_no_relative_error_to_report(tmp_path, capsys):
+    # hour 0: no PV, so no P2P energy published or traded; its relative error is undefined
+    assert (
+        main(["cigre_lv", "--mode", "p2p", "--steps", "1", "--out", str(tmp_path), "--no-plots"])
+        == 0
+    )
+    summary = json.loads((tmp_path / "cigre_lv" / "p2p" / "summary.json").read_text())
+    validate(summary, "summary", "p2p")
+    assert summary["reference"]["p2p_energy_kwh"] == 0.0
+    assert summary["reference"]["p2p_energy_error_rel"] is None
+    assert summary["p2p_energy_kwh"] == 0.0
+    assert "n/a / " in capsys.readouterr().out

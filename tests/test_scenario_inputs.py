@@ -23,6 +23,7 @@ CASES = {
     "nan_pv_scale.yaml": ["pv_scale", "not a finite number"],
     "unknown_knob.yaml": ["sunshine"],
     "seed_not_integer.yaml": ["seed", "1.5"],
+    "seed_negative.yaml": ["seed", "zero or more", "-1"],
     "feeder_not_string.yaml": ["Field 'feeder'", "44"],
     "unknown_fairness.yaml": ["fairness", "'best'"],
     "vmax_not_number.yaml": ["voltage limit", "'high'"],

@@ -12,7 +12,7 @@ from dec.admm.engine import make_engine
 from dec.curtail import plots
 from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
-from dec.curtail.simulate import read_shapes, run_series, run_snapshot
+from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
 from dec.options.curtail import SCHEMES
 from dec.result import RunResult
@@ -89,10 +89,13 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the options, solve, and return the result for the exporter."""
     feeder = scenario.require_feeder()
     settings = settings_from(scenario, args)
-    n_steps = 96 - args.first_step if args.day else args.steps
-    if args.compare_fairness and n_steps:
+    series = args.day or args.steps is not None
+    if args.compare_fairness and series:
         raise InputError("--compare-fairness compares one operating point; drop --day/--steps.")
-    shapes = read_shapes(n_steps, args.first_step) if n_steps else None
+    # --steps N runs N quarter hours from --first-step; --day alone runs to the day's end
+    n_steps = args.steps if args.steps is not None else QUARTER_HOURS - args.first_step
+    shapes = read_shapes(n_steps, args.first_step) if series else None
+
     engine = make_engine(args.engine)
     try:
         with threadpool_limits(1, user_api="blas"):

@@ -205,11 +205,9 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     summary = summarise(run, solver, engine)
     records = _agent_records(run, summary["converged"])
     distance_bus, distance_agent = _electrical_distance(run)
-    history = (
-        pd.concat([s.history.frame() for s in run.solutions.values()], ignore_index=True)
-        if run.solutions
-        else None
-    )
+    frames = [s.history.frame() for s in run.solutions.values()]
+    history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
     name = run.feeder.feeder_id
     scheme = run.settings.fairness
     tables = {"setpoints": run.res_agent[["step", "agent_id", *PV_REPORTS]]}

@@ -41,6 +41,9 @@ PV_REPORTS = (
 )
 
 SHAPES_DIR = Path(__file__).resolve().parents[2] / "inputs" / "ieee123" / "case_a"
+#: Steps of the shapes: the quarter hours of a day.
+QUARTER_HOURS = 96
+
 STEP_H = 0.25
 
 
@@ -178,15 +181,22 @@ def read_shapes(n_steps: int, first_step: int = 0) -> tuple[np.ndarray, np.ndarr
     Raises
     ------
     InputError
-        If more steps are asked than the 96 quarter hours of the day.
+        If ``first_step`` is not a quarter hour of the day, or the steps from it are fewer
+        than one or run past the day's end.
     """
     load = pd.read_csv(SHAPES_DIR / "loadshape_15min.csv", header=None)[0].to_numpy(float)
     pv = pd.read_csv(SHAPES_DIR / "pvshape_15min.csv", header=None)[0].to_numpy(float)
-    if not 1 <= n_steps <= len(load) - first_step:
+    if not 0 <= first_step < QUARTER_HOURS:
         raise InputError(
-            f"Field 'steps' must be between 1 and {len(load) - first_step} (the 15-minute steps "
+            f"Option '--first-step' must be from 0 to {QUARTER_HOURS - 1} (the quarter hours of "
+            f"the day), found {first_step}."
+        )
+    if not 1 <= n_steps <= QUARTER_HOURS - first_step:
+        raise InputError(
+            f"Option '--steps' must be from 1 to {QUARTER_HOURS - first_step} (the quarter hours "
             f"of the day from step {first_step}), found {n_steps}."
         )
+
     window = slice(first_step, first_step + n_steps)
     return load[window], pv[window]
 

@@ -31,8 +31,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--day",
         action="store_true",
-        help="run the 96 quarter hours of a day (GridAPPS-D case A shapes); --steps N runs "
-        "the first N",
+        help="run the 96 quarter hours of a day (GridAPPS-D case A shapes) from --first-step; "
+        "--steps N runs N of them",
     )
     group.add_argument(
         "--first-step", type=int, default=0, help="first quarter hour of a time series"

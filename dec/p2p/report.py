@@ -358,12 +358,11 @@ def console_rows(doc: dict) -> list[tuple[str, object]]:
                 f"{ref['p2p_energy_kwh']:.6g} / {ref['grid_import_kwh']:.6g}",
             )
         )
-        rows.append(
-            (
-                "error vs published P2P / grid (rel)",
-                f"{ref['p2p_energy_error_rel']:.2e} / {ref['grid_import_error_rel']:.2e}",
-            )
-        )
+        errors = (ref["p2p_energy_error_rel"], ref["grid_import_error_rel"])
+        # None: the published value is 0 (e.g. a night hour), so no relative error
+        text = " / ".join("n/a" if e is None else f"{e:.2e}" for e in errors)
+        rows.append(("error vs published P2P / grid (rel)", text))
+
     return rows
 
 
