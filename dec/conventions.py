@@ -15,6 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 KW_PER_MW = 1000.0
+#: Allowed voltage set-point of a feeder's source (external grid), pu: beyond it the
+#: scenario is not a distribution operating point (and the AC power flow may diverge).
+SOURCE_VM_PU_RANGE = (0.8, 1.2)
 
 
 def mw_to_kw(p_mw: float | np.ndarray) -> float | np.ndarray:

@@ -2,8 +2,9 @@
 
 A thin shell: it parses arguments, loads the scenario, hands it to the mode and
 exports the result. Exit codes: 0 success, 2 bad input (one clear paragraph, no
-traceback), 3 the algorithm did not converge (outputs are still written, marked
-``"converged": false``).
+traceback; also for well-formed input that cannot be solved, e.g. an AC power flow
+that diverges at the scenario's operating point), 3 the algorithm did not converge
+(outputs are still written, marked ``"converged": false``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from dec.errors import InputError
+from dec.errors import DecError, InputError
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
 
 if TYPE_CHECKING:
@@ -140,6 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = export_result(result, args.out, plots=not args.no_plots)
     except InputError as err:
         print(f"dec: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except DecError as err:
+        # well-formed input the run cannot solve (an AC power flow that diverges at the
+        # scenario's operating point, an infeasible subproblem): nothing is written
+        print(
+            f"dec: error: {err} Check the scenario's loads, PV and source voltage; "
+            "no output was written.",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     print_summary(result, str(out))
     return EXIT_OK if result.converged else EXIT_NOT_CONVERGED

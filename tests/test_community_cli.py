@@ -106,3 +106,31 @@ def test_group_identical_must_be_a_boolean(tmp_path, capsys):
     assert main([path, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "mpc.group_identical" in err and "'yes'" in err
+
+
+def test_mechanism_names_of_the_wrong_type_exit_2(tmp_path, capsys):
+    assert main([scenario(tmp_path, mechanisms=[["mpc"]]), "--out", str(tmp_path)]) == 2
+    assert "Field 'mechanisms' must list mechanism names" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("member_id", [[], None, ""])
+def test_member_ids_of_the_wrong_type_exit_2(tmp_path, capsys, member_id):
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"]["members"][0]["id"] = member_id
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    assert main([path, "--out", str(tmp_path)]) == 2
+    assert f"Field 'id' of member 1 must be a name or a whole number, found {member_id!r}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_window_longer_than_the_run_is_the_whole_run(tmp_path):
+    # a window past the data's end only pads idle steps: 1e9 h plans the day in one window
+    runs = {}
+    for window_h in (1e9, 24):
+        path = scenario(tmp_path, mpc={"window_h": window_h, "apply_h": window_h})
+        out = tmp_path / str(window_h)
+        assert main([path, "--out", str(out), "--mechanisms", "mpc", "--no-plots"]) == 0
+        runs[window_h] = pd.read_csv(out / "small" / "community" / "sweep.csv")
+    assert runs[1e9]["import_kwh"].item() == pytest.approx(runs[24]["import_kwh"].item(), rel=1e-9)

@@ -197,3 +197,20 @@ def test_compare_fairness_table_and_price_of_fairness(tmp_path):
     assert table.at["feeder", "jain_index"] == pytest.approx(1.0)
     assert np.all(table["vmax_pu_after_ac"] <= AC_LIMIT_PU)
     assert (out / "price_of_fairness.png").stat().st_size > 10_000
+
+
+def test_operating_point_where_the_ac_power_flow_diverges_exits_2(tmp_path, capsys):
+    # 1000 x the PV's rated output: no AC solution exists; one clear message, nothing written
+    code, out = _run(tmp_path, "cigre_lv", "--pv-scale", "1000")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "AC power flow did not converge" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("vm", ["0.5", "1.0e+9"])
+def test_source_voltage_outside_the_distribution_range_exits_2(tmp_path, capsys, vm):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"feeder: cigre_lv\nknobs:\n  vm_ext_pu: {vm}\n")
+    assert main([str(path), "--out", str(tmp_path)]) == 2
+    assert "Field 'vm_ext_pu' is outside [0.8, 1.2]" in capsys.readouterr().err

@@ -317,6 +317,7 @@ def no_solve(monkeypatch):
             "Field 'l_market_buy' has 2 values; expected 1",
         ),
         (lambda b: b.pop("l_grid"), "Missing field"),
+        (lambda b: b["meters"]["B"].update(e_g=[-0.5]), "Field 'e_g' is negative"),
         (lambda b: b["meters"]["B"].update(max_p=0.0), "Field 'max_p' is not greater than zero"),
     ],
 )

@@ -87,7 +87,14 @@ def test_bad_battery_fields_and_duplicates(section):
     assert "repeats the member id 'C'" in message
 
 
+@pytest.mark.parametrize("generator", [["pv"], {"name": "pv"}, None])
+def test_generator_name_that_is_not_a_string_is_refused(section, generator):
+    section["members"][0]["consumption_kwh"] = {"generator": generator}
+    assert f"unknown generator {generator!r}" in problems(section)
+
+
 def test_negative_consumption_is_refused(section):
+
     section["members"][0]["consumption_kwh"] = [-0.1] + [0.1] * 23
     assert "Field 'consumption_kwh' is negative" in problems(section)
 

@@ -201,7 +201,13 @@ def _members(
         if not isinstance(item, dict):
             problems.add(f"Member {k + 1} of 'members' must be a mapping, found {item!r}.")
             continue
-        records[str(item.get("id", f"#{k + 1}"))] = item
+        member_id = item.get("id", f"#{k + 1}")
+        if isinstance(member_id, bool) or not isinstance(member_id, (str, int)) or member_id == "":
+            problems.add(
+                f"Field 'id' of member {k + 1} must be a name or a whole number, found "
+                f"{member_id!r}."
+            )
+        records[str(member_id)] = item
     if len(records) < len(raw):
         problems.add("Field 'id' of 'members' holds duplicate ids; every member needs its own.")
     problems.extend(required(records, ["id", "profile", "annual_kwh"], "member"))
@@ -353,7 +359,11 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     if not isinstance(mechanisms, list) or not mechanisms:
         problems.add(f"Field 'mechanisms' must be a non-empty list, found {mechanisms!r}.")
         mechanisms = []
-    problems.extend(one_of({m: m for m in mechanisms}, "mechanisms", "entry", MECHANISMS))
+    names = [m for m in mechanisms if isinstance(m, str)]
+    if len(names) < len(mechanisms):
+        problems.add(f"Field 'mechanisms' must list mechanism names, found {mechanisms!r}.")
+    problems.extend(one_of({m: m for m in names}, "mechanisms", "entry", MECHANISMS))
+
     policy = section.get("policy", "mpc")
     problems.extend(one_of({"community": policy}, "policy", "section", MECHANISMS))
     problems.raise_if_any()

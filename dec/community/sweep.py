@@ -67,13 +67,17 @@ class Runner:
 
     @property
     def window_steps(self) -> int:
-        """MPC window, steps."""
-        return self.data.steps(self.config.window_h)
+        """MPC window, steps, at most the run's steps.
+
+        A longer window would only add idle padding past the end of the data: the same
+        problem, in more memory.
+        """
+        return min(self.data.steps(self.config.window_h), self.data.n_steps)
 
     @property
     def apply_steps(self) -> int:
         """Steps applied per window."""
-        return self.data.steps(self.config.apply_h)
+        return min(self.data.steps(self.config.apply_h), self.window_steps)
 
     def schedule(self, mechanism: str, data: CommunityData) -> tuple[Schedule, list, list]:
         """Return the schedule of ``mechanism`` on ``data``, with ADMM stats and history."""

@@ -49,6 +49,13 @@ def settings_from(
         args.fairness if args.fairness != "feeder" else section.get("fairness", "feeder")
     )
     problems.extend(one_of({"curtail": scheme}, "fairness", "section", SCHEMES))
+    if not isinstance(section.get("reactive", False), bool):
+        problems.add(f"Field 'reactive' must be true or false, found {section['reactive']!r}.")
+    if len(limits) == 2 and not problems and not limits["vmin_pu"] < limits["vmax_pu"]:
+        problems.add(
+            f"Field 'vmin_pu' ({limits['vmin_pu']}) must be below the upper limit "
+            f"({limits['vmax_pu']})."
+        )
     problems.raise_if_any()
 
     return CurtailSettings(

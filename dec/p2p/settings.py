@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
 from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
 from dec.p2p.profiles import HOURS_PER_DAY
@@ -327,10 +328,13 @@ def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
         problems.extend(within({key: values[key]}, key, "setting", 0, 1e6))
     problems.extend(
         positive(
-            {k: values[k] for k in ("vm_ext_pu", "vm_min_pu", "vm_max_pu", "max_loading_percent")},
+            {k: values[k] for k in ("vm_min_pu", "vm_max_pu", "max_loading_percent")},
             "limit",
             "setting",
         )
+    )
+    problems.extend(
+        within({"vm_ext_pu": values["vm_ext_pu"]}, "vm_ext_pu", "setting", *SOURCE_VM_PU_RANGE)
     )
     if all(is_finite_number(values[k]) for k in ("vm_min_pu", "vm_max_pu")) and not (
         values["vm_min_pu"] < values["vm_max_pu"]
@@ -452,6 +456,12 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         problems.add(
             f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.profiles'; allowed: load, pv."
         )
+    files = {f"profiles.{k}": v for k, v in given_paths.items()}
+    if values["reference"] is not None:
+        files["reference"] = values["reference"]
+    for field, name in files.items():
+        if not isinstance(name, str) or not name:
+            problems.add(f"Field '{field}' must be a file name, found {name!r}.")
     problems.raise_if_any()
 
     def resolve(path: str, shipped: bool) -> Path:

@@ -407,7 +407,12 @@ def _check_meters(
     problems.extend(required(records, fields, "meter"))
     for name in METER_SERIES:
         present = {k: r[name] for k, r in records.items() if name in r}
-        problems.extend(series(present, name, "meter", length))
+        wrong = series(present, name, "meter", length)
+        problems.extend(wrong)
+        if name in ("e_c", "e_g") and not wrong:  # energies; tariffs may be negative
+            lowest = {k: min(v) for k, v in present.items() if len(v) and min(v) < 0}
+            problems.extend(non_negative(lowest, name, "meter"))
+
     problems.extend(
         positive({k: r["max_p"] for k, r in records.items() if "max_p" in r}, "max_p", "meter")
     )

@@ -115,7 +115,12 @@ def _columns(scenario: Scenario, section: Mapping[str, Any]) -> pd.DataFrame | N
     path = section.get("timeseries")
     if path is None:
         return None
+    if not isinstance(path, str) or not path:
+        raise InputError(
+            f"Field 'timeseries' must be a file name, found {path!r}.", scenario.source
+        )
     file = scenario.resolve(path)
+
     if not file.is_file():
         raise InputError(
             f"Field 'timeseries' names {str(file)!r}, which does not exist.", scenario.source

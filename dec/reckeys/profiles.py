@@ -140,7 +140,7 @@ GENERATORS: dict[str, tuple[Callable[..., np.ndarray], set[str], set[str], dict[
 
 def _spec_problem(spec: Mapping[str, Any]) -> str | None:
     name = spec.get("generator")
-    if name not in GENERATORS:
+    if not isinstance(name, str) or name not in GENERATORS:
         return f"names the unknown generator {name!r} (allowed: {', '.join(GENERATORS)})"
     _, needed, optional, items = GENERATORS[name]
     given = set(spec) - {"generator"}
