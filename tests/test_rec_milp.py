@@ -345,7 +345,15 @@ def test_individual_backpack_names_the_meter(no_solve):
         rec.run_pre_individual_milp(meter)
 
 
+def test_infinite_horizon_is_refused(no_solve):
+    meter = battery_meter()
+    meter["horizon"] = float("inf")
+    with pytest.raises(ValueError, match=r"Field 'horizon' is not a finite number \(found inf\)"):
+        rec.run_pre_individual_milp(meter)
+
+
 def test_callers_dictionaries_are_not_modified():
+
     for function, backpack in (
         (rec.run_pre_individual_milp, battery_meter()),
         (rec.run_pre_single_stage_collective_pool_milp, two_members()),

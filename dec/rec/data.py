@@ -644,8 +644,8 @@ def parse_individual(backpack: Mapping[str, Any]) -> RecData:
 def _safe_steps(backpack: Mapping[str, Any]) -> int:
     try:
         return n_steps(backpack["horizon"], backpack["delta_t"])
-    except (TypeError, ZeroDivisionError, ValueError):
-        return 1
+    except (TypeError, ZeroDivisionError, ValueError, OverflowError):
+        return 1  # the collective validation names the bad horizon or delta_t
 
 
 @dataclass(frozen=True)
