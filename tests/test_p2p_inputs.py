@@ -84,8 +84,12 @@ def test_unknown_bus_in_placement(tmp_path, capsys):
         ({"pv": {"buses": [16], "penetration": 0.3}}, ["pv.buses", "pv.penetration"]),
         ({"households": {"buses": [12], "profile": "Cluster_9"}}, ["Cluster_9", "Cluster_0"]),
         ({"pv": {"buses": [18], "owned": True}}, ["p2p.pv.owned", "18"]),
+        ({"profiles": {"load": 5}}, ["Field 'profiles.load' must be a file name, found 5"]),
+        ({"reference": ["x.csv"]}, ["Field 'reference' must be a file name, found ['x.csv']"]),
+        ({"vm_ext_pu": 1.5}, ["Field 'vm_ext_pu' is outside [0.8, 1.2]", "1.5"]),
     ],
 )
+
 def test_bad_section_values(tmp_path, capsys, change, words):
     scenario = _scenario()
     scenario["p2p"].update(change)

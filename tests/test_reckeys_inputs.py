@@ -93,7 +93,18 @@ def test_generator_name_that_is_not_a_string_is_refused(section, generator):
     assert f"unknown generator {generator!r}" in problems(section)
 
 
+def test_per_day_parameter_must_be_a_list(section):
+    section["members"][0]["consumption_kwh"] = {
+        "generator": "household",
+        "base_kw": 0.2,
+        "bumps": [],
+        "day_factors": 1.1,
+    }
+    assert "parameter 'day_factors' must be a non-empty list of numbers" in problems(section)
+
+
 def test_negative_consumption_is_refused(section):
+
 
     section["members"][0]["consumption_kwh"] = [-0.1] + [0.1] * 23
     assert "Field 'consumption_kwh' is negative" in problems(section)

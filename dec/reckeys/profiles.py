@@ -138,7 +138,12 @@ GENERATORS: dict[str, tuple[Callable[..., np.ndarray], set[str], set[str], dict[
 }
 
 
+#: Generator parameters given per day (a list, used cyclically).
+PER_DAY = ("day_factors", "clearness")
+
+
 def _spec_problem(spec: Mapping[str, Any]) -> str | None:
+
     name = spec.get("generator")
     if not isinstance(name, str) or name not in GENERATORS:
         return f"names the unknown generator {name!r} (allowed: {', '.join(GENERATORS)})"
@@ -159,8 +164,12 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
                 for v in value
             ):
                 return f"parameter '{key}' must be a list of mappings with {sorted(items[key])}"
-        elif isinstance(value, list):
-            if not value or not all(is_finite_number(x) for x in value):
+        elif key in PER_DAY or isinstance(value, list):
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(is_finite_number(x) for x in value)
+            ):
                 return f"parameter '{key}' must be a non-empty list of numbers"
         elif not is_finite_number(value):
             return f"parameter '{key}' must be a number"
