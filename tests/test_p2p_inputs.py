@@ -89,7 +89,6 @@ def test_unknown_bus_in_placement(tmp_path, capsys):
         ({"vm_ext_pu": 1.5}, ["Field 'vm_ext_pu' is outside [0.8, 1.2]", "1.5"]),
     ],
 )
-
 def test_bad_section_values(tmp_path, capsys, change, words):
     scenario = _scenario()
     scenario["p2p"].update(change)

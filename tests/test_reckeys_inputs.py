@@ -105,7 +105,6 @@ def test_per_day_parameter_must_be_a_list(section):
 
 def test_negative_consumption_is_refused(section):
 
-
     section["members"][0]["consumption_kwh"] = [-0.1] + [0.1] * 23
     assert "Field 'consumption_kwh' is negative" in problems(section)
 
