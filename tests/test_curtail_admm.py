@@ -47,9 +47,12 @@ def test_admm_matches_centralized(feeder_cache, feeder_id, scheme):
     _assert_matches_reference(problem, solution)
 
 
-@pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
+@pytest.mark.parametrize("feeder_id", FEEDER_IDS)
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_admm_matches_centralized_with_reactive_power(feeder_cache, feeder_id, scheme):
+    # on ieee123, equal-kW with reactive power is degenerate (no curtailment at the optimum,
+    # θ = 0 with every w_a a ≤ θ active): the centralized solve runs without equilibration,
+    # with which Clarabel stopped 1.1e-4 above the optimum
     problem, solution = _solve(feeder_cache(feeder_id), scheme, reactive=True)
     _assert_matches_reference(problem, solution)
 

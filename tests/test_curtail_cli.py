@@ -214,3 +214,19 @@ def test_source_voltage_outside_the_distribution_range_exits_2(tmp_path, capsys,
     path.write_text(f"feeder: cigre_lv\nknobs:\n  vm_ext_pu: {vm}\n")
     assert main([str(path), "--out", str(tmp_path)]) == 2
     assert "Field 'vm_ext_pu' is outside [0.8, 1.2]" in capsys.readouterr().err
+
+
+def test_under_voltage_that_curtailment_cannot_fix_is_reported_not_imposed(tmp_path):
+    # nominal CIGRE loads at 12:45 of the case A shapes: the residential PV raises voltages
+    # above 1.05 pu while 12 commercial buses are below 0.95 pu without any curtailment.
+    # Curtailing only lowers voltages, so their lower limit is left out and reported; the
+    # over-voltage is still removed.
+    args = ["--steps", "1", "--first-step", "51", "--load-scale", "1", "--pv-scale", "1"]
+    code, out = _run(tmp_path, "cigre_lv", *args, "--no-plots")
+    assert code == 0
+    summary, _ = _files(out)
+    assert summary["vmax_pu_before"] > 1.051 and summary["vmax_pu_after_ac"] <= AC_LIMIT_PU
+    assert summary["total_curtailment_kw"] > 0
+    [note] = summary["notes"]
+    assert note.startswith("Without any curtailment, 12 buses are below the 0.95 pu lower limit")
+    assert "35 (Bus C12, 0.9343 pu)" in note

@@ -124,6 +124,10 @@ class CurtailProblem:
         Coordinator variable of each agent's curtailment fraction (the fairness map Γ).
     vmax_pu, vmin_pu
         Voltage limits.
+    below_lower_limit
+        Model nodes already below ``vmin_pu`` without curtailment: curtailment cannot fix
+        them, so their lower limit is not imposed (:func:`dec.curtail.solve.check_feasible`
+        reports them).
     """
 
     feeder: Feeder
@@ -140,6 +144,7 @@ class CurtailProblem:
     group_names: list[str]
     vmax_pu: float
     vmin_pu: float
+    below_lower_limit: tuple[int, ...] = ()
 
     @classmethod
     def from_feeder(cls, feeder: Feeder, settings: CurtailSettings) -> CurtailProblem:
@@ -316,7 +321,8 @@ class CurtailProblem:
     def limits(self, model: LinearVoltageModel) -> tuple[np.ndarray, np.ndarray]:
         """Voltage limits per model node in the model's linear quantity, pu.
 
-        The source's phases are unconstrained; with limits in squared voltages (the
+        The source's phases are unconstrained, and so are the lower limits of the nodes
+        already below them (``below_lower_limit``); with limits in squared voltages (the
         LinDistFlow operating point) they are the model's exact images of ``v_min²`` and
         ``v_max²`` (:meth:`~dec.network.linear.LinearVoltageModel.limits`).
         """
@@ -324,6 +330,7 @@ class CurtailProblem:
         v_max = np.full(model.n_nodes, self.vmax_pu)
         root = self.grid.root_nodes()
         v_min[root], v_max[root] = -np.inf, np.inf
+        v_min[list(self.below_lower_limit)] = -np.inf
         return model.limits(v_min, v_max)
 
     # --- decisions and objective ------------------------------------------------------

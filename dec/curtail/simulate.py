@@ -23,7 +23,7 @@ from agents.model import CoordinationModel
 from dec.admm.engine import Engine
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from dec.curtail.solve import CurtailSolution, solve_curtailment
-from dec.errors import InputError
+from dec.errors import InfeasibleError, InputError
 from dec.network.injections import element_power_kw, set_element_power
 from dec.progress import progress
 from feeders.base import Feeder
@@ -237,7 +237,11 @@ def run_series(
         solution = None
         if pv_shape[t] > 0:
             problem = CurtailProblem.from_feeder(step_feeder, settings)
-            solution = solve_curtailment(problem, solver, engine, state, coordinator)
+            try:
+                solution = solve_curtailment(problem, solver, engine, state, coordinator)
+            except InfeasibleError as err:
+                where = f"At step {t} of the series:"
+                raise InfeasibleError([where, *err.problems], err.source) from None
             state = solution.state
             solutions[t] = solution
         _record(model, step_feeder, solution)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandapower as pp
@@ -118,32 +118,59 @@ def _node_label(problem: CurtailProblem, bus: int, phase: int, vm_pu: float) -> 
     return f"{bus} ({net.bus.at[bus, 'name']}, {where}{vm_pu:.4f} pu)"
 
 
-def check_feasible(problem: CurtailProblem, net: pp.pandapowerNet) -> None:
-    """Raise :class:`InfeasibleError` if full curtailment cannot bring every voltage under the limit.
+def _node_list(problem: CurtailProblem, nodes: np.ndarray, vm: np.ndarray) -> tuple[str, str]:
+    """Return ``"N buses"`` (or bus phases) and up to eight of them named with their voltages."""
+    grid = problem.grid
+    names = [_node_label(problem, grid.nodes.bus[k], grid.nodes.phase[k], vm[k]) for k in nodes[:8]]
+    more = f" and {len(nodes) - 8} more" if len(nodes) > 8 else ""
+    kind = "bus phases" if grid.three_phase else "buses"
+    return f"{len(nodes)} {kind}", f"{', '.join(names)}{more}"
 
-    The voltages are the model's at full curtailment: the AC power flow, or the LinDistFlow
-    for a model anchored there.
+
+def check_feasible(
+    problem: CurtailProblem, net: pp.pandapowerNet, vm_ac_pu: pd.Series | None = None
+) -> tuple[tuple[int, ...], list[str]]:
+    """Check that curtailment can remove the over-voltage; return the nodes it cannot help.
+
+    Curtailing (and absorbing reactive power) lowers voltages: the highest voltages are
+    those without curtailment, the lowest those at full curtailment. Nodes below the lower
+    limit already without curtailment (a load peak, a long loaded branch) are beyond what
+    curtailment can fix; they are returned with a note naming them (the problem then leaves
+    their lower limit out). The voltages are the model's: the AC power flow (``vm_ac_pu``
+    if already run), or the LinDistFlow for a model anchored there.
+
+    Raises
+    ------
+    InfeasibleError
+        If a voltage stays above the upper limit at full curtailment.
     """
+    grid = problem.grid
+    tol = problem.settings.ac_tol_pu
+    vm_now = grid.operating_point(net, vm_ac_pu)
+    under = np.flatnonzero(vm_now < problem.vmin_pu - tol)
+    notes = []
+    if len(under):
+        count, names = _node_list(problem, under, vm_now)
+        notes.append(
+            f"Without any curtailment, {count} are below the {problem.vmin_pu} pu lower limit "
+            f"(curtailment only lowers voltages, so their lower limit is not imposed): {names}."
+        )
     test = copy.deepcopy(net)
     full = CurtailDecision(
         a=np.ones(problem.n_agents), b=-problem.b_max, theta=None, y=np.ones(problem.n_y)
     )
     _apply(test, problem, full)
-    grid = problem.grid
     vm = grid.operating_point(test)
-    over = np.flatnonzero(vm > problem.vmax_pu + problem.settings.ac_tol_pu)
+    over = np.flatnonzero(vm > problem.vmax_pu + tol)
     if len(over):
-        nodes = grid.nodes
-        names = [_node_label(problem, nodes.bus[k], nodes.phase[k], vm[k]) for k in over[:8]]
-        more = f" and {len(over) - 8} more" if len(over) > 8 else ""
         also = " and absorbing its largest reactive power" if problem.settings.reactive else ""
+        count, names = _node_list(problem, over, vm)
         raise InfeasibleError(
-            f"Even with every PV fully curtailed{also}, "
-            f"{len(over)} {'bus phases' if grid.three_phase else 'buses'} stay above the "
-            f"{problem.vmax_pu} pu limit: {', '.join(names)}{more}. "
-            "Lower the source voltage or raise the limit.",
+            f"Even with every PV fully curtailed{also}, {count} stay above the "
+            f"{problem.vmax_pu} pu limit: {names}. Lower the source voltage or raise the limit.",
             problem.feeder.feeder_id,
         )
+    return tuple(int(k) for k in under), notes
 
 
 def solve_curtailment(
@@ -178,7 +205,8 @@ def solve_curtailment(
     grid = problem.grid
     net = copy.deepcopy(problem.feeder.net)
     vm_before = grid.run_ac(net)
-    check_feasible(problem, net)
+    under, notes = check_feasible(problem, net, vm_before)
+    problem = replace(problem, below_lower_limit=under)
     point = CurtailDecision(
         a=np.zeros(problem.n_agents),
         b=np.zeros(problem.n_agents),
@@ -211,7 +239,6 @@ def solve_curtailment(
     reference, central_s = solve_centralized(problem, model, v_point, point)
     z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
     nodes = grid.nodes
-    notes = []
     if not ac_ok and not grid.relinearises:
         notes.append(
             f"The AC power flow of the setpoints reaches {vm_after.max():.4f} pu, above the "

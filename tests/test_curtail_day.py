@@ -1,0 +1,55 @@
+"""Quarter hours of the ``--day`` series on which the centralized reference used to fail.
+
+References:
+- step 36 of the case A shapes on ``ieee123`` has no over-voltage: zero curtailment and no
+  reactive power is feasible and every scheme's objective is zero there and non-negative
+  elsewhere, so it is the optimum, exactly (Clarabel stalled on this degenerate problem);
+- step 60 with proportional fairness: Clarabel stalls on its exponential cones and SCS
+  takes over; its optimum must match the ADMM's within the issue's 1e-4 relative (measured
+  4e-10);
+- the fallback solvers themselves (Clarabel's ladder emptied): HiGHS on the LP of feeder
+  fairness and SCS on proportional fairness reach Clarabel's own optimum on ``cigre_lv``
+  within 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dec.curtail.centralized as centralized
+from dec.curtail.problem import CurtailProblem, CurtailSettings
+from dec.curtail.simulate import read_shapes, run_series
+from dec.curtail.solve import solve_curtailment
+
+
+def _step(feeder_cache, t: int, settings: CurtailSettings):
+    feeder = feeder_cache("ieee123", load_scale=1.0, pv_scale=1.0)
+    load, pv = read_shapes(1, t)
+    return run_series(feeder, settings, load, pv).solutions[0]
+
+
+@pytest.mark.parametrize("scheme", ["feeder", "equal-kw", "proportional"])
+def test_step_without_over_voltage_curtails_nothing(feeder_cache, scheme):
+    solution = _step(feeder_cache, 36, CurtailSettings(fairness=scheme, reactive=True))
+    assert solution.vm_before_pu.max() <= 1.05
+    assert not solution.reference.y.any() and not solution.reference.b.any()
+    assert solution.objective_centralized == 0.0
+    assert solution.converged
+    assert solution.objective == pytest.approx(0.0, abs=1e-9)
+    assert np.abs(solution.curtailment_kw).max() <= 1e-3
+
+
+def test_proportional_fairness_where_clarabel_stalls(feeder_cache):
+    solution = _step(feeder_cache, 60, CurtailSettings(fairness="proportional"))
+    assert solution.converged
+    assert solution.objective == pytest.approx(solution.objective_centralized, rel=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["feeder", "proportional"])
+def test_fallback_solvers_reach_clarabels_optimum(feeder_cache, monkeypatch, scheme):
+    problem = CurtailProblem.from_feeder(feeder_cache("cigre_lv"), CurtailSettings(fairness=scheme))
+    clarabel = solve_curtailment(problem, "centralized").objective
+    monkeypatch.setattr(centralized, "TOLERANCE_LADDER", ())
+    fallback = solve_curtailment(problem, "centralized").objective
+    assert fallback == pytest.approx(clarabel, rel=1e-6)
