@@ -6,18 +6,18 @@ Measures, in one run on this machine:
   solve of the same linearised problem (cvxpy + Clarabel, compile included), per fairness scheme.
 
 Run: ``python benchmarks/curtail_ieee123.py``. Figures measured on 2026-11-23 on the 2-core
-machine, quiet: ``python -m dec.run ieee123`` 6.2 s wall (5.2 s without plots, of which
+machine, quiet: ``python -m dec.run ieee123`` 5.8 s wall (4.9 s without plots, of which
 importing pandapower, cvxpy and mesa takes about 3 s). On 2026-11-22, with other jobs
 loading the machine (load average ≈ 4), before the parser stopped importing every mode:
 11.2 s (9.6 s without plots).
 
 | fairness | rounds | linear solves | ms/round | ADMM/centralized time |
 |---|---|---|---|---|
-| feeder | 7 | 2 | 1.7 | 0.10 |
-| transformer | 60 | 2 | 1.0 | 0.51 |
-| equal-kw | 4563 | 2 | 0.4 | 14 |
-| efficient | 1530 | 2 | 0.7 | 8.4 |
-| proportional | 376 | 2 | 0.7 | 0.63 |
+| feeder | 7 | 2 | 1.1 | 0.08 |
+| transformer | 60 | 2 | 1.0 | 0.31 |
+| equal-kw | 4563 | 2 | 0.4 | 17 |
+| efficient | 1530 | 2 | 0.7 | 4.8 |
+| proportional | 376 | 2 | 0.6 | 1.4 |
 
 The main job (feeder fairness) meets the 3× target; the near-linear schemes (efficient,
 equal-kw) need many cheap rounds at the tight curtail tolerances (1e-10 / 1e-9).

@@ -122,13 +122,14 @@ def solve_centralized(
 def _solve_accurately(prob: cp.Problem) -> None:
     """Solve with Clarabel at the tightest tolerance of the ladder that ends optimal.
 
-    Clarabel runs without equilibration: with it, the degenerate equal-kW problem with
-    reactive power of ieee123's default scenario ended "optimal" 1e-4 above the optimum
-    (which the ADMM, the efficient scheme and OSQP all reach). If no rung ends optimal, a
-    second solver takes over: HiGHS for LPs and QPs, SCS to :data:`FALLBACK_SCS_EPS` for
-    the exponential cones of proportional fairness. Clarabel can stall (insufficient
-    progress) on degenerate or badly scaled instances that these settle; on the IEEE 123
-    day, SCS then agrees with the ADMM to 1e-9 in the objective.
+    On LPs and QPs Clarabel runs without equilibration: with it, the degenerate equal-kW
+    problem with reactive power of ieee123's default scenario ended "optimal" 1e-4 above
+    the optimum (which the ADMM, the efficient scheme and OSQP all reach). The exponential
+    cones of proportional fairness keep it (without, Clarabel stalls on ieee123's default
+    scenario). If no rung ends optimal, a second solver takes over: HiGHS for LPs and QPs,
+    SCS to :data:`FALLBACK_SCS_EPS` for proportional fairness. Clarabel can stall
+    (insufficient progress) on degenerate or badly scaled instances that these settle; on
+    the IEEE 123 day, SCS then agrees with the ADMM to 1e-9 in the objective.
 
     Raises
     ------
@@ -136,6 +137,7 @@ def _solve_accurately(prob: cp.Problem) -> None:
         If no solver gives an optimal solution.
     """
     status = "not solved"
+    quadratic = prob.is_qp()
     for tol in TOLERANCE_LADDER:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "solution may be inaccurate": next rung
@@ -145,7 +147,7 @@ def _solve_accurately(prob: cp.Problem) -> None:
                     tol_gap_abs=tol,
                     tol_gap_rel=tol,
                     tol_feas=tol,
-                    equilibrate_enable=False,
+                    equilibrate_enable=not quadratic,
                 )
             except cp.SolverError as err:
                 status = str(err)
@@ -156,7 +158,7 @@ def _solve_accurately(prob: cp.Problem) -> None:
     eps = FALLBACK_SCS_EPS
     solver, options = (
         (cp.HIGHS, {})
-        if prob.is_qp()
+        if quadratic
         else (cp.SCS, {"eps_abs": eps, "eps_rel": eps, "max_iters": 200_000})
     )
     try:
