@@ -43,7 +43,6 @@ PV_REPORTS = (
 SHAPES_DIR = Path(__file__).resolve().parents[2] / "inputs" / "ieee123" / "case_a"
 #: Steps of the shapes: the quarter hours of a day.
 QUARTER_HOURS = 96
-
 STEP_H = 0.25
 
 
@@ -196,7 +195,6 @@ def read_shapes(n_steps: int, first_step: int = 0) -> tuple[np.ndarray, np.ndarr
             f"Option '--steps' must be from 1 to {QUARTER_HOURS - first_step} (the quarter hours "
             f"of the day from step {first_step}), found {n_steps}."
         )
-
     window = slice(first_step, first_step + n_steps)
     return load[window], pv[window]
 

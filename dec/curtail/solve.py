@@ -128,7 +128,7 @@ def _node_list(problem: CurtailProblem, nodes: np.ndarray, vm: np.ndarray) -> tu
 
 
 def check_feasible(
-    problem: CurtailProblem, net: pp.pandapowerNet, vm_ac_pu: pd.Series | None = None
+    problem: CurtailProblem, net: pp.pandapowerNet, vm_now: np.ndarray
 ) -> tuple[tuple[int, ...], list[str]]:
     """Check that curtailment can remove the over-voltage; return the nodes it cannot help.
 
@@ -136,8 +136,9 @@ def check_feasible(
     those without curtailment, the lowest those at full curtailment. Nodes below the lower
     limit already without curtailment (a load peak, a long loaded branch) are beyond what
     curtailment can fix; they are returned with a note naming them (the problem then leaves
-    their lower limit out). The voltages are the model's: the AC power flow (``vm_ac_pu``
-    if already run), or the LinDistFlow for a model anchored there.
+    their lower limit out). ``vm_now`` holds the model nodes' voltages without curtailment
+    (the operating point); all voltages are the model's: the AC power flow, or the
+    LinDistFlow for a model anchored there.
 
     Raises
     ------
@@ -146,7 +147,6 @@ def check_feasible(
     """
     grid = problem.grid
     tol = problem.settings.ac_tol_pu
-    vm_now = grid.operating_point(net, vm_ac_pu)
     under = np.flatnonzero(vm_now < problem.vmin_pu - tol)
     notes = []
     if len(under):
@@ -205,7 +205,8 @@ def solve_curtailment(
     grid = problem.grid
     net = copy.deepcopy(problem.feeder.net)
     vm_before = grid.run_ac(net)
-    under, notes = check_feasible(problem, net, vm_before)
+    v_point = grid.operating_point(net, vm_before)
+    under, notes = check_feasible(problem, net, v_point)
     problem = replace(problem, below_lower_limit=under)
     point = CurtailDecision(
         a=np.zeros(problem.n_agents),
@@ -213,7 +214,6 @@ def solve_curtailment(
         theta=None,
         y=np.zeros(problem.n_y),
     )
-    v_point = grid.operating_point(net, vm_before)
     model = grid.model(v_point)
     history = History()
     solver_s = 0.0
