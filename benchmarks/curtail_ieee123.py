@@ -6,21 +6,23 @@ Measures, in one run on this machine:
   solve of the same linearised problem (cvxpy + Clarabel, compile included), per fairness scheme.
 
 Run: ``python benchmarks/curtail_ieee123.py``. Figures measured on 2026-11-23 on the 2-core
-machine, quiet: ``python -m dec.run ieee123`` 5.8 s wall (4.9 s without plots, of which
+machine, quiet: ``python -m dec.run ieee123`` 5.7 s wall (5.0 s without plots, of which
 importing pandapower, cvxpy and mesa takes about 3 s). On 2026-11-22, with other jobs
 loading the machine (load average ≈ 4), before the parser stopped importing every mode:
 11.2 s (9.6 s without plots).
 
-| fairness | rounds | linear solves | ms/round | ADMM/centralized time |
+| fairness | rounds (plain ADMM) | linear solves | ms/round | ADMM/centralized time |
 |---|---|---|---|---|
-| feeder | 7 | 2 | 1.1 | 0.08 |
-| transformer | 60 | 2 | 1.0 | 0.31 |
-| equal-kw | 4563 | 2 | 0.4 | 17 |
-| efficient | 1530 | 2 | 0.7 | 4.8 |
-| proportional | 376 | 2 | 0.6 | 1.4 |
+| feeder | 7 (7) | 2 | 0.7 | 0.05 |
+| transformer | 50 (60) | 2 | 1.2 | 0.33 |
+| equal-kw | 566 (4563) | 2 | 0.8 | 4.6 (17 plain) |
+| efficient | 316 (1530) | 2 | 1.6 | 2.5 (4.8 plain) |
+| proportional | 154 (376) | 2 | 1.1 | 1.0 (1.4 plain) |
 
-The main job (feeder fairness) meets the 3× target; the near-linear schemes (efficient,
-equal-kw) need many cheap rounds at the tight curtail tolerances (1e-10 / 1e-9).
+Measured 2026-11-23 with Anderson acceleration (memory 5) and, in the same run, plain ADMM
+(``anderson_memory=0``). The main job (feeder fairness) meets the 3× target, and so do
+transformer, efficient and proportional; equal-kW, whose common share couples every agent,
+still needs hundreds of cheap rounds at the tight curtail tolerances (1e-10 / 1e-9).
 
 """
 
@@ -60,6 +62,12 @@ def main() -> None:
     table = []
     with threadpool_limits(1, user_api="blas"):
         for scheme in SCHEMES:
+            plain = solve_curtailment(
+                CurtailProblem.from_feeder(
+                    feeder, CurtailSettings(fairness=scheme, anderson_memory=0)
+                ),
+                "admm",
+            )
             problem = CurtailProblem.from_feeder(feeder, CurtailSettings(fairness=scheme))
             sol = solve_curtailment(problem, "admm")
             rounds = sol.history.iterations
@@ -71,9 +79,11 @@ def main() -> None:
                 (
                     scheme,
                     rounds,
+                    plain.history.iterations,
                     sol.relinearisations,
                     per_round * 1e3,
                     sol.runtime_solver_s,
+                    plain.runtime_solver_s,
                     central,
                     sol.runtime_solver_s / central,
                     sol.objective_gap_rel,
@@ -85,9 +95,11 @@ def main() -> None:
             headers=[
                 "fairness",
                 "rounds",
+                "rounds plain",
                 "linear solves",
                 "ms/round",
                 "ADMM s",
+                "plain ADMM s",
                 "centralized s",
                 "ADMM/centralized",
                 "objective gap",

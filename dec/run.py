@@ -18,6 +18,7 @@ from tabulate import tabulate
 
 from dec.errors import DecError, InputError
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
+from dec.options import whole_number
 
 if TYPE_CHECKING:
     from dec.result import RunResult
@@ -33,17 +34,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False) or "default" in text:
             return text
         return super()._get_help_string(action)
-
-
-def _seed(text: str) -> int:
-    """Parse ``--seed``: a whole number, zero or more (numpy and Mesa refuse negative seeds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; found {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", default="outputs", help="root folder of the outputs")
     parser.add_argument(
-        "--seed", type=_seed, default=None, help="random seed, 0 or more (default: feeder's)"
+        "--seed",
+        type=whole_number,
+        default=None,
+        help="random seed, 0 or more (default: feeder's)",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     parser.add_argument(

@@ -193,7 +193,12 @@ def test_compare_fairness_table_and_price_of_fairness(tmp_path):
     assert code == 0
     table = pd.read_csv(out / "fairness_comparison.csv").set_index("fairness")
     assert set(table.index) == {"feeder", "transformer", "equal-kw", "efficient", "proportional"}
-    assert table["total_curtailment_kw"].idxmin() == "efficient"
+    # efficient curtails the least; on cigre_lv proportional ties with it (66.39699 kW both,
+    # equal to 1e-8 kW), so the comparison allows the solvers' 1e-6 kW accuracy
+
+    total_kw = table["total_curtailment_kw"]
+    assert total_kw["efficient"] <= total_kw.min() + 1e-6
+
     assert table.at["feeder", "jain_index"] == pytest.approx(1.0)
     assert np.all(table["vmax_pu_after_ac"] <= AC_LIMIT_PU)
     assert (out / "price_of_fairness.png").stat().st_size > 10_000

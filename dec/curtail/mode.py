@@ -64,6 +64,7 @@ def settings_from(
         vmax_pu=vmax,
         vmin_pu=section.get("vmin_pu"),
         tolerances=Tolerances(args.eps_abs, args.eps_rel, int(max_iter)),
+        anderson_memory=args.anderson,
     )
 
 

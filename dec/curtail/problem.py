@@ -77,6 +77,8 @@ class CurtailSettings:
         0.001; 0.0005 leaves margin for consumers that round the written setpoints).
     max_relinearisations
         Largest number of re-linearisations of the AC validation loop.
+    anderson_memory
+        Memory of the Anderson acceleration of the ADMM rounds (0: plain ADMM).
     """
 
     fairness: str = "feeder"
@@ -89,6 +91,7 @@ class CurtailSettings:
     rho: float = 1.0
     ac_tol_pu: float = 5e-4
     max_relinearisations: int = 6
+    anderson_memory: int = 5
 
     def __post_init__(self):
         if self.fairness not in SCHEMES:

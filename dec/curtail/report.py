@@ -124,6 +124,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "engine": engine,
         "fairness": run.settings.fairness,
         "reactive": run.settings.reactive,
+        "anderson_memory": run.settings.anderson_memory if solver == "admm" else None,
         "vmax_limit_pu": sols[0].problem.vmax_pu if sols else None,
         "vmax_pu_before": float(max(s.vm_before_pu.max() for s in sols)) if sols else None,
         "vmax_pu_after_linear": float(max(s.vm_after_linear_pu.max() for s in sols))

@@ -5,3 +5,18 @@ describing the mode) and ``add_arguments(group)``. A leaf package: it imports no
 the modes (no solvers, no pandapower), so the parser and ``python -m dec.run --help``
 build in a fraction of a second; the modes import the names they accept from here.
 """
+
+from __future__ import annotations
+
+import argparse
+
+
+def whole_number(text: str) -> int:
+    """Parse an option that takes a whole number, 0 or more (e.g. ``--seed``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; found {text!r}")
+    return value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dec.options import whole_number
+
 SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 
 HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
@@ -45,4 +47,10 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--eps-rel", type=float, default=1e-9, help="ADMM relative tolerance (curtail)"
+    )
+    group.add_argument(
+        "--anderson",
+        type=whole_number,
+        default=5,
+        help="memory of the Anderson acceleration of the ADMM rounds (curtail; 0: plain ADMM)",
     )
