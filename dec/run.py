@@ -102,6 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_other_modes_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, mode: str
+) -> None:
+    """Raise an InputError if an option of another mode was given (it would be ignored).
+
+    An option counts as given when its value differs from its default (options whose default
+    is ``argparse.SUPPRESS`` are absent unless given).
+    """
+    given = [
+        (action.option_strings[0], group.title.removeprefix("mode "))
+        for group in parser._action_groups  # argparse keeps each mode's options in its group
+        if group.title.startswith("mode ") and group.title != f"mode {mode}"
+        for action in group._group_actions
+        if getattr(args, action.dest, action.default) != action.default
+    ]
+    if given:
+        options = ", ".join(f"{option} (mode {owner})" for option, owner in given)
+        raise InputError(
+            f"This run is mode {mode}, which does not use {options}; remove the option or "
+            "choose its mode with --mode."
+        )
+
+
 def print_summary(result: RunResult, out: str) -> None:
     """Print the run's summary table and where its outputs are."""
     # tabulate formats floats only in all-numeric columns; this one mixes in text
@@ -115,7 +138,8 @@ def print_summary(result: RunResult, out: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     # imported after parsing, so that --help and bad options answer at once
     from dec.export import export_result
     from dec.scenario import load_scenario
@@ -130,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"Field 'mode' has the unknown value {mode!r}; allowed: {', '.join(sorted(MODES))}.",
                 scenario.source,
             )
+        _refuse_other_modes_options(parser, args, mode)
         result = load_mode(mode).run(scenario, args)
         out = export_result(result, args.out, plots=not args.no_plots)
     except InputError as err:

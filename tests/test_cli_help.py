@@ -51,3 +51,20 @@ def test_negative_seed_is_refused_by_the_parser(capsys):
     assert (
         "argument --seed: must be a whole number, 0 or more; found '-1'" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--mode", "inspect", "--fairness", "efficient"], "--fairness (mode curtail)"),
+        (["--market", "admm"], "--market (mode p2p)"),  # default mode curtail
+        (["--mode", "p2p", "--sweep", "1,2"], "--sweep (mode rec-keys)"),
+    ],
+)
+def test_an_option_of_another_mode_is_refused(tmp_path, capsys, args, named):
+    # silently ignoring it would run a different study than the one asked for
+    code = main(["cigre_lv", *args, "--no-plots", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert named in err and "choose its mode with --mode" in err
+    assert not any(tmp_path.iterdir())

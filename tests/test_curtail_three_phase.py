@@ -189,3 +189,18 @@ def test_infeasible_limit_names_the_bus_phases(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bus phases stay above the 1.04 pu limit" in err and "(1, phase b, " in err
     assert not (tmp_path / "gridappsd_a").exists()
+
+
+def test_bus_phases_just_below_the_lower_limit_are_not_imposed(tmp_path):
+    # ieee123_3ph at 20:45 (load shape 0.837, PV 0.5 %) with nominal loads: no over-voltage
+    # (1.035 pu at most) and 79 bus phases below 0.95 pu, 9 of them by less than 5e-4 pu
+    # (the AC tolerance). Those 9 used to keep their lower limit, which zero curtailment
+    # already violates: the linear problem was infeasible. Now none is curtailed.
+    args = ["ieee123_3ph", "--steps", "1", "--first-step", "83", "--load-scale", "1"]
+    code = main([*args, "--pv-scale", "1", "--no-plots", "--out", str(tmp_path)])
+    assert code == 0
+    summary = json.loads((tmp_path / "ieee123_3ph" / "curtail" / "summary.json").read_text())
+    assert summary["vmax_pu_before"] < 1.05
+    assert summary["total_curtailment_kw"] == 0.0
+    [note] = summary["notes"]
+    assert note.startswith("Without any curtailment, 79 bus phases are below the 0.95 pu")

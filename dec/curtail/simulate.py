@@ -23,7 +23,7 @@ from agents.model import CoordinationModel
 from dec.admm.engine import Engine
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from dec.curtail.solve import CurtailSolution, solve_curtailment
-from dec.errors import InfeasibleError, InputError
+from dec.errors import InfeasibleError, InputError, SubproblemInfeasible
 from dec.network.injections import element_power_kw, set_element_power
 from dec.progress import progress
 from feeders.base import Feeder
@@ -240,6 +240,9 @@ def run_series(
             except InfeasibleError as err:
                 where = f"At step {t} of the series:"
                 raise InfeasibleError([where, *err.problems], err.source) from None
+            except SubproblemInfeasible as err:
+                where = f"{err.owner} at step {t} of the series"
+                raise SubproblemInfeasible(where, err.status) from None
             state = solution.state
             solutions[t] = solution
         _record(model, step_feeder, solution)

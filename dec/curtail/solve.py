@@ -147,7 +147,8 @@ def check_feasible(
     """
     grid = problem.grid
     tol = problem.settings.ac_tol_pu
-    under = np.flatnonzero(vm_now < problem.vmin_pu - tol)
+    # strictly below: a node kept with its limit must meet it at zero curtailment
+    under = np.flatnonzero(vm_now < problem.vmin_pu)
     notes = []
     if len(under):
         count, names = _node_list(problem, under, vm_now)
