@@ -15,8 +15,8 @@ agent from its own residual. Messages are explicit arrays (:class:`agents.pv.Cur
 and the agents' updates run on any engine. Stopping: primal and dual residuals (in the
 metric ``w_a``, ``w_b``, 1) below ``ε_abs·√n + ε_rel·scale``; the penalty is adapted by
 residual balancing. Rounds are Anderson-accelerated (:mod:`dec.admm.anderson`, memory
-``settings.anderson_memory``; 0 gives plain ADMM): on ieee123, 3-9× fewer rounds for the
-linear schemes.
+``settings.anderson_memory``; 0 gives plain ADMM): on ieee123, 5-8× fewer rounds for
+equal-kW and efficient curtailment.
 """
 
 from __future__ import annotations
@@ -162,9 +162,9 @@ def solve_admm(
     chunks = split(problem.n_agents, getattr(engine, "n_workers", 1))
     n_coupling = problem.n_agents * (1 + reactive + equal_kw)
     anderson = AndersonAcceleration(settings.anderson_memory)
-    ones = np.ones(problem.n_agents)
+    # metric of AdmmState.vector(): that of the residuals (y, b̂, θ̄, then the duals)
     metric_sqrt = np.sqrt(
-        np.concatenate([problem.y_weight, w_b, [problem.n_agents], w_a, w_b, ones])
+        np.concatenate([problem.y_weight, w_b, [problem.n_agents], w_a, w_b, np.ones(len(w_a))])
     )
     history = History()
     rounds = progress(total=tol.max_iter, desc=f"ADMM {settings.fairness}")
