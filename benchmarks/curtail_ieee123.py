@@ -6,18 +6,18 @@ Measures, in one run on this machine:
   solve of the same linearised problem (cvxpy + Clarabel, compile included), per fairness scheme.
 
 Run: ``python benchmarks/curtail_ieee123.py``. Figures measured on 2026-11-23 on the 2-core
-machine, quiet: ``python -m dec.run ieee123`` 5.7 s wall (5.0 s without plots, of which
+machine, quiet: ``python -m dec.run ieee123`` 5.4 s wall (4.4 s without plots, of which
 importing pandapower, cvxpy and mesa takes about 3 s). On 2026-11-22, with other jobs
 loading the machine (load average ≈ 4), before the parser stopped importing every mode:
 11.2 s (9.6 s without plots).
 
 | fairness | rounds (plain ADMM) | linear solves | ms/round | ADMM/centralized time |
 |---|---|---|---|---|
-| feeder | 7 (7) | 2 | 0.7 | 0.05 |
-| transformer | 50 (60) | 2 | 1.2 | 0.33 |
-| equal-kw | 566 (4563) | 2 | 0.8 | 4.6 (17 plain) |
-| efficient | 316 (1530) | 2 | 1.6 | 2.5 (4.8 plain) |
-| proportional | 154 (376) | 2 | 1.1 | 1.0 (1.4 plain) |
+| feeder | 7 (7) | 2 | 0.6 | 0.05 |
+| transformer | 50 (60) | 2 | 1.2 | 0.31 |
+| equal-kw | 566 (4563) | 2 | 0.7 | 4.4 (17 plain) |
+| efficient | 261 (1530) | 2 | 1.7 | 2.2 (4.8 plain) |
+| proportional | 154 (376) | 2 | 1.0 | 1.1 (1.4 plain) |
 
 Measured 2026-11-23 with Anderson acceleration (memory 5) and, in the same run, plain ADMM
 (``anderson_memory=0``). The main job (feeder fairness) meets the 3× target, and so do

@@ -58,17 +58,38 @@ class AndersonAcceleration:
     regularisation: float = 1e-8
     extrapolations: int = 0
     rejections: int = 0
-    _outputs: list[np.ndarray] = field(default_factory=list)
-    _residuals: list[np.ndarray] = field(default_factory=list)
+    _last: tuple[np.ndarray, np.ndarray] | None = None
+    _d_out: list[np.ndarray] = field(default_factory=list)
+    _d_res: list[np.ndarray] = field(default_factory=list)
+    _gram: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _sizes: list[float] = field(default_factory=list)
     _last_norm: float = math.inf
     _extrapolated: bool = False
 
     def reset(self) -> None:
         """Forget the history (after the map ``T`` has changed, e.g. a new penalty)."""
-        self._outputs.clear()
-        self._residuals.clear()
+        self._last = None
+        self._d_out.clear()
+        self._d_res.clear()
+        self._gram = np.zeros((0, 0))
+        self._sizes.clear()
         self._last_norm = math.inf
         self._extrapolated = False
+
+    def _push(self, d_out: np.ndarray, d_res: np.ndarray, metric_sqrt: np.ndarray) -> None:
+        """Append one difference pair, dropping the oldest beyond the memory (O(m·n))."""
+        if len(self._d_res) == self.memory:
+            del self._d_out[0], self._d_res[0], self._sizes[0]
+            self._gram = self._gram[1:, 1:]
+        cross = np.array([float(d @ d_res) for d in self._d_res])
+        own = float(d_res @ d_res)
+        m = len(cross)
+        gram = np.empty((m + 1, m + 1))
+        gram[:m, :m], gram[:m, m], gram[m, :m], gram[m, m] = self._gram, cross, cross, own
+        self._gram = gram
+        self._d_out.append(d_out)
+        self._d_res.append(d_res)
+        self._sizes.append(own + float(np.sum((metric_sqrt * d_out) ** 2)))
 
     def next_point(
         self,
@@ -96,31 +117,36 @@ class AndersonAcceleration:
             before, the plain step from that point (the extrapolation is rejected); else
             the extrapolated point, or ``s_out`` itself (no memory yet, a restart, or
             ``extrapolate`` false).
+
+        Notes
+        -----
+        The differences and their Gram matrix are updated incrementally: a call costs
+        ``O(m·n)`` for ``n`` components (``m + 2`` inner products and one combination).
         """
         if self.memory == 0:
             return s_out
         residual = metric_sqrt * (s_out - s_in)
         norm = float(np.linalg.norm(residual))
         if norm > self._last_norm:
-            fallback = self._outputs[-1] if self._extrapolated else s_out
+            fallback = self._last[0] if self._extrapolated else s_out
             self.rejections += self._extrapolated
             self.reset()
             return fallback
         if not extrapolate:
             self.reset()
             return s_out
-        self._last_norm = norm
-        self._outputs.append(s_out)
-        self._residuals.append(residual)
-        if len(self._outputs) > self.memory + 1:
-            del self._outputs[0], self._residuals[0]
-        self._extrapolated = len(self._outputs) >= 2
+        if self._last is not None:
+            last_out, last_res = self._last
+            self._push(s_out - last_out, residual - last_res, metric_sqrt)
+        self._last, self._last_norm = (s_out, residual), norm
+        self._extrapolated = bool(self._d_res)
         if not self._extrapolated:
             return s_out
-        d_res = np.diff(np.array(self._residuals), axis=0).T
-        d_out = np.diff(np.array(self._outputs), axis=0).T
-        scale = np.sum(d_res**2) + np.sum((metric_sqrt[:, None] * d_out) ** 2)
-        gram = d_res.T @ d_res + self.regularisation * max(scale, 1e-300) * np.eye(len(d_res.T))
-        gamma = np.linalg.solve(gram, d_res.T @ residual)
+        m = len(self._d_res)
+        gram = self._gram + self.regularisation * max(sum(self._sizes), 1e-300) * np.eye(m)
+        gamma = np.linalg.solve(gram, [float(d @ residual) for d in self._d_res])
         self.extrapolations += 1
-        return s_out - d_out @ gamma
+        step = s_out.copy()
+        for g, d in zip(gamma, self._d_out, strict=True):
+            step -= g * d
+        return step
