@@ -29,7 +29,7 @@ def test_help_lists_every_mode_and_exits_0(capsys):
     for option in ("--fairness", "--sweep-battery", "--market", "--sweep", "--lem-mechanism"):
         assert option in text
     # a default of 0 is shown too (0 == False once hid it)
-    first_step_help = text.split("--first-step FIRST_STEP")[1].split("--")[0]
+    first_step_help = text.split("--first-step FIRST_STEP")[-1].split("--")[0]  # after usage
     assert "(default: 0)" in first_step_help
 
     assert "ADMM absolute tolerance (curtail) (default: 1e-10)" in text
