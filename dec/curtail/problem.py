@@ -306,10 +306,8 @@ class CurtailProblem:
             dq = dq_per_b @ z[n_y:] if reactive else None
             return model.delta_v(dp_per_y @ z[:n_y], dq)
 
-        def row(k: int) -> np.ndarray:
-            unit = np.zeros(model.n_nodes)
-            unit[k] = 1.0
-            sp_t, sq_t = model.delta_v_transpose(unit)
+        def apply_transpose(weights: np.ndarray) -> np.ndarray:
+            sp_t, sq_t = model.delta_v_transpose(weights)
             parts = [dp_per_y_t @ sp_t]
             if reactive:
                 parts.append(dq_per_b_t @ sq_t)
@@ -318,7 +316,11 @@ class CurtailProblem:
         z_point = np.concatenate([y_point, b_point]) if reactive else y_point
         v_min, v_max = self.limits(model)
         return AffineVoltageMap(
-            v_base=v_point - apply(z_point), apply=apply, row=row, v_min=v_min, v_max=v_max
+            v_base=v_point - apply(z_point),
+            apply=apply,
+            apply_transpose=apply_transpose,
+            v_min=v_min,
+            v_max=v_max,
         )
 
     def limits(self, model: LinearVoltageModel) -> tuple[np.ndarray, np.ndarray]:

@@ -11,13 +11,21 @@ Goldfarb and Idnani (1983), which suits a projection exactly: it starts from the
 unconstrained minimiser ``w``, adds the most violated voltage limit, and moves along
 the direction that keeps the active limits tight, dropping a limit whose multiplier
 would turn negative (a "partial step", which also handles limits that depend linearly
-on the active ones, as in a common curtailment fraction seen at many buses). The
-Cholesky factor of ``A_act W⁻¹ A_actᵀ`` is extended by one row per added limit.
+on the active ones, as in a common curtailment fraction seen at many buses).
 
-Every step needs ``A z`` at all nodes and the rows of ``A`` of the active limits
-only, each an O(nodes) tree sweep: the dense node × node matrix is never formed.
-The active set and multipliers of one call warm-start the next, so a round of ADMM
-usually costs a few sweeps. The result meets the limits to ``tol_pu``.
+``A`` is applied by O(nodes) tree sweeps of the linear model (``z ↦ A z``,
+``y ↦ Aᵀ y``); the dense node × node matrix is never formed. On a small map the rows
+of the active limits, and every row met so far, are also kept dense (nodes × components
+at most ``dense_floats``): the Gram products are then matrix-vector products and a limit
+costs one sweep. On a large map nothing of size active × components is stored: adding a
+limit ``p`` costs four sweeps (its row ``a_p = Aᵀ e_p``; the column ``A W⁻¹ a_p``,
+whose entries at the active nodes are the new row of the Gram matrix
+``A_act W⁻¹ A_actᵀ``; the point ``z = w − W⁻¹ A_actᵀ λ``; its voltages).
+
+The Cholesky factor of the Gram matrix grows by one row per added limit and is
+downdated (a rank-one update) when one is dropped, O(active²) each. The active set, its
+factor and multipliers of one call warm-start the next, so a round of ADMM usually
+costs a few sweeps. The result meets the limits to ``tol_pu``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg import solve_triangular
 
 from dec.errors import SubproblemInfeasible
 
@@ -41,8 +49,9 @@ class AffineVoltageMap:
         Voltage at ``z = 0`` at every constrained node, pu.
     apply
         ``z -> A z`` (pu), vectorised over the constrained nodes.
-    row
-        ``k -> A[k, :]``: the sensitivity of node ``k``'s voltage to ``z``.
+    apply_transpose
+        ``y -> Aᵀ y``: node weights to a gradient in ``z`` (``Aᵀ e_k`` is the sensitivity
+        of node ``k``'s voltage to ``z``).
     v_min, v_max
         Limits of the voltage at every constrained node, pu (±inf: unconstrained; None:
         the map carries no limits).
@@ -50,13 +59,109 @@ class AffineVoltageMap:
 
     v_base: np.ndarray
     apply: Callable[[np.ndarray], np.ndarray]
-    row: Callable[[int], np.ndarray]
+    apply_transpose: Callable[[np.ndarray], np.ndarray]
     v_min: np.ndarray | None = None
     v_max: np.ndarray | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Voltage at every constrained node, pu."""
         return self.v_base + self.apply(z)
+
+    def row(self, k: int) -> np.ndarray:
+        """``A[k, :]``: the sensitivity of node ``k``'s voltage to ``z``."""
+        unit = np.zeros(len(self.v_base))
+        unit[k] = 1.0
+        return self.apply_transpose(unit)
+
+
+def _drop_from_cholesky(lower: np.ndarray, drop: int) -> np.ndarray:
+    """Cholesky factor of ``L Lᵀ`` without row and column ``drop``, O(n²).
+
+    With ``L = [[L11, 0, 0], [l21ᵀ, l22, 0], [L31, l32, L33]]``, the reduced matrix has the
+    factor ``[[L11, 0], [L31, L33']]`` with ``L33' L33'ᵀ = L33 L33ᵀ + l32 l32ᵀ``: a rank-one
+    update of the trailing block (Givens-style, stable).
+    """
+    kept = np.delete(np.delete(lower, drop, axis=0), drop, axis=1)
+    x = lower[drop + 1 :, drop].copy()
+    tail = kept[drop:, drop:]
+    for k in range(len(x)):
+        diag = tail[k, k]
+        r = np.hypot(diag, x[k])
+        c, s = r / diag, x[k] / diag
+        tail[k, k] = r
+        tail[k + 1 :, k] = (tail[k + 1 :, k] + s * x[k + 1 :]) / c
+        x[k + 1 :] = c * x[k + 1 :] - s * tail[k + 1 :, k]
+    return kept
+
+
+class _DenseRows:
+    """``A_act`` as dense rows (signed), and every row met so far: for small maps.
+
+    Rows live in the first ``size`` rows of a buffer that doubles when full.
+    """
+
+    def __init__(self, vmap: AffineVoltageMap, weight: np.ndarray):
+        self.vmap, self.weight = vmap, weight
+        self.buffer = np.zeros((0, len(weight)))
+        self.size = 0
+        self.seen: dict[int, np.ndarray] = {}
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.buffer[: self.size]
+
+    def limit_row(self, node: int, sign: int, nodes: np.ndarray, signs: np.ndarray) -> tuple:
+        """``a_p`` of a limit and ``A_act W⁻¹ a_p``."""
+        if node not in self.seen:
+            self.seen[node] = self.vmap.row(node)
+        a_p = sign * self.seen[node]
+        return a_p, self.rows @ (a_p / self.weight)
+
+    def values(self, w: np.ndarray, nodes: np.ndarray, signs: np.ndarray) -> np.ndarray:
+        """``A_act w``."""
+        return self.rows @ w
+
+    def point(self, w: np.ndarray, lam: np.ndarray, nodes: np.ndarray, signs: np.ndarray):
+        """``w − W⁻¹ A_actᵀ λ``."""
+        return w - (self.rows.T @ lam) / self.weight
+
+    def add(self, a_p: np.ndarray) -> None:
+        if self.size == len(self.buffer):
+            grown = np.zeros((max(8, 2 * self.size), len(self.weight)))
+            grown[: self.size] = self.rows
+            self.buffer = grown
+        self.buffer[self.size] = a_p
+        self.size += 1
+
+    def drop(self, k: int) -> None:
+        self.buffer[k : self.size - 1] = self.buffer[k + 1 : self.size]
+        self.size -= 1
+
+
+class _SweptRows:
+    """``A_act`` applied by sweeps of the map, nothing stored: memory O(nodes + agents)."""
+
+    def __init__(self, vmap: AffineVoltageMap, weight: np.ndarray):
+        self.vmap, self.weight = vmap, weight
+
+    def limit_row(self, node: int, sign: int, nodes: np.ndarray, signs: np.ndarray) -> tuple:
+        """``a_p`` and ``A_act W⁻¹ a_p``, read off the column ``A W⁻¹ a_p``: two sweeps."""
+        a_p = sign * self.vmap.row(node)
+        return a_p, signs * self.vmap.apply(a_p / self.weight)[nodes]
+
+    def values(self, w: np.ndarray, nodes: np.ndarray, signs: np.ndarray) -> np.ndarray:
+        return signs * self.vmap.apply(w)[nodes]
+
+    def point(self, w: np.ndarray, lam: np.ndarray, nodes: np.ndarray, signs: np.ndarray):
+        weights = np.zeros(len(self.vmap.v_base))
+        weights[nodes] = signs * lam
+        return w - self.vmap.apply_transpose(weights) / self.weight
+
+    def add(self, a_p: np.ndarray) -> None:
+        """Nothing to store."""
+
+    def drop(self, k: int) -> None:
+        """Nothing stored."""
 
 
 @dataclass
@@ -73,6 +178,9 @@ class VoltageProjection:
         Diagonal metric ``W`` (positive), one entry per component of ``z``.
     tol_pu
         Largest voltage violation accepted at the solution, pu.
+    dense_floats
+        Rows of ``A`` are stored (dense, faster on small maps) when nodes × components
+        is at most this; otherwise they are applied by sweeps.
 
     Attributes
     ----------
@@ -87,22 +195,58 @@ class VoltageProjection:
     v_max: np.ndarray
     weight: np.ndarray
     tol_pu: float = 1e-10
+    dense_floats: int = 4_000_000
     active: list[tuple[int, int]] = field(default_factory=list)
     multipliers: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    _rows: dict[int, np.ndarray] = field(default_factory=dict)
-    _cache: tuple[np.ndarray, np.ndarray] | None = None
+    _lower: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    _signs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _rows: _DenseRows | _SweptRows = field(init=False)
+
+    def __post_init__(self) -> None:
+        dense = len(self.vmap.v_base) * len(self.weight) <= self.dense_floats
+        self._rows = (_DenseRows if dense else _SweptRows)(self.vmap, self.weight)
 
     # --- building blocks -------------------------------------------------------------
-    def _row(self, limit: tuple[int, int]) -> np.ndarray:
-        node, sign = limit
-        if node not in self._rows:
-            self._rows[node] = self.vmap.row(node)
-        return sign * self._rows[node]
+    def _rhs(self) -> np.ndarray:
+        """``b_act``: the active limits are ``A_act z ≤ b_act`` (rows signed)."""
+        nodes, signs = self._nodes, self._signs
+        bound = np.where(signs > 0, self.v_max[nodes], self.v_min[nodes])
+        return signs * (bound - self.vmap.v_base[nodes])
 
-    def _rhs(self, limit: tuple[int, int]) -> float:
-        node, sign = limit
-        bound = self.v_max[node] if sign > 0 else self.v_min[node]
-        return sign * (bound - self.vmap.v_base[node])
+    def _point(self, w: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """``z = w − W⁻¹ A_actᵀ λ``."""
+        if not self.active:
+            return w.copy()
+        return self._rows.point(w, lam, self._nodes, self._signs)
+
+    def _solve(self, rhs: np.ndarray) -> np.ndarray:
+        """``(A_act W⁻¹ A_actᵀ)⁻¹ rhs`` with the Cholesky factor."""
+        if not self.active:
+            return np.zeros(0)
+        y = solve_triangular(self._lower, rhs, lower=True, check_finite=False)
+        return solve_triangular(self._lower, y, lower=True, trans="T", check_finite=False)
+
+    def _add(self, limit: tuple[int, int], a_p: np.ndarray, l_row: np.ndarray, delta: float):
+        """Append a limit with row ``a_p`` whose factor row is ``[l_row, delta]``."""
+        n = len(self.active)
+        lower = np.empty((n + 1, n + 1))
+        lower[:n, :n] = self._lower
+        lower[:n, n] = 0.0
+        lower[n, :n] = l_row
+        lower[n, n] = delta
+        self._lower = lower
+        self.active.append(limit)
+        self._nodes = np.append(self._nodes, limit[0])
+        self._signs = np.append(self._signs, float(limit[1]))
+        self._rows.add(a_p)
+
+    def _drop(self, k: int) -> None:
+        """Remove the ``k``-th active limit."""
+        del self.active[k]
+        self._nodes, self._signs = np.delete(self._nodes, k), np.delete(self._signs, k)
+        self._lower = _drop_from_cholesky(self._lower, k)
+        self._rows.drop(k)
 
     def _most_violated(self, z: np.ndarray) -> tuple[float, tuple[int, int]]:
         v = self.vmap(z)
@@ -112,28 +256,23 @@ class VoltageProjection:
             return float(over[k_over]), (k_over, 1)
         return float(under[k_under]), (k_under, -1)
 
-    def _cholesky(self, rows: np.ndarray) -> np.ndarray:
-        """Lower Cholesky factor of the Gram matrix ``rows W⁻¹ rowsᵀ`` of the active limits."""
-        if not len(rows):
-            return np.zeros((0, 0))
-        return np.linalg.cholesky((rows / self.weight) @ rows.T)
-
-    def _warm_start(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _warm_start(self, w: np.ndarray) -> np.ndarray:
         """Re-solve the previous active set for the new ``w``; drop limits with negative multipliers.
 
-        The rows and Cholesky factor of the previous call are reused while the set is unchanged.
+        Returns the multipliers (one forward sweep, then O(active²) per dropped limit).
         """
-        rows, lower = self._cache
+        if not self.active:
+            return np.zeros(0)
+        values = self._rows.values(w, self._nodes, self._signs)
+        rhs = self._rhs()
         while self.active:
-            rhs = rows @ w - np.array([self._rhs(a) for a in self.active])
-            lam = cho_solve((lower, True), rhs)
+            lam = self._solve(values - rhs)
             if np.all(lam >= 0.0):
-                return rows, lower, lam, w - (rows.T @ lam) / self.weight
+                return lam
             drop = int(np.argmin(lam))
-            del self.active[drop]
-            rows = np.delete(rows, drop, axis=0)
-            lower = self._cholesky(rows)
-        return np.zeros((0, len(w))), np.zeros((0, 0)), np.zeros(0), w.copy()
+            self._drop(drop)
+            values, rhs = np.delete(values, drop), np.delete(rhs, drop)
+        return np.zeros(0)
 
     def project(self, w: np.ndarray) -> np.ndarray:
         """Return the W-weighted projection of ``w`` onto the voltage-feasible set.
@@ -145,22 +284,20 @@ class VoltageProjection:
         """
         w = np.asarray(w, dtype=float)
         inv_w = 1.0 / self.weight
-        if self._cache is None:
-            self._cache = (np.zeros((0, len(w))), np.zeros((0, 0)))
-        rows, lower, lam, z = self._warm_start(w)
+        lam = self._warm_start(w)
         max_steps = 20 * len(self.vmap.v_base) + 20
         for _ in range(max_steps):
+            z = self._point(w, lam)
             violation, limit = self._most_violated(z)
             if violation <= self.tol_pu:
                 self.multipliers = lam
-                self._cache = (rows, lower)
                 return z
-            a_p = self._row(limit)
+            node_p, sign_p = limit
+            a_p, g_ap = self._rows.limit_row(node_p, sign_p, self._nodes, self._signs)
             g_pp = float(a_p @ (inv_w * a_p))
             lam_p = 0.0
             while True:
-                g_ap = rows @ (inv_w * a_p)
-                r = cho_solve((lower, True), g_ap) if len(rows) else np.zeros(0)
+                r = self._solve(g_ap)
                 kappa = g_pp - float(g_ap @ r)
                 t_full = violation / kappa if kappa > 1e-12 * g_pp else np.inf
                 blocking = np.flatnonzero(r > 1e-14)
@@ -171,29 +308,22 @@ class VoltageProjection:
                         "the network coordinator", "voltage limits cannot all be met"
                     )
                 t = min(t_full, t_dual)
-                z = z - t * inv_w * (a_p - rows.T @ r)
                 lam = lam - t * r
                 lam_p += t
                 violation -= t * kappa
                 if t_full <= t_dual:
                     # add the limit: extend the Cholesky factor by one row
-                    l_row = solve_triangular(lower, g_ap, lower=True) if len(rows) else np.zeros(0)
+                    l_row = (
+                        solve_triangular(self._lower, g_ap, lower=True, check_finite=False)
+                        if self.active
+                        else np.zeros(0)
+                    )
                     delta = np.sqrt(max(g_pp - float(l_row @ l_row), 1e-300))
-                    n_act = len(rows)
-                    grown = np.zeros((n_act + 1, n_act + 1))
-                    grown[:n_act, :n_act] = lower
-                    grown[n_act, :n_act] = l_row
-                    grown[n_act, n_act] = delta
-                    lower = grown
-                    rows = np.vstack([rows, a_p[None, :]])
+                    self._add(limit, a_p, l_row, delta)
                     lam = np.append(lam, lam_p)
-                    self.active.append(limit)
                     break
-                # partial step: drop the blocking limit, refactor, continue with the same limit
+                # partial step: drop the blocking limit, downdate, continue with the same limit
                 drop = int(blocking[np.argmin(ratios)])
-                del self.active[drop]
-                rows, lam = np.delete(rows, drop, axis=0), np.delete(lam, drop)
-                lower = self._cholesky(rows)
-            # re-anchor z on the multipliers (no drift from accumulated steps)
-            z = w - (rows.T @ lam) * inv_w
+                self._drop(drop)
+                lam, g_ap = np.delete(lam, drop), np.delete(g_ap, drop)
         raise SubproblemInfeasible("the network coordinator", "active-set method did not terminate")
