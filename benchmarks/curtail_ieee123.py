@@ -21,9 +21,10 @@ loading the machine (load average ≈ 4), before the parser stopped importing ev
 
 Measured 2026-11-23 with Anderson acceleration (memory 5) and, in the same run, plain ADMM
 (``anderson_memory=0``), after the coordinator's projection kept its active rows dense on
-small maps and downdated its factor (efficient: 1.7 -> 1.3 ms per round). The main job (feeder fairness) meets the 3× target, and so do
-transformer, efficient and proportional; equal-kW, whose common share couples every agent,
-still needs hundreds of cheap rounds at the tight curtail tolerances (1e-10 / 1e-9).
+small maps and downdated its factor (efficient: 1.7 -> 1.3 ms per round). The main job
+(feeder fairness) meets the 3× target, and so do transformer, efficient and proportional;
+equal-kW, whose common share couples every agent, still needs hundreds of cheap rounds at
+the tight curtail tolerances (1e-10 / 1e-9).
 
 """
 

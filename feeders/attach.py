@@ -134,22 +134,20 @@ def pv_from_sgens(
     The sgen output is set to ``pv_scale`` × kWp and its inverter rating to
     ``INVERTER_KVA_PER_KWP`` × kWp.
     """
-    specs = []
-    for idx in net.sgen.index:
-        kwp = float(mw_to_kw(net.sgen.at[idx, "p_mw"]))
-        net.sgen.at[idx, "p_mw"] = kw_to_mw(pv_scale * kwp)
-        net.sgen.at[idx, "q_mvar"] = 0.0
-        net.sgen.at[idx, "sn_mva"] = kw_to_mw(INVERTER_KVA_PER_KWP * kwp)
-        net.sgen.at[idx, "type"] = "PV"
-        specs.append(
-            AgentSpec(
-                agent_id=f"pv{idx}",
-                agent_type="pv",
-                bus=int(net.sgen.at[idx, "bus"]),
-                element=("sgen", int(idx)),
-                p_rated_kw=kwp,
-                s_rated_kva=INVERTER_KVA_PER_KWP * kwp,
-                group=group,
-            )
+    kwp = mw_to_kw(net.sgen["p_mw"].to_numpy(dtype=float))
+    net.sgen["p_mw"] = kw_to_mw(pv_scale * kwp)
+    net.sgen["q_mvar"] = 0.0
+    net.sgen["sn_mva"] = kw_to_mw(INVERTER_KVA_PER_KWP * kwp)
+    net.sgen["type"] = "PV"
+    return [
+        AgentSpec(
+            agent_id=f"pv{idx}",
+            agent_type="pv",
+            bus=int(bus),
+            element=("sgen", int(idx)),
+            p_rated_kw=float(p_kw),
+            s_rated_kva=float(INVERTER_KVA_PER_KWP * p_kw),
+            group=group,
         )
-    return specs
+        for idx, bus, p_kw in zip(net.sgen.index, net.sgen["bus"], kwp, strict=True)
+    ]

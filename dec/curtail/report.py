@@ -22,10 +22,17 @@ from dec.result import RunResult
 STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
 
 
+def _per_agent(res_agent: pd.DataFrame, field: str) -> np.ndarray:
+    """``field`` as an agents × steps array, agents in order of first appearance."""
+    table = res_agent.pivot(index="agent_id", columns="step", values=field)
+    return table.loc[res_agent["agent_id"].unique()].to_numpy()
+
+
 def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
     specs = {a.agent_id: a for a in run.feeder.agents_of_type("pv")}
+    values = {f: _per_agent(run.res_agent, f).tolist() for f in STEP_FIELDS}
     records = []
-    for agent_id, rows in run.res_agent.groupby("agent_id", sort=False):
+    for k, agent_id in enumerate(run.res_agent["agent_id"].unique()):
         spec = specs[agent_id]
         record = {
             **spec.to_record(),
@@ -40,10 +47,10 @@ def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
             "phase": spec.phase,
         }
         if run.step_h is None:
-            record.update({f: rows[f].iloc[0] for f in STEP_FIELDS})
+            record.update({f: values[f][k][0] for f in STEP_FIELDS})
         else:
             record["time_step_h"] = run.step_h
-            record.update({f: rows[f].tolist() for f in STEP_FIELDS})
+            record.update({f: values[f][k] for f in STEP_FIELDS})
         records.append(record)
     return records
 
@@ -51,24 +58,29 @@ def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
 def _electrical_distance(run: CurtailRun) -> tuple[pd.Series, pd.Series]:
     """Path resistance of every bus and of every PV agent's bus, pu."""
     tree = build_tree(run.feeder.net)
-    per_node = tree.path_resistance_pu()
-    per_bus = pd.Series({bus: per_node[node] for bus, node in tree.bus_node.items()}).sort_index()
-    per_agent = pd.Series({a.agent_id: per_bus[a.bus] for a in run.feeder.agents_of_type("pv")})
+    buses = np.array(sorted(tree.bus_node))
+    per_bus = pd.Series(tree.path_resistance_pu()[tree.nodes_of_buses(buses)], index=buses)
+    pvs = run.feeder.agents_of_type("pv")
+    per_agent = pd.Series(
+        per_bus.loc[[a.bus for a in pvs]].to_numpy(), index=[a.agent_id for a in pvs]
+    )
     return per_bus, per_agent
 
 
 def _cim(run: CurtailRun) -> dict:
-    steps = sorted(run.res_agent["step"].unique())
+    res = run.res_agent
+    steps = sorted(res["step"].unique())
+    p_kw, q_kvar = _per_agent(res, "p_setpoint_kw"), _per_agent(res, "q_setpoint_kvar")
+    p_available_kw = _per_agent(res, "p_available_kw")[:, 0]
     messages = []
-    for _agent_id, rows in run.res_agent.groupby("agent_id", sort=False):
-        rows = rows.set_index("step").reindex(steps)
-        p_old, q_old = rows["p_available_kw"].iloc[0], 0.0
-        for step in steps:
-            p_new, q_new = rows.at[step, "p_setpoint_kw"], rows.at[step, "q_setpoint_kvar"]
+    for k, agent_id in enumerate(res["agent_id"].unique()):
+        p_old, q_old = p_available_kw[k], 0.0
+        for j, step in enumerate(steps):
+            p_new, q_new = p_kw[k, j], q_kvar[k, j]
             messages.append(
                 difference_message(
                     run.feeder.feeder_id,
-                    _agent_id,
+                    agent_id,
                     p_new,
                     q_new,
                     p_old,

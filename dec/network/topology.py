@@ -102,23 +102,24 @@ def _open_elements(net: pp.pandapowerNet, et: str) -> set[int]:
 def _branches(net: pp.pandapowerNet) -> list[tuple[int, int, float, float, str, int]]:
     """Return (from_bus, to_bus, r_pu, x_pu, table, index) of every closed branch in service."""
     sn = net.sn_mva
-    out = []
-    open_lines = _open_elements(net, "l")
-    lines = net.line[net.line["in_service"] & ~net.line.index.isin(open_lines)]
-    vn = net.bus["vn_kv"]
-    for idx, ln in lines.iterrows():
-        z_base = vn.at[ln.from_bus] ** 2 / sn
-        r = ln.r_ohm_per_km * ln.length_km / ln.parallel / z_base
-        x = ln.x_ohm_per_km * ln.length_km / ln.parallel / z_base
-        out.append((int(ln.from_bus), int(ln.to_bus), r, x, "line", int(idx)))
-    open_trafos = _open_elements(net, "t")
-    trafos = net.trafo[net.trafo["in_service"] & ~net.trafo.index.isin(open_trafos)]
-    for idx, tr in trafos.iterrows():
-        scale = sn / tr.sn_mva / tr.parallel
-        r = tr.vkr_percent / 100 * scale
-        x = np.sqrt(max(tr.vk_percent**2 - tr.vkr_percent**2, 0.0)) / 100 * scale
-        out.append((int(tr.hv_bus), int(tr.lv_bus), r, x, "trafo", int(idx)))
-    return out
+    vn_kv = net.bus["vn_kv"]
+    lines = net.line[net.line["in_service"] & ~net.line.index.isin(_open_elements(net, "l"))]
+    z_base = vn_kv.loc[lines["from_bus"]].to_numpy() ** 2 / sn
+    ohm = lines["length_km"] / lines["parallel"]  # (Ω/km) × this = Ω
+    trafos = net.trafo[net.trafo["in_service"] & ~net.trafo.index.isin(_open_elements(net, "t"))]
+    scale = sn / trafos["sn_mva"] / trafos["parallel"]
+    x_percent = np.sqrt(np.maximum(trafos["vk_percent"] ** 2 - trafos["vkr_percent"] ** 2, 0.0))
+    parts = [
+        (lines["from_bus"], lines["to_bus"], lines["r_ohm_per_km"] * ohm / z_base,
+         lines["x_ohm_per_km"] * ohm / z_base, "line", lines.index),
+        (trafos["hv_bus"], trafos["lv_bus"], trafos["vkr_percent"] / 100 * scale,
+         x_percent / 100 * scale, "trafo", trafos.index),
+    ]  # fmt: skip
+    return [
+        (int(f), int(t), float(r), float(x), table, int(idx))
+        for f_bus, t_bus, r_pu, x_pu, table, index in parts
+        for f, t, r, x, idx in zip(f_bus, t_bus, r_pu, x_pu, index, strict=True)
+    ]
 
 
 def build_tree(net: pp.pandapowerNet) -> Tree:
