@@ -1,11 +1,11 @@
 """How the curtail ADMM grows with the number of agents: K copies of ieee123 on one slack bus.
 
-Run: ``python benchmarks/curtail_scale.py``. The copies hang from the same source bus,
-whose voltage is fixed, so they do not see each other: every copy must get the same
-answer as ieee123 alone (the same α for ``feeder`` fairness, K times the curtailment for
-``efficient``), which the table checks. Times are the ADMM solves (all linearisations) and
-their rounds; the per-round time is given as a multiple of that of one copy, measured in
-the same run.
+Run: ``python benchmarks/curtail_scale.py``. The copies (:func:`feeders.replicate.replicate`)
+hang from the same source bus, whose voltage is fixed, so they do not see each other:
+every copy must get the same answer as ieee123 alone (the same α for ``feeder``
+fairness, K times the curtailment for ``efficient``), which the table checks. Times are
+the ADMM solves (all linearisations) and their rounds; the per-round time is given as a
+multiple of that of one copy, measured in the same run.
 
 Measured 2026-11-23 on the 2-core machine (one BLAS thread); ms per ADMM round, and
 in brackets as a multiple of one copy:
@@ -36,63 +36,14 @@ coordinator per subtree, each projecting onto its own limits.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
-import numpy as np
-import pandapower as pp
-import pandas as pd
 from tabulate import tabulate
 from threadpoolctl import threadpool_limits
 
 import feeders
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from feeders.base import Feeder
-
-#: pandapower tables copied, with their bus columns.
-BUS_COLUMNS = {
-    "bus": [],
-    "line": ["from_bus", "to_bus"],
-    "trafo": ["hv_bus", "lv_bus"],
-    "load": ["bus"],
-    "sgen": ["bus"],
-    "switch": ["bus", "element"],
-}
-
-
-def replicate(feeder: Feeder, copies: int) -> Feeder:
-    """Return ``copies`` copies of a feeder sharing its source bus (bus-bus switches only)."""
-    net = feeder.net
-    source = int(net.ext_grid.bus.iloc[0])
-    assert (net.switch.et == "b").all(), "line and transformer switches are not copied"
-    big = pp.create_empty_network(sn_mva=net.sn_mva, f_hz=net.f_hz)
-    offsets = {table: int(net[table].index.max()) + 1 for table in BUS_COLUMNS}
-    for table, columns in BUS_COLUMNS.items():
-        parts = []
-        for c in range(copies):
-            part = net[table].copy()
-            if table == "bus" and c:
-                part = part.drop(index=source)
-            part.index = part.index + c * offsets[table]
-            for column in columns:
-                bus = part[column].to_numpy()
-                part[column] = np.where(bus == source, source, bus + c * offsets["bus"])
-            parts.append(part)
-        big[table] = pd.concat(parts)
-    big.ext_grid = net.ext_grid.copy()
-
-    def copied(spec, c):
-        table, index = spec.element
-        return replace(
-            spec,
-            agent_id=f"{spec.agent_id}_{c}",
-            bus=spec.bus if spec.bus == source else spec.bus + c * offsets["bus"],
-            element=(table, index + c * offsets[table]),
-            owner=spec.owner and f"{spec.owner}_{c}",
-            group=spec.group and f"{spec.group}_{c}",
-        )
-
-    agents = [copied(spec, c) for c in range(copies) for spec in feeder.agents]
-    return replace(feeder, feeder_id=f"{feeder.feeder_id}x{copies}", net=big, agents=agents)
+from feeders.replicate import replicate
 
 
 def measure(feeder: Feeder, scheme: str) -> dict:

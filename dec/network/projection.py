@@ -38,6 +38,9 @@ from scipy.linalg import solve_triangular
 
 from dec.errors import SubproblemInfeasible
 
+#: Largest nodes × components for which the rows of the active limits are stored (32 MB).
+DENSE_FLOATS = 4_000_000
+
 
 @dataclass
 class AffineVoltageMap:
@@ -180,7 +183,7 @@ class VoltageProjection:
         Largest voltage violation accepted at the solution, pu.
     dense_floats
         Rows of ``A`` are stored (dense, faster on small maps) when nodes × components
-        is at most this; otherwise they are applied by sweeps.
+        is at most this (None: ``DENSE_FLOATS``); otherwise they are applied by sweeps.
 
     Attributes
     ----------
@@ -195,7 +198,7 @@ class VoltageProjection:
     v_max: np.ndarray
     weight: np.ndarray
     tol_pu: float = 1e-10
-    dense_floats: int = 4_000_000
+    dense_floats: int | None = None
     active: list[tuple[int, int]] = field(default_factory=list)
     multipliers: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _lower: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -204,7 +207,8 @@ class VoltageProjection:
     _rows: _DenseRows | _SweptRows = field(init=False)
 
     def __post_init__(self) -> None:
-        dense = len(self.vmap.v_base) * len(self.weight) <= self.dense_floats
+        limit = DENSE_FLOATS if self.dense_floats is None else self.dense_floats
+        dense = len(self.vmap.v_base) * len(self.weight) <= limit
         self._rows = (_DenseRows if dense else _SweptRows)(self.vmap, self.weight)
 
     # --- building blocks -------------------------------------------------------------
