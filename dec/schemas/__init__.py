@@ -32,6 +32,22 @@ def schemas_for(kind: str, mode: str) -> list[dict[str, Any]]:
     return [s for s in found if s is not None]
 
 
+def _inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
+    """Return a schema with every ``{"$ref": "#/$defs/<name>"}`` replaced by the definition.
+
+    The same schema, without a reference lookup per use: validating a file of a large run
+    took a third of its time resolving them.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if len(node) == 1 and ref.startswith("#/$defs/"):
+            return _inline_definitions(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {k: _inline_definitions(v, definitions) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_definitions(v, definitions) for v in node]
+    return node
+
+
 @cache
 def _validators(kind: str, mode: str) -> tuple[Any, ...]:
     """Return checked validators of a document kind (schemas are checked once, not per document)."""
@@ -39,7 +55,7 @@ def _validators(kind: str, mode: str) -> tuple[Any, ...]:
     for schema in schemas_for(kind, mode):
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
-        validators.append(cls(schema))
+        validators.append(cls(_inline_definitions(schema, schema.get("$defs", {}))))
     return tuple(validators)
 
 
