@@ -42,13 +42,12 @@ from threadpoolctl import threadpool_limits
 
 import feeders
 from dec.curtail.problem import CurtailProblem, CurtailSettings
+from dec.curtail.solve import solve_curtailment
 from feeders.base import Feeder
 from feeders.replicate import replicate
 
 
 def measure(feeder: Feeder, scheme: str) -> dict:
-    from dec.curtail.solve import solve_curtailment
-
     problem = CurtailProblem.from_feeder(feeder, CurtailSettings(fairness=scheme))
     solution = solve_curtailment(problem, "admm")
     rounds = solution.history.iterations

@@ -22,17 +22,22 @@ from dec.result import RunResult
 STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
 
 
-def _per_agent(res_agent: pd.DataFrame, field: str) -> np.ndarray:
-    """``field`` as an agents × steps array, agents in order of first appearance."""
-    table = res_agent.pivot(index="agent_id", columns="step", values=field)
-    return table.loc[res_agent["agent_id"].unique()].to_numpy()
+def _per_agent(res_agent: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Agent ids in order of first appearance, and each step field as an agents × steps array."""
+    agent_ids = res_agent["agent_id"].unique()
+    return agent_ids, {
+        f: res_agent.pivot(index="agent_id", columns="step", values=f).loc[agent_ids].to_numpy()
+        for f in STEP_FIELDS
+    }
 
 
-def _agent_records(run: CurtailRun, converged: bool) -> list[dict]:
+def _agent_records(
+    run: CurtailRun, converged: bool, agent_ids: np.ndarray, per_agent: dict[str, np.ndarray]
+) -> list[dict]:
     specs = {a.agent_id: a for a in run.feeder.agents_of_type("pv")}
-    values = {f: _per_agent(run.res_agent, f).tolist() for f in STEP_FIELDS}
+    values = {f: per_agent[f].tolist() for f in STEP_FIELDS}
     records = []
-    for k, agent_id in enumerate(run.res_agent["agent_id"].unique()):
+    for k, agent_id in enumerate(agent_ids):
         spec = specs[agent_id]
         record = {
             **spec.to_record(),
@@ -67,14 +72,12 @@ def _electrical_distance(run: CurtailRun) -> tuple[pd.Series, pd.Series]:
     return per_bus, per_agent
 
 
-def _cim(run: CurtailRun) -> dict:
-    res = run.res_agent
-    steps = sorted(res["step"].unique())
-    p_kw, q_kvar = _per_agent(res, "p_setpoint_kw"), _per_agent(res, "q_setpoint_kvar")
-    p_available_kw = _per_agent(res, "p_available_kw")[:, 0]
+def _cim(run: CurtailRun, agent_ids: np.ndarray, per_agent: dict[str, np.ndarray]) -> dict:
+    steps = sorted(run.res_agent["step"].unique())
+    p_kw, q_kvar = per_agent["p_setpoint_kw"], per_agent["q_setpoint_kvar"]
     messages = []
-    for k, agent_id in enumerate(res["agent_id"].unique()):
-        p_old, q_old = p_available_kw[k], 0.0
+    for k, agent_id in enumerate(agent_ids):
+        p_old, q_old = per_agent["p_available_kw"][k, 0], 0.0
         for j, step in enumerate(steps):
             p_new, q_new = p_kw[k, j], q_kvar[k, j]
             messages.append(
@@ -105,9 +108,7 @@ def _history(run: CurtailRun) -> pd.DataFrame:
 def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     """Summarise a run: the common fields of DESIGN.md plus the curtailment ones."""
     sols, res = list(run.solutions.values()), run.res_agent
-    history = (
-        pd.concat([s.history.frame() for s in sols], ignore_index=True) if sols else pd.DataFrame()
-    )
+    history = _history(run)
     last = history.iloc[-1] if len(history) else None
     converged = all(s.converged for s in sols)
     objective = float(sum(s.objective for s in sols))
@@ -216,10 +217,10 @@ def _voltage_table(
 def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     """Assemble summary, per-agent records, tables, CIM message and figures of a run."""
     summary = summarise(run, solver, engine)
-    records = _agent_records(run, summary["converged"])
+    agent_ids, per_agent = _per_agent(run.res_agent)
+    records = _agent_records(run, summary["converged"], agent_ids, per_agent)
     distance_bus, distance_agent = _electrical_distance(run)
-    frames = [s.history.frame() for s in run.solutions.values()]
-    history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    history = _history(run)
 
     name = run.feeder.feeder_id
     scheme = run.settings.fairness
@@ -280,7 +281,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         summary=summary,
         agents=records,
         tables=tables,
-        documents={"cim_difference": _cim(run)},
+        documents={"cim_difference": _cim(run, agent_ids, per_agent)},
         figures=figures,
         console=console,
     )
