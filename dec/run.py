@@ -144,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dec.export import export_result
     from dec.scenario import load_scenario
 
+    scenario = None
     try:
         scenario = load_scenario(
             args.scenario, load_scale=args.load_scale, pv_scale=args.pv_scale, seed=args.seed
@@ -158,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = load_mode(mode).run(scenario, args)
         out = export_result(result, args.out, plots=not args.no_plots)
     except InputError as err:
+        if err.source is None and scenario is not None:
+            err = InputError(err.problems, scenario.source)  # name the scenario it came from
         print(f"dec: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except DecError as err:

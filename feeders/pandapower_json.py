@@ -8,11 +8,42 @@ import pandapower as pp
 
 from dec.conventions import mw_to_kw
 from dec.errors import InputError
-from dec.validation import Problems, non_negative, numbers
+from dec.validation import Problems, known, non_negative, numbers, positive
 from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
 from feeders.base import Feeder
 
 DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
+
+
+#: Columns of each element table that must name an existing bus.
+BUS_COLUMNS = {
+    "line": ("from_bus", "to_bus"),
+    "trafo": ("hv_bus", "lv_bus"),
+    "load": ("bus",),
+    "sgen": ("bus",),
+    "switch": ("bus",),
+}
+
+
+def _element_problems(net: pp.pandapowerNet) -> list[str]:
+    """Bus references of every element and the data of the branches in service."""
+    buses = set(net.bus.index)
+    problems = positive(dict(net.bus["vn_kv"].items()), "vn_kv", "bus")
+    for table, columns in BUS_COLUMNS.items():
+        for column in columns:
+            problems += known(dict(net[table][column].items()), column, table, buses)
+    bus_switches = net.switch[net.switch["et"] == "b"]
+    problems += known(dict(bus_switches["element"].items()), "element", "bus-bus switch", buses)
+    lines = net.line[net.line["in_service"].astype(bool)]
+    for column in ("length_km", "parallel"):
+        problems += positive(dict(lines[column].items()), column, "line")
+    for column in ("r_ohm_per_km", "x_ohm_per_km"):
+        problems += non_negative(dict(lines[column].items()), column, "line")
+    trafos = net.trafo[net.trafo["in_service"].astype(bool)]
+    for column in ("sn_mva", "vk_percent", "parallel"):
+        problems += positive(dict(trafos[column].items()), column, "trafo")
+    problems += non_negative(dict(trafos["vkr_percent"].items()), "vkr_percent", "trafo")
+    return problems
 
 
 def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
@@ -41,6 +72,7 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
             "The net has no buses or no ext_grid (slack); both are required.", str(path)
         )
     problems = Problems(str(path))
+    problems.extend(_element_problems(net))
     problems.extend(non_negative(dict(net.sgen["p_mw"].items()), "p_mw", "sgen (PV rating)"))
     problems.extend(numbers(dict(net.load["p_mw"].items()), "p_mw", "load"))
     problems.extend(numbers(dict(net.load["q_mvar"].items()), "q_mvar", "load"))

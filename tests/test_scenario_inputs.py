@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandapower as pp
+import pandapower.networks as pn
 import pytest
 
 from dec.run import main
@@ -59,3 +62,55 @@ def test_bad_scenario_argument(tmp_path, capsys, spec):
     assert main([spec, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err or "Unknown feeder" in err
+
+
+def _dangling_line(net):
+    net.line.loc[net.line.index[3], "from_bus"] = 9999
+
+
+def _loop(net):
+    pp.create_line_from_parameters(net, 20, 30, 0.1, 0.2, 0.1, 0, 0.3)
+
+
+def _island_pv(net):
+    pp.create_sgen(net, pp.create_bus(net, 0.4), p_mw=0.01)
+
+
+def _set(table, column, value):
+    def mutate(net):
+        net[table].loc[net[table].index[2], column] = value
+
+    return mutate
+
+
+BROKEN_NETS = {
+    "dangling line": (_dangling_line, ["Field 'from_bus' refers to an unknown id", "3 (9999)"]),
+    "loop": (_loop, ["not radial", "line 20"]),
+    "two slacks": (lambda net: pp.create_ext_grid(net, 5), ["exactly one ext_grid", "found 2"]),
+    "islanded PV": (_island_pv, ["Bus 44 is not connected"]),
+    "NaN line length": (_set("line", "length_km", np.nan), ["length_km", "not a finite number"]),
+    "zero parallel transformers": (
+        _set("trafo", "parallel", 0),
+        ["parallel", "trafo", "greater than zero"],
+    ),
+    "zero bus voltage": (_set("bus", "vn_kv", 0.0), ["vn_kv", "bus", "greater than zero"]),
+    "negative resistance": (_set("line", "r_ohm_per_km", -0.1), ["r_ohm_per_km", "negative"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_NETS))
+def test_broken_pandapower_net_exits_2_naming_the_file(tmp_path, capsys, case):
+    """A pandapower JSON net with broken elements: exit 2, the file and the element named."""
+    net = pn.create_cigre_network_lv()
+    mutate, words = BROKEN_NETS[case]
+    mutate(net)
+    path = tmp_path / "broken.json"
+    pp.to_json(net, str(path))
+    code = main([str(path), "--out", str(tmp_path / "out"), "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert err.startswith(f"dec: error: Invalid input in {path}")
+    for words_ in words:
+        assert words_ in err
+    assert not (tmp_path / "out").exists()
