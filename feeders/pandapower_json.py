@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandapower as pp
 
-from dec.conventions import mw_to_kw
+from dec.conventions import SOURCE_VM_PU_RANGE, mw_to_kw
 from dec.errors import InputError
-from dec.validation import Problems, known, non_negative, numbers, positive
+from dec.validation import Problems, known, non_negative, numbers, positive, within
 from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
 from feeders.base import Feeder
 
@@ -34,15 +34,24 @@ def _element_problems(net: pp.pandapowerNet) -> list[str]:
             problems += known(dict(net[table][column].items()), column, table, buses)
     bus_switches = net.switch[net.switch["et"] == "b"]
     problems += known(dict(bus_switches["element"].items()), "element", "bus-bus switch", buses)
+    problems += within(
+        dict(net.ext_grid["vm_pu"].items()), "vm_pu", "ext_grid", *SOURCE_VM_PU_RANGE
+    )
     lines = net.line[net.line["in_service"].astype(bool)]
-    for column in ("length_km", "parallel"):
+    # a branch needs a reactance: the power flow's initialisation divides by it
+    for column in ("length_km", "parallel", "x_ohm_per_km"):
         problems += positive(dict(lines[column].items()), column, "line")
-    for column in ("r_ohm_per_km", "x_ohm_per_km"):
-        problems += non_negative(dict(lines[column].items()), column, "line")
+    problems += non_negative(dict(lines["r_ohm_per_km"].items()), "r_ohm_per_km", "line")
     trafos = net.trafo[net.trafo["in_service"].astype(bool)]
     for column in ("sn_mva", "vk_percent", "parallel"):
         problems += positive(dict(trafos[column].items()), column, "trafo")
     problems += non_negative(dict(trafos["vkr_percent"].items()), "vkr_percent", "trafo")
+    no_reactance = trafos[trafos["vkr_percent"] >= trafos["vk_percent"]]
+    if len(no_reactance):
+        problems.append(
+            "Field 'vk_percent' must exceed 'vkr_percent' (the transformer needs a reactance) "
+            f"for trafo {', '.join(map(str, no_reactance.index[:5]))}."
+        )
     return problems
 
 

@@ -12,6 +12,7 @@ import pandapower as pp
 import pandapower.networks as pn
 import pytest
 
+from dec.network.powerflow import PowerFlowFailed, run_ac
 from dec.run import main
 
 CORPUS = Path(__file__).parent / "data" / "bad_scenarios"
@@ -76,9 +77,9 @@ def _island_pv(net):
     pp.create_sgen(net, pp.create_bus(net, 0.4), p_mw=0.01)
 
 
-def _set(table, column, value):
+def _set(table, column, value, position=2):
     def mutate(net):
-        net[table].loc[net[table].index[2], column] = value
+        net[table].loc[net[table].index[position], column] = value
 
     return mutate
 
@@ -95,7 +96,27 @@ BROKEN_NETS = {
     ),
     "zero bus voltage": (_set("bus", "vn_kv", 0.0), ["vn_kv", "bus", "greater than zero"]),
     "negative resistance": (_set("line", "r_ohm_per_km", -0.1), ["r_ohm_per_km", "negative"]),
+    "line without reactance": (
+        _set("line", "x_ohm_per_km", 0.0),
+        ["x_ohm_per_km", "1 line: 2 (0.0)"],
+    ),
+    "transformer without reactance": (
+        _set("trafo", "vkr_percent", 5.0),
+        ["'vk_percent' must exceed 'vkr_percent'", "trafo 2"],
+    ),
+    "source voltage NaN": (
+        _set("ext_grid", "vm_pu", np.nan, position=0),
+        ["vm_pu", "ext_grid", "nan"],
+    ),
 }
+
+
+def test_power_flow_on_a_branch_without_impedance_is_a_dec_error():
+    """Nets built in code skip the JSON checks: pandapower's division error becomes a DecError."""
+    net = pn.create_cigre_network_lv()
+    net.line.loc[net.line.index[3], "x_ohm_per_km"] = 0.0
+    with pytest.raises(PowerFlowFailed, match="numerical error"):
+        run_ac(net)
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_NETS))

@@ -46,6 +46,10 @@ def _run(solve, net: pp.pandapowerNet, options: dict, what: str) -> pp.pandapowe
         raise PowerFlowFailed(
             f"{what} did not converge (the operating point may be infeasible)."
         ) from None
+    except FloatingPointError as err:  # pandapower divides by branch impedances in 'raise' mode
+        raise PowerFlowFailed(
+            f"{what} failed on a numerical error ({err}): a branch without impedance?"
+        ) from None
     return net
 
 
