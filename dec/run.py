@@ -128,7 +128,10 @@ def _refuse_other_modes_options(
 def print_summary(result: RunResult, out: str) -> None:
     """Print the run's summary table and where its outputs are."""
     # tabulate formats floats only in all-numeric columns; this one mixes in text
-    rows = [(k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in result.console]
+    rows = [
+        (k, f"{v:.6g}" if isinstance(v, float) else "n/a" if v is None else v)
+        for k, v in result.console
+    ]
     print(tabulate(rows, headers=[f"{result.scenario} / {result.mode}", ""]))
 
     print(f"outputs: {out}")

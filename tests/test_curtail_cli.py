@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,9 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
         assert summary["vmax_pu_before"] >= 1.06
 
 
-def test_centralized_solver_gives_the_same_setpoints(tmp_path):
+def test_centralized_solver_gives_the_same_setpoints(tmp_path, capsys):
     _, out_admm = _run(tmp_path / "a", "cigre_lv", "--fairness", "proportional", "--no-plots")
+    capsys.readouterr()
     code, out_c = _run(
         tmp_path / "c",
         "cigre_lv",
@@ -90,6 +92,9 @@ def test_centralized_solver_gives_the_same_setpoints(tmp_path):
     assert a.keys() == c.keys()
     assert max(abs(a[k] - c[k]) for k in a) <= 1e-3
     assert _files(out_c)[0]["iterations"] is None
+    console = capsys.readouterr().out  # what the summary does not define reads n/a, not blank
+    assert re.search(r"ADMM rounds\s+n/a", console)
+    assert re.search(r"common fraction alpha\s+n/a", console)
 
 
 def test_not_converged_exits_3_and_still_writes(tmp_path):
