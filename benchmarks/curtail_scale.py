@@ -34,6 +34,12 @@ alone, not in the table's run) took 253 rounds of 509 ms and 693 MB: every doubl
 doubles the limits that enter per round and quadruples the cost of each, so a round grows
 like the cube of the feeder. Per-agent variables on 100,000 agents need one coordinator
 per subtree, each projecting onto its own limits.
+
+The whole command on the 80 copies (``pandapower.to_json`` of the replicated net, then
+``python -m dec.run big.json --no-plots``): 84 s wall and 1.4 GB, of which the solve is
+20 s (mostly pandapower's AC power flows) and most of the rest writing and validating
+45,440 setpoint files. The per-agent report was quadratic before (a frame grouped and
+re-indexed per agent): 20 copies took 71 s, now 33 s.
 """
 
 from __future__ import annotations
