@@ -129,12 +129,14 @@ def add_pvs(
 def pv_from_sgens(
     net: pp.pandapowerNet, pv_scale: float, group: str | None = None
 ) -> list[AgentSpec]:
-    """Treat every existing sgen as a PV agent ``pv<sgen index>`` with kWp = its ``p_mw``.
+    """Treat every existing sgen as a PV agent ``pv<sgen index>`` with kWp = ``p_mw × scaling``.
 
-    The sgen output is set to ``pv_scale`` × kWp and its inverter rating to
+    The sgen output is set to ``pv_scale`` × kWp with ``scaling`` 1 (the agents read and
+    write ``p_mw`` as the unit's power) and its inverter rating to
     ``INVERTER_KVA_PER_KWP`` × kWp.
     """
-    kwp = mw_to_kw(net.sgen["p_mw"].to_numpy(dtype=float))
+    kwp = mw_to_kw(net.sgen["p_mw"].to_numpy(dtype=float) * net.sgen["scaling"].to_numpy(float))
+    net.sgen["scaling"] = 1.0
     net.sgen["p_mw"] = kw_to_mw(pv_scale * kwp)
     net.sgen["q_mvar"] = 0.0
     net.sgen["sn_mva"] = kw_to_mw(INVERTER_KVA_PER_KWP * kwp)

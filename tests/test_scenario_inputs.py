@@ -12,6 +12,7 @@ import pandapower as pp
 import pandapower.networks as pn
 import pytest
 
+import feeders
 from dec.network.powerflow import PowerFlowFailed, run_ac
 from dec.run import main
 
@@ -104,6 +105,10 @@ BROKEN_NETS = {
         _set("trafo", "vkr_percent", 5.0),
         ["'vk_percent' must exceed 'vkr_percent'", "trafo 2"],
     ),
+    "PV that consumes": (
+        lambda net: pp.create_sgen(net, 20, p_mw=0.01, scaling=-1.0),
+        ["scaling", "sgen", "negative"],
+    ),
     "source voltage NaN": (
         _set("ext_grid", "vm_pu", np.nan, position=0),
         ["vm_pu", "ext_grid", "nan"],
@@ -135,3 +140,16 @@ def test_broken_pandapower_net_exits_2_naming_the_file(tmp_path, capsys, case):
     for words_ in words:
         assert words_ in err
     assert not (tmp_path / "out").exists()
+
+
+def test_sgen_scaling_is_folded_into_the_pv_rating(tmp_path):
+    """pandapower scales an sgen's p_mw by 'scaling'; the PV agent's kWp is the scaled power."""
+    net = pn.create_cigre_network_lv()
+    pp.create_sgen(net, 38, p_mw=0.05, scaling=0.5)
+    path = tmp_path / "scaled.json"
+    pp.to_json(net, str(path))
+    feeder = feeders.load(path)
+    (pv,) = feeder.agents_of_type("pv")
+    assert pv.p_rated_kw == pytest.approx(25.0)
+    assert feeder.net.sgen.at[0, "scaling"] == 1.0
+    assert feeder.net.sgen.at[0, "p_mw"] == pytest.approx(0.025)
