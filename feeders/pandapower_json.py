@@ -34,9 +34,9 @@ def _element_problems(net: pp.pandapowerNet) -> list[str]:
             problems += known(dict(net[table][column].items()), column, table, buses)
     bus_switches = net.switch[net.switch["et"] == "b"]
     problems += known(dict(bus_switches["element"].items()), "element", "bus-bus switch", buses)
-    problems += within(
-        dict(net.ext_grid["vm_pu"].items()), "vm_pu", "ext_grid", *SOURCE_VM_PU_RANGE
-    )
+    source = dict(net.ext_grid["vm_pu"].items())
+    problems += within(source, "vm_pu", "ext_grid", *SOURCE_VM_PU_RANGE)
+    problems += numbers(dict(net.ext_grid["va_degree"].items()), "va_degree", "ext_grid")
     lines = net.line[net.line["in_service"].astype(bool)]
     # a branch needs a reactance: the power flow's initialisation divides by it
     for column in ("length_km", "parallel", "x_ohm_per_km"):

@@ -109,6 +109,7 @@ BROKEN_NETS = {
         lambda net: pp.create_sgen(net, 20, p_mw=0.01, scaling=-1.0),
         ["scaling", "sgen", "negative"],
     ),
+    "source angle NaN": (_set("ext_grid", "va_degree", np.nan, position=0), ["va_degree"]),
     "source voltage NaN": (
         _set("ext_grid", "vm_pu", np.nan, position=0),
         ["vm_pu", "ext_grid", "nan"],
