@@ -16,6 +16,18 @@ AgentType = Literal["household", "pv", "battery"]
 #: Inverter apparent-power rating as a multiple of the PV peak power (kVA per kWp).
 INVERTER_KVA_PER_KWP = 1.1
 
+#: pandapower element tables of a balanced feeder and the columns that hold bus indices
+#: (a switch's ``element`` is a bus too when its ``et`` is ``"b"``).
+ELEMENT_BUS_COLUMNS = {
+    "line": ("from_bus", "to_bus"),
+    "trafo": ("hv_bus", "lv_bus"),
+    "load": ("bus",),
+    "sgen": ("bus",),
+    "storage": ("bus",),
+    "shunt": ("bus",),
+    "switch": ("bus",),
+}
+
 
 @dataclass(frozen=True)
 class AgentSpec:

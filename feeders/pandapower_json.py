@@ -10,26 +10,16 @@ from dec.conventions import SOURCE_VM_PU_RANGE, mw_to_kw
 from dec.errors import InputError
 from dec.validation import Problems, known, non_negative, numbers, positive, within
 from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
-from feeders.base import Feeder
+from feeders.base import ELEMENT_BUS_COLUMNS, Feeder
 
 DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
-
-
-#: Columns of each element table that must name an existing bus.
-BUS_COLUMNS = {
-    "line": ("from_bus", "to_bus"),
-    "trafo": ("hv_bus", "lv_bus"),
-    "load": ("bus",),
-    "sgen": ("bus",),
-    "switch": ("bus",),
-}
 
 
 def _element_problems(net: pp.pandapowerNet) -> list[str]:
     """Bus references of every element and the data of the branches in service."""
     buses = set(net.bus.index)
     problems = positive(dict(net.bus["vn_kv"].items()), "vn_kv", "bus")
-    for table, columns in BUS_COLUMNS.items():
+    for table, columns in ELEMENT_BUS_COLUMNS.items():
         for column in columns:
             problems += known(dict(net[table][column].items()), column, table, buses)
     bus_switches = net.switch[net.switch["et"] == "b"]

@@ -15,19 +15,10 @@ import pandapower as pp
 import pandas as pd
 
 from dec.errors import InputError
-from feeders.base import AgentSpec, Feeder
+from feeders.base import ELEMENT_BUS_COLUMNS, AgentSpec, Feeder
 
-#: Element tables copied, with the columns that hold buses.
-BUS_COLUMNS = {
-    "bus": (),
-    "line": ("from_bus", "to_bus"),
-    "trafo": ("hv_bus", "lv_bus"),
-    "load": ("bus",),
-    "sgen": ("bus",),
-    "storage": ("bus",),
-    "shunt": ("bus",),
-    "switch": ("bus", "element"),
-}
+#: Tables copied, with the columns that hold buses (only bus-bus switches are copied).
+BUS_COLUMNS = {"bus": (), **ELEMENT_BUS_COLUMNS, "switch": ("bus", "element")}
 
 
 def _check(feeder: Feeder, copies: int) -> None:
