@@ -43,6 +43,8 @@ class CurtailLocalMessage:
         kVA rating over the mean available power (metric weight of ``b``).
     b_max
         Largest reactive absorption as a fraction of the kVA rating.
+    theta_weight
+        Metric weight ``κ`` of the equal-kW share's copy.
     reg
         Quadratic regularisation of linear curtailment costs.
     q_cost
@@ -57,6 +59,7 @@ class CurtailLocalMessage:
     w_a: np.ndarray
     w_b: np.ndarray
     b_max: np.ndarray
+    theta_weight: float
     reg: float
     q_cost: float
 
@@ -73,7 +76,7 @@ class CurtailLocalReply:
 def curtail_local_update(msg: CurtailLocalMessage) -> CurtailLocalReply:
     """Solve every agent's local proximal problem of fair curtailment in closed form.
 
-    Each agent minimises its own cost plus ``ρ/2 [w_a (a − m_a)² + w_b (b − m_b)² + (θ − m_θ)²]``
+    Each agent minimises its own cost plus ``ρ/2 [w_a (a − m_a)² + w_b (b − m_b)² + κ (θ − m_θ)²]``
     over its own bounds ``0 ≤ a ≤ 1``, ``−b_max ≤ b ≤ 0``:
 
     - ``efficient``, ``feeder``, ``transformer``: cost ``w_a (a + reg·a²/2)`` (curtailed kW over
@@ -83,7 +86,7 @@ def curtail_local_update(msg: CurtailLocalMessage) -> CurtailLocalReply:
     - ``equal-kw``: cost ``θ`` (at the coordinator) plus ``reg · w_a a²/2`` with ``w_a a ≤ θ``
       (curtailed kW at most the common share): the unconstrained minimiser
       ``a = clip(ρ m_a / (ρ + reg), 0, 1)``, ``θ = m_θ`` if it satisfies the coupling, else the
-      minimiser on ``θ = w_a a``: ``a = clip(ρ (m_a + m_θ) / (reg + ρ (1 + w_a)), 0, 1)``;
+      minimiser on ``θ = w_a a``: ``a = clip(ρ (m_a + κ m_θ) / (reg + ρ (1 + κ w_a)), 0, 1)``;
     - reactive power, all schemes: cost ``q_cost · w_b b² / 2``, so ``b = clip(ρ m_b / (ρ + q_cost))``.
     """
     rho, m_a = msg.rho, msg.target_a
@@ -97,7 +100,10 @@ def curtail_local_update(msg: CurtailLocalMessage) -> CurtailLocalReply:
         a = np.clip(rho * m_a / (rho + msg.reg), 0.0, 1.0)
         theta = m_t.copy()
         bound = msg.w_a * a > theta
-        a_on = np.clip(rho * (m_a + m_t) / (msg.reg + rho * (1.0 + msg.w_a)), 0.0, 1.0)
+        kappa = msg.theta_weight
+        a_on = np.clip(
+            rho * (m_a + kappa * m_t) / (msg.reg + rho * (1.0 + kappa * msg.w_a)), 0.0, 1.0
+        )
         a = np.where(bound, a_on, a)
         theta = np.where(bound, msg.w_a * a_on, theta)
     else:

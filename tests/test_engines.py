@@ -16,7 +16,17 @@ def _messages(n: int, chunks: int) -> list[CurtailLocalMessage]:
     w_a, w_b, b_max = rng.uniform(0.2, 5, n), rng.uniform(0.2, 5, n), rng.uniform(0, 0.6, n)
     return [
         CurtailLocalMessage(
-            "proportional", 1.7, target_a[c], target_b[c], None, w_a[c], w_b[c], b_max[c], 0.0, 0.1
+            "proportional",
+            1.7,
+            target_a[c],
+            target_b[c],
+            None,
+            w_a[c],
+            w_b[c],
+            b_max[c],
+            1.0,
+            0.0,
+            0.1,
         )
         for c in split(n, chunks)
     ]

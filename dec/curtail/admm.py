@@ -13,10 +13,10 @@ Two blocks (Boyd et al. 2011, consensus form with a weighted metric):
 Coupling ``a = Γ y``, ``b = b̂``, ``θ_i = θ̄``; scaled duals ``u`` are updated by every
 agent from its own residual. Messages are explicit arrays (:class:`agents.pv.CurtailLocalMessage`)
 and the agents' updates run on any engine. Stopping: primal and dual residuals (in the
-metric ``w_a``, ``w_b``, 1) below ``ε_abs·√n + ε_rel·scale``; the penalty is adapted by
-residual balancing. Rounds are Anderson-accelerated (:mod:`dec.admm.anderson`, memory
-``settings.anderson_memory``; 0 gives plain ADMM): on ieee123, 5-8× fewer rounds for
-equal-kW and efficient curtailment.
+metric ``w_a``, ``w_b``, ``κ = problem.theta_weight``) below ``ε_abs·√n + ε_rel·scale``;
+the penalty is adapted by residual balancing. Rounds are Anderson-accelerated
+(:mod:`dec.admm.anderson`, memory ``settings.anderson_memory``; 0 gives plain ADMM): on
+ieee123, 5-8× fewer rounds for equal-kW and efficient curtailment.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def _messages(
             w_a=w_a[c],
             w_b=w_b[c],
             b_max=b_max[c],
+            theta_weight=problem.theta_weight,
             reg=problem.reg,
             q_cost=problem.settings.q_cost,
         )
@@ -154,6 +155,7 @@ def solve_admm(
     balancing = balancing or ResidualBalancing()
     state = state or AdmmState.cold(problem)
     reactive, equal_kw = settings.reactive, settings.fairness == "equal-kw"
+    kappa = problem.theta_weight
     g, w_a, w_b = problem.y_of_agent, problem.w_a, problem.w_b
     v_min, v_max = vmap.v_min, vmap.v_max
     metric = np.concatenate([problem.y_weight, w_b]) if reactive else problem.y_weight
@@ -164,7 +166,9 @@ def solve_admm(
     anderson = AndersonAcceleration(settings.anderson_memory)
     # metric of AdmmState.vector(): that of the residuals (y, b̂, θ̄, then the duals)
     metric_sqrt = np.sqrt(
-        np.concatenate([problem.y_weight, w_b, [problem.n_agents], w_a, w_b, np.ones(len(w_a))])
+        np.concatenate(
+            [problem.y_weight, w_b, [kappa * problem.n_agents], w_a, w_b, np.full(len(w_a), kappa)]
+        )
     )
     history = History()
     rounds = progress(total=tol.max_iter, desc=f"ADMM {settings.fairness}")
@@ -185,7 +189,9 @@ def solve_admm(
         if reactive:
             state.b_hat = b_hat
         if equal_kw:
-            state.theta_bar = float(np.mean(state.theta + state.u_theta)) - 1.0 / state.rho
+            state.theta_bar = float(np.mean(state.theta + state.u_theta)) - 1.0 / (
+                state.rho * kappa
+            )
         # 3. duals, by each agent from its own residual
         r_a, r_b = state.a - state.y[g], state.b - state.b_hat
         r_t = state.theta - state.theta_bar if equal_kw else np.zeros(0)
@@ -194,22 +200,24 @@ def solve_admm(
         if equal_kw:
             state.u_theta += r_t
         # 4. residuals and stopping test (weighted norms)
-        r_norm = np.sqrt(np.sum(w_a * r_a**2) + np.sum(w_b * r_b**2) + np.sum(r_t**2))
+        r_norm = np.sqrt(np.sum(w_a * r_a**2) + np.sum(w_b * r_b**2) + kappa * np.sum(r_t**2))
         dz2 = np.sum(w_a * (state.y[g] - y_prev[g]) ** 2) + np.sum(
             w_b * (state.b_hat - b_prev) ** 2
         )
-        dz2 += problem.n_agents * (state.theta_bar - theta_prev) ** 2 if equal_kw else 0.0
+        dz2 += kappa * problem.n_agents * (state.theta_bar - theta_prev) ** 2 if equal_kw else 0.0
         s_norm = state.rho * np.sqrt(dz2)
         x_norm = np.sqrt(
-            np.sum(w_a * state.a**2) + np.sum(w_b * state.b**2) + np.sum(state.theta**2)
+            np.sum(w_a * state.a**2) + np.sum(w_b * state.b**2) + kappa * np.sum(state.theta**2)
         )
         z_norm = np.sqrt(
             np.sum(w_a * state.y[g] ** 2)
             + np.sum(w_b * state.b_hat**2)
-            + (problem.n_agents * state.theta_bar**2 if equal_kw else 0.0)
+            + (kappa * problem.n_agents * state.theta_bar**2 if equal_kw else 0.0)
         )
         u_norm = np.sqrt(
-            np.sum(w_a * state.u_a**2) + np.sum(w_b * state.u_b**2) + np.sum(state.u_theta**2)
+            np.sum(w_a * state.u_a**2)
+            + np.sum(w_b * state.u_b**2)
+            + kappa * np.sum(state.u_theta**2)
         )
         eps_pri, eps_dual = thresholds(
             n_coupling, n_coupling, tol, max(x_norm, z_norm), state.rho * u_norm
