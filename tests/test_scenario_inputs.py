@@ -15,6 +15,7 @@ import pytest
 import feeders
 from dec.network.powerflow import PowerFlowFailed, run_ac
 from dec.run import main
+from dec.scenario import load_scenario
 
 CORPUS = Path(__file__).parent / "data" / "bad_scenarios"
 
@@ -154,3 +155,14 @@ def test_sgen_scaling_is_folded_into_the_pv_rating(tmp_path):
     assert pv.p_rated_kw == pytest.approx(25.0)
     assert feeder.net.sgen.at[0, "scaling"] == 1.0
     assert feeder.net.sgen.at[0, "p_mw"] == pytest.approx(0.025)
+
+
+def test_exponent_numbers_read_as_yaml_1_2_floats(tmp_path):
+    # PyYAML follows YAML 1.1, where 1e0 (no dot) is a string; scenario files read it as 1.0
+    spec = tmp_path / "exponents.yaml"
+    spec.write_text("feeder: cigre_lv\nknobs:\n  load_scale: 5e-1\n  pv_scale: 1E0\n")
+    scenario = load_scenario(spec)
+    reference = feeders.load("cigre_lv", load_scale=0.5, pv_scale=1.0)
+    net, ref = scenario.feeder.net, reference.net
+    np.testing.assert_array_equal(net.load.p_mw.to_numpy(), ref.load.p_mw.to_numpy())
+    np.testing.assert_array_equal(net.sgen.p_mw.to_numpy(), ref.sgen.p_mw.to_numpy())

@@ -32,7 +32,7 @@ from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
 from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
 from dec.p2p.profiles import HOURS_PER_DAY
-from dec.scenario import Scenario
+from dec.scenario import Scenario, YamlLoader
 from dec.validation import Problems, is_finite_number, is_number, one_of, positive, within
 from feeders import feeder_defaults
 
@@ -181,7 +181,7 @@ class P2PSettings:
 
 
 def _read_default(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader)
     return dict(data[SECTION])
 
 
