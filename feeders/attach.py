@@ -11,11 +11,18 @@ from dec.conventions import kw_to_mw, mw_to_kw
 from feeders.base import INVERTER_KVA_PER_KWP, AgentSpec
 from feeders.three_phase import create_asymmetric, one_phase_columns
 
+#: Power columns of pandapower's load tables: balanced and per phase.
+LOAD_POWER_COLUMNS = {
+    "load": ["p_mw", "q_mvar"],
+    "asymmetric_load": ["p_a_mw", "p_b_mw", "p_c_mw", "q_a_mvar", "q_b_mvar", "q_c_mvar"],
+}
+
 
 def scale_loads(net: pp.pandapowerNet, load_scale: float) -> None:
     """Multiply every load's active and reactive power by ``load_scale`` (in place)."""
-    net.load["p_mw"] *= load_scale
-    net.load["q_mvar"] *= load_scale
+    for table, columns in LOAD_POWER_COLUMNS.items():
+        if table in net and len(net[table]):
+            net[table][columns] *= load_scale
 
 
 def households_from_loads(

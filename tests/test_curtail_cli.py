@@ -133,13 +133,17 @@ def test_series_options_outside_the_day_exit_2(tmp_path, capsys, options, messag
 
 def test_series_of_night_steps_has_nothing_to_solve(tmp_path):
     # quarter hours 0-1 have no PV output: no step is solved, every PV keeps its (zero) output
+    # and reports the voltages of the loads' AC power flow, unchanged by the (empty) setpoints
     code, out = _run(tmp_path, "cigre_lv", "--steps", "2", "--no-plots")
     assert code == 0
     summary, records = _files(out)
     validate(summary, "summary", "curtail")
     assert summary["n_steps"] == 2 and summary["iterations"] == 0
-    assert summary["total_curtailment_kw"] == 0.0 and summary["vmax_pu_before"] is None
+    assert summary["total_curtailment_kw"] == 0.0 and summary["vmax_pu_after_linear"] is None
+    assert summary["vmax_pu_before"] == summary["vmax_pu_after_ac"] < 1.05
     assert all(r["p_setpoint_kw"] == [0.0, 0.0] for r in records)
+    assert all(r["voltage_pu_before"] == r["voltage_pu_after"] for r in records)
+    assert all(0.9 < v < 1.05 for r in records for v in r["voltage_pu_after"])
     assert not (out / "residuals.csv").exists()
 
 
@@ -227,11 +231,11 @@ def test_source_voltage_outside_the_distribution_range_exits_2(tmp_path, capsys,
 
 
 def test_under_voltage_that_curtailment_cannot_fix_is_reported_not_imposed(tmp_path):
-    # nominal CIGRE loads at 12:45 of the case A shapes: the residential PV raises voltages
-    # above 1.05 pu while 12 commercial buses are below 0.95 pu without any curtailment.
+    # nominal CIGRE loads and twice the rooftop PV: the residential PV raises voltages above
+    # 1.05 pu while 12 commercial buses are below 0.95 pu without any curtailment.
     # Curtailing only lowers voltages, so their lower limit is left out and reported; the
     # over-voltage is still removed.
-    args = ["--steps", "1", "--first-step", "51", "--load-scale", "1", "--pv-scale", "1"]
+    args = ["--load-scale", "1", "--pv-scale", "2"]
     code, out = _run(tmp_path, "cigre_lv", *args, "--no-plots")
     assert code == 0
     summary, _ = _files(out)

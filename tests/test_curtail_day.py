@@ -15,9 +15,11 @@ References:
 from __future__ import annotations
 
 import numpy as np
+import pandapower as pp
 import pytest
 
 import dec.curtail.centralized as centralized
+import feeders
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from dec.curtail.simulate import read_shapes, run_series
 from dec.curtail.solve import solve_curtailment
@@ -53,3 +55,25 @@ def test_fallback_solvers_reach_clarabels_optimum(feeder_cache, monkeypatch, sch
     monkeypatch.setattr(centralized, "TOLERANCE_LADDER", ())
     fallback = solve_curtailment(problem, "centralized").objective
     assert fallback == pytest.approx(clarabel, rel=1e-6)
+
+
+def test_night_step_reports_the_ac_voltages_of_its_loads(feeder_cache):
+    # quarter hour 0 has no PV output: nothing is solved, and the voltages reported are those
+    # of pandapower's power flow on the feeder at the step's load multiplier without PV
+    load, pv = read_shapes(1, 0)
+    assert pv[0] == 0.0
+    run = run_series(
+        feeder_cache("cigre_lv", load_scale=1.0, pv_scale=1.0), CurtailSettings(), load, pv
+    )
+    assert not run.solutions
+    reference = feeders.load("cigre_lv", load_scale=float(load[0]), pv_scale=0.0).net
+    pp.runpp(reference)
+    records = run.res_agent.set_index("agent_id")
+    buses = [a.bus for a in feeder_cache("cigre_lv").agents_of_type("pv")]
+    expected = reference.res_bus.vm_pu.loc[buses].to_numpy()
+    ids = [a.agent_id for a in feeder_cache("cigre_lv").agents_of_type("pv")]
+    np.testing.assert_allclose(records.loc[ids, "voltage_pu_before"], expected, atol=1e-9)
+    np.testing.assert_allclose(records.loc[ids, "voltage_pu_after"], expected, atol=1e-9)
+    extremes = run.ac_extremes.iloc[0]
+    assert extremes["vmin_pu_after_ac"] == pytest.approx(reference.res_bus.vm_pu.min(), abs=1e-9)
+    assert extremes["vmax_pu_before"] == pytest.approx(reference.res_bus.vm_pu.max(), abs=1e-9)

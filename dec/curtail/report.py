@@ -139,12 +139,12 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "reactive": run.settings.reactive,
         "anderson_memory": run.settings.anderson_memory if solver == "admm" else None,
         "vmax_limit_pu": sols[0].problem.vmax_pu if sols else None,
-        "vmax_pu_before": float(max(s.vm_before_pu.max() for s in sols)) if sols else None,
+        "vmax_pu_before": float(run.ac_extremes["vmax_pu_before"].max()),
         "vmax_pu_after_linear": float(max(s.vm_after_linear_pu.max() for s in sols))
         if sols
         else None,
-        "vmax_pu_after_ac": float(max(s.vm_after_ac_pu.max() for s in sols)) if sols else None,
-        "vmin_pu_after_ac": float(min(s.vm_after_ac_pu.min() for s in sols)) if sols else None,
+        "vmax_pu_after_ac": float(run.ac_extremes["vmax_pu_after_ac"].max()),
+        "vmin_pu_after_ac": float(run.ac_extremes["vmin_pu_after_ac"].min()),
         "relinearisations": int(sum(s.relinearisations for s in sols)),
         "total_available_kw": float(per_step["p_available_kw"].sum().max()),
         "total_curtailment_kw": float(per_step["curtailment_kw"].sum().max()),
@@ -183,11 +183,8 @@ def _series_table(run: CurtailRun) -> pd.DataFrame:
         ["p_available_kw", "p_setpoint_kw", "curtailment_kw"]
     ].sum()
     per_step["time_h"] = per_step.index * run.step_h
-    vmax_before = run.res_agent.groupby("step")["voltage_pu_before"].max()
-    vmax_after = run.res_agent.groupby("step")["voltage_pu_after"].max()
-    per_step["vmax_pu_before"] = vmax_before.fillna(np.nan)
-    per_step["vmax_pu_after_ac"] = vmax_after
-    return per_step.reset_index()
+    per_step = per_step.reset_index()
+    return pd.concat([per_step, run.ac_extremes], axis=1)
 
 
 def _voltage_table(

@@ -24,8 +24,10 @@ from dec.admm.engine import Engine
 from dec.curtail.problem import CurtailProblem, CurtailSettings
 from dec.curtail.solve import CurtailSolution, solve_curtailment
 from dec.errors import InfeasibleError, InputError, SubproblemInfeasible
+from dec.network.grid import Grid
 from dec.network.injections import element_power_kw, set_element_power
 from dec.progress import progress
+from feeders.attach import scale_loads
 from feeders.base import Feeder
 
 #: What each PV agent records every step (the columns of ``res_agent``).
@@ -60,6 +62,10 @@ class CurtailRun:
         Validated solution of each solved step (steps without PV output are not solved).
     res_agent
         One row per (step, PV agent): the recorded setpoints (from the DataCollector).
+    ac_extremes
+        One row per step: the feeder's highest AC voltage before and after the setpoints and
+        its lowest after (``vmax_pu_before``, ``vmax_pu_after_ac``, ``vmin_pu_after_ac``), pu;
+        steps without PV output have the AC power flow of their loads alone.
     step_h
         Step length in hours (None for a snapshot).
     runtime_s
@@ -70,6 +76,7 @@ class CurtailRun:
     settings: CurtailSettings
     solutions: dict[int, CurtailSolution]
     res_agent: pd.DataFrame
+    ac_extremes: pd.DataFrame
     step_h: float | None = None
     runtime_s: float = 0.0
 
@@ -90,8 +97,26 @@ def voltages_at(vm_pu: pd.Series, buses: np.ndarray, phases: np.ndarray) -> np.n
     return np.where(np.isnan(exact) & (np.asarray(phases) == 0), highest, exact)
 
 
-def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution | None) -> None:
-    """Write a step's decisions into the PV agents' state (zero curtailment where nothing was solved)."""
+def _extremes(vm_before_pu: pd.Series, vm_after_pu: pd.Series) -> dict[str, float]:
+    """Return a step's row of :attr:`CurtailRun.ac_extremes`."""
+    return {
+        "vmax_pu_before": float(vm_before_pu.max()),
+        "vmax_pu_after_ac": float(vm_after_pu.max()),
+        "vmin_pu_after_ac": float(vm_after_pu.min()),
+    }
+
+
+def _record(
+    model: CoordinationModel,
+    feeder: Feeder,
+    solution: CurtailSolution | None,
+    vm_unsolved_pu: pd.Series | None = None,
+) -> None:
+    """Write a step's decisions into the PV agents' state.
+
+    Where nothing was solved every PV keeps its output and its voltages before and after
+    are those of ``vm_unsolved_pu`` (the step's AC power flow).
+    """
     by_id = model.by_id()
     decided = {}
     if solution is not None:
@@ -117,6 +142,8 @@ def _record(model: CoordinationModel, feeder: Feeder, solution: CurtailSolution 
         v_before = voltages_at(solution.vm_before_pu, buses, phases)
         v_after = voltages_at(solution.vm_after_ac_pu, buses, phases)
         v_lin = voltages_at(solution.vm_after_linear_pu, node_bus, phases)
+    elif vm_unsolved_pu is not None:
+        v_before = v_after = voltages_at(vm_unsolved_pu, buses, phases)
     for k, (spec, p_av) in enumerate(zip(specs, available_kw, strict=True)):
         p, q, c = decided.get(spec.agent_id, (p_av, 0.0, 0.0))
         by_id[spec.agent_id].state.update(
@@ -169,8 +196,15 @@ def run_snapshot(
     solution = solve_curtailment(problem, solver, engine, coordinator=coordinator)
     _record(model, feeder, solution)
     model.datacollector.collect(model)
+    extremes = pd.DataFrame([_extremes(solution.vm_before_pu, solution.vm_after_ac_pu)])
     return CurtailRun(
-        feeder, settings, {0: solution}, _res_agent(model), None, time.perf_counter() - start
+        feeder,
+        settings,
+        {0: solution},
+        _res_agent(model),
+        extremes,
+        None,
+        time.perf_counter() - start,
     )
 
 
@@ -211,26 +245,30 @@ def run_series(
     """Solve a series of operating points, warm-starting each step from the previous one.
 
     The feeder's loads and PV are multiplied by the shapes (relative to the feeder's own
-    load and PV at ``pv_scale`` = 1, ``load_scale`` = 1): step ``t`` has load
-    ``load_shape[t]`` × nominal and PV ``pv_shape[t]`` × kWp. Steps without over-voltage
-    need no curtailment: every PV keeps its available power.
+    load and PV at ``pv_scale`` = 1, ``load_scale`` = 1): step ``t`` has every load (households
+    and the others, balanced or per phase) at ``load_shape[t]`` × nominal and PV at
+    ``pv_shape[t]`` × kWp. Steps without over-voltage
+    need no curtailment: every PV keeps its available power. Steps without PV output are
+    not solved; their AC power flow gives the voltages they report.
     """
     start = time.perf_counter()
+    load_scale = float(feeder.knobs.get("load_scale", 1.0))
+    if load_scale <= 0:
+        raise InputError(
+            f"Knob 'load_scale' is {load_scale!r}: a series scales each load's nominal power "
+            "(its power over load_scale) by the day's shape, so it needs load_scale above 0.",
+            feeder.feeder_id,
+        )
     model, coordinator = new_model(feeder, seed)
-    loads = feeder.agents_of_type("household")
     pvs = feeder.agents_of_type("pv")
-    load_el = _elements(loads)
     pv_el = _elements(pvs)
-    p_nominal = np.array([a.p_rated_kw for a in loads])
     kwp = np.array([a.p_rated_kw for a in pvs])
-    p_now, q_now = element_power_kw(feeder.net, *load_el)
-    tan_phi = np.divide(q_now, p_now, out=np.zeros_like(p_now), where=p_now != 0)
-    solutions, state = {}, None
+    grid = Grid.from_feeder(feeder)
+    solutions, extremes, state = {}, [], None
     for t in progress(range(len(load_shape)), desc="steps"):
         step_feeder = copy.copy(feeder)
         step_feeder.net = copy.deepcopy(feeder.net)
-        p_load = p_nominal * load_shape[t]
-        set_element_power(step_feeder.net, *load_el, p_load, p_load * tan_phi)
+        scale_loads(step_feeder.net, load_shape[t] / load_scale)
         set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
         solution = None
         if pv_shape[t] > 0:
@@ -245,10 +283,21 @@ def run_series(
                 raise SubproblemInfeasible(where, err.status) from None
             state = solution.state
             solutions[t] = solution
-        _record(model, step_feeder, solution)
+            extremes.append(_extremes(solution.vm_before_pu, solution.vm_after_ac_pu))
+            _record(model, step_feeder, solution)
+        else:
+            vm_pu = grid.run_ac(step_feeder.net)
+            extremes.append(_extremes(vm_pu, vm_pu))
+            _record(model, step_feeder, None, vm_pu)
         model.datacollector.collect(model)
         model.step()  # advances the model clock: the next collection is the next step
 
     return CurtailRun(
-        feeder, settings, solutions, _res_agent(model), STEP_H, time.perf_counter() - start
+        feeder,
+        settings,
+        solutions,
+        _res_agent(model),
+        pd.DataFrame(extremes),
+        STEP_H,
+        time.perf_counter() - start,
     )
