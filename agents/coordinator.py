@@ -11,7 +11,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from dec.network.projection import VoltageProjection
+from dec.network.projection import BlockProjection, VoltageProjection
 
 
 class CoordinatorAgent(mesa.Agent):
@@ -36,7 +36,7 @@ class CoordinatorAgent(mesa.Agent):
     def __init__(self, model: mesa.Model, agent_id: str = "coordinator"):
         super().__init__(model)
         self.agent_id = agent_id
-        self.projection: VoltageProjection | None = None
+        self.projection: VoltageProjection | BlockProjection | None = None
         self.state: dict = {}
 
     def report(self, key: str):

@@ -80,7 +80,7 @@ def main() -> None:
     base = feeders.load("ieee123")
     table = []
     with threadpool_limits(1, user_api="blas"):
-        for scheme, all_copies in (("feeder", (1, 8, 80)), ("efficient", (1, 2, 4, 8))):
+        for scheme, all_copies in (("feeder", (1, 8, 80)), ("efficient", (1, 2, 4, 8, 16, 80))):
             one = None
             for copies in all_copies:
                 start = time.perf_counter()

@@ -7,7 +7,8 @@ Two blocks (Boyd et al. 2011, consensus form with a weighted metric):
   fraction ``b_i``, equal-kW share ``θ_i``, within its own bounds and with its own cost.
 - **Coordinator** (``z``): the network. It averages the agents' proposals per fairness
   group (``y``), projects ``(y, b)`` onto the voltage-feasible set of the linear model
-  exactly (:class:`dec.network.projection.VoltageProjection`), and averages the
+  exactly (:class:`dec.network.projection.VoltageProjection`; one per independent area of
+  the feeder where the fairness scheme allows), and averages the
   equal-kW shares (``θ̄``).
 
 Coupling ``a = Γ y``, ``b = b̂``, ``θ_i = θ̄``; scaled duals ``u`` are updated by every
@@ -33,7 +34,7 @@ from dec.admm.convergence import History, ResidualBalancing, thresholds
 from dec.admm.engine import Engine, SerialEngine, split
 from dec.curtail.centralized import CurtailDecision
 from dec.curtail.problem import CurtailProblem
-from dec.network.projection import AffineVoltageMap, VoltageProjection
+from dec.network.projection import AffineVoltageMap, make_projection
 from dec.progress import progress
 
 
@@ -160,7 +161,7 @@ def solve_admm(
     v_min, v_max = vmap.v_min, vmap.v_max
     metric = np.concatenate([problem.y_weight, w_b]) if reactive else problem.y_weight
     coordinator = coordinator or CoordinatorAgent(mesa.Model())
-    coordinator.projection = VoltageProjection(vmap=vmap, v_min=v_min, v_max=v_max, weight=metric)
+    coordinator.projection = make_projection(vmap, v_min, v_max, metric)
     chunks = split(problem.n_agents, getattr(engine, "n_workers", 1))
     n_coupling = problem.n_agents * (1 + reactive + equal_kw)
     anderson = AndersonAcceleration(settings.anderson_memory)

@@ -33,6 +33,7 @@ The reported ``objective`` is this value times ``p̄`` (kW) except for ``proport
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -300,6 +301,11 @@ class CurtailProblem:
     ) -> AffineVoltageMap:
         """Affine voltage map of the coordinator variable ``z = (y, b)`` around an operating point.
 
+        Where the feeder has independent areas (branches leaving the source, see
+        :meth:`~dec.network.linear.LinearVoltageModel.root_areas`) and every coordinator
+        variable acts in one of them (all schemes but ``feeder``), the map carries one block
+        per area, projected separately by the coordinator.
+
         Parameters
         ----------
         model
@@ -312,30 +318,57 @@ class CurtailProblem:
         to_pu = model.kw_to_pu(1.0)
         dp_per_y, dq_per_b = self.injection_maps()
         dp_per_y, dq_per_b = to_pu * dp_per_y, to_pu * dq_per_b
-        dp_per_y_t, dq_per_b_t = dp_per_y.T.tocsr(), dq_per_b.T.tocsr()
         reactive = self.settings.reactive
-        n_y = self.n_y
-
-        def apply(z: np.ndarray) -> np.ndarray:
-            dq = dq_per_b @ z[n_y:] if reactive else None
-            return model.delta_v(dp_per_y @ z[:n_y], dq)
-
-        def apply_transpose(weights: np.ndarray) -> np.ndarray:
-            sp_t, sq_t = model.delta_v_transpose(weights)
-            parts = [dp_per_y_t @ sp_t]
-            if reactive:
-                parts.append(dq_per_b_t @ sq_t)
-            return np.concatenate(parts)
-
+        apply, apply_transpose = _operators(model, dp_per_y, dq_per_b if reactive else None)
         z_point = np.concatenate([y_point, b_point]) if reactive else y_point
         v_min, v_max = self.limits(model)
-        return AffineVoltageMap(
+        vmap = AffineVoltageMap(
             v_base=v_point - apply(z_point),
             apply=apply,
             apply_transpose=apply_transpose,
             v_min=v_min,
             v_max=v_max,
         )
+        vmap.blocks = self._area_blocks(model, vmap, dp_per_y, dq_per_b)
+        return vmap
+
+    def _area_blocks(
+        self,
+        model: LinearVoltageModel,
+        vmap: AffineVoltageMap,
+        dp_per_y: sp.csr_matrix,
+        dq_per_b: sp.csr_matrix,
+    ) -> list[tuple[np.ndarray, AffineVoltageMap]] | None:
+        """One block of the map per area holding coordinator variables (None: no split)."""
+        areas = model.root_areas()
+        if len(areas) < 2:
+            return None
+        tree_area = np.full(self.tree.n_nodes, -1)
+        for k, (covered, _) in enumerate(areas):
+            tree_area[model.tree_node[covered]] = k
+        tree_area[0] = -1
+        agent_area = tree_area[self.node]
+        y_area = np.full(self.n_y, -1)
+        y_area[self.y_of_agent] = agent_area
+        if (agent_area < 0).any() or (y_area[self.y_of_agent] != agent_area).any():
+            return None  # a unit at the source, or a variable acting in several areas
+        reactive = self.settings.reactive
+        blocks = []
+        for k, (covered, area_model) in enumerate(areas):
+            ys, agents = np.flatnonzero(y_area == k), np.flatnonzero(agent_area == k)
+            v_base = vmap.v_base[covered]
+            v_min, v_max = vmap.v_min[covered], vmap.v_max[covered]
+            if not len(ys):
+                if (v_base > v_max + 1e-10).any() or (v_base < v_min - 1e-10).any():
+                    return None  # the whole map's projection reports the infeasibility
+                continue
+            dp = dp_per_y[covered][:, ys]
+            dq = dq_per_b[covered][:, agents] if reactive else None
+            apply, apply_transpose = _operators(area_model, dp, dq)
+            components = np.concatenate([ys, self.n_y + agents]) if reactive else ys
+            sub = AffineVoltageMap(v_base, apply, apply_transpose, v_min, v_max)
+            blocks.append((components, sub))
+        return blocks
 
     def limits(self, model: LinearVoltageModel) -> tuple[np.ndarray, np.ndarray]:
         """Voltage limits per model node in the model's linear quantity, pu.
@@ -380,3 +413,24 @@ class CurtailProblem:
             return self.p_mean_kw * (self.n_agents * float(theta) + reg_term + q_term)
         value = float(np.sum(self.w_a * a) + 0.5 * self.reg * np.sum(self.w_a * a**2))
         return self.p_mean_kw * (value + q_term)
+
+
+def _operators(
+    model: LinearVoltageModel, dp_per_y: sp.csr_matrix, dq_per_b: sp.csr_matrix | None
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``z -> Δv`` and its transpose for ``z = (y, b)`` (``b`` only with ``dq_per_b``)."""
+    n_y = dp_per_y.shape[1]
+    dp_t = dp_per_y.T.tocsr()
+    dq_t = None if dq_per_b is None else dq_per_b.T.tocsr()
+
+    def apply(z: np.ndarray) -> np.ndarray:
+        dq = None if dq_per_b is None else dq_per_b @ z[n_y:]
+        return model.delta_v(dp_per_y @ z[:n_y], dq)
+
+    def apply_transpose(weights: np.ndarray) -> np.ndarray:
+        sp_t, sq_t = model.delta_v_transpose(weights)
+        if dq_t is None:
+            return dp_t @ sp_t
+        return np.concatenate([dp_t @ sp_t, dq_t @ sq_t])
+
+    return apply, apply_transpose

@@ -140,6 +140,7 @@ class LinearVoltageModel:
             bus=tree.node_bus[self.tree_node].copy(), phase=codes[self._grid % self.n_phases]
         )
         self.v0_pu = self._check_v0(v0_pu)
+        self._areas: list[tuple[np.ndarray, LinearVoltageModel]] = []  # shared by at_voltage
 
     def _check_v0(self, v0_pu: np.ndarray) -> np.ndarray:
         v0 = np.asarray(v0_pu, dtype=float)
@@ -155,6 +156,38 @@ class LinearVoltageModel:
         model.__dict__.update(self.__dict__)
         model.v0_pu = self._check_v0(v0_pu)
         return model
+
+    def root_areas(self) -> list[tuple[np.ndarray, LinearVoltageModel]]:
+        """Split the model into independent areas: one per branch leaving the root.
+
+        The root's voltage is fixed, so a node's voltage changes with the injections of its
+        own root subtree only (:meth:`dec.network.topology.Tree.root_subtrees`). Each area's
+        model covers the root and that subtree; the areas are built once and re-anchored.
+
+        Returns
+        -------
+        list of tuple
+            For each area: the model nodes it covers (ascending, the root's first) and its
+            model at this model's voltages.
+        """
+        if not self._areas:
+            subtrees = self.tree.root_subtrees()
+            label = np.full(self.tree.n_nodes, -1)
+            for k, (nodes, _) in enumerate(subtrees):
+                label[nodes] = k
+            model_label = label[self.tree_node]
+            root = np.flatnonzero(model_label == -1)
+            order = np.argsort(model_label, kind="stable")[len(root) :]
+            groups = np.split(order, np.cumsum(np.bincount(model_label[order]))[:-1])
+            for (nodes, tree), group in zip(subtrees, groups, strict=True):
+                keep = np.concatenate([[0], nodes])
+                phases = None
+                if self.phases is not None:
+                    phases = PhaseData(self.phases.present[keep], self.phases.z_pu[keep])
+                covered = np.concatenate([root, group])
+                model = LinearVoltageModel(tree, self.v0_pu[covered], phases, self.squared)
+                self._areas.append((covered, model))
+        return [(covered, model.at_voltage(self.v0_pu[covered])) for covered, model in self._areas]
 
     @classmethod
     def from_net(cls, net: pp.pandapowerNet, run: bool = True) -> LinearVoltageModel:

@@ -58,6 +58,10 @@ class AffineVoltageMap:
     v_min, v_max
         Limits of the voltage at every constrained node, pu (±inf: unconstrained; None:
         the map carries no limits).
+    blocks
+        Independent parts of the map, or None: for each, the components of ``z`` it holds
+        and the map (with its limits) of the nodes that those components alone move. Every
+        component is in one block; nodes in no block do not move and meet their limits.
     """
 
     v_base: np.ndarray
@@ -65,6 +69,7 @@ class AffineVoltageMap:
     apply_transpose: Callable[[np.ndarray], np.ndarray]
     v_min: np.ndarray | None = None
     v_max: np.ndarray | None = None
+    blocks: list[tuple[np.ndarray, AffineVoltageMap]] | None = None
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Voltage at every constrained node, pu."""
@@ -336,3 +341,65 @@ class VoltageProjection:
                 self._drop(drop)
                 lam, g_ap = np.delete(lam, drop), np.delete(g_ap, drop)
         raise SubproblemInfeasible("the network coordinator", "active-set method did not terminate")
+
+
+class BlockProjection:
+    """The projection of a map made of independent blocks: one :class:`VoltageProjection` each.
+
+    The weighted projection separates: each block's components are projected onto its own
+    nodes' limits, with its own active set and factor, so the cost grows with the blocks'
+    sizes, not with the whole map's (the areas of :meth:`LinearVoltageModel.root_areas`).
+
+    Parameters
+    ----------
+    vmap
+        A map with :attr:`AffineVoltageMap.blocks`.
+    weight
+        Diagonal metric, one entry per component of ``z``.
+    tol_pu, dense_floats
+        As for :class:`VoltageProjection`, per block.
+    """
+
+    def __init__(
+        self,
+        vmap: AffineVoltageMap,
+        weight: np.ndarray,
+        tol_pu: float = 1e-10,
+        dense_floats: int | None = None,
+    ):
+        self.parts = [
+            (comp, VoltageProjection(sub, sub.v_min, sub.v_max, weight[comp], tol_pu, dense_floats))
+            for comp, sub in vmap.blocks
+        ]
+
+    @property
+    def active(self) -> list[tuple[int, int, int]]:
+        """Active limits ``(block, node in the block, ±1)`` of the last projection."""
+        return [(k, *limit) for k, (_, part) in enumerate(self.parts) for limit in part.active]
+
+    def project(self, w: np.ndarray) -> np.ndarray:
+        """Return the W-weighted projection of ``w`` (block by block).
+
+        Raises
+        ------
+        SubproblemInfeasible
+            If the voltage limits of a block cannot all be met.
+        """
+        w = np.asarray(w, dtype=float)
+        z = w.copy()
+        for comp, part in self.parts:
+            z[comp] = part.project(w[comp])
+        return z
+
+
+def make_projection(
+    vmap: AffineVoltageMap,
+    v_min: np.ndarray,
+    v_max: np.ndarray,
+    weight: np.ndarray,
+    dense_floats: int | None = None,
+) -> VoltageProjection | BlockProjection:
+    """Return the projection onto a map's voltage limits: by blocks where the map has them."""
+    if vmap.blocks:
+        return BlockProjection(vmap, weight, dense_floats=dense_floats)
+    return VoltageProjection(vmap, v_min, v_max, weight, dense_floats=dense_floats)

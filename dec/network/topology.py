@@ -65,6 +65,60 @@ class Tree:
             out[n] = out[self.parent[n]] + self.r_pu[n]
         return out
 
+    def root_subtrees(self) -> list[tuple[np.ndarray, Tree]]:
+        """Split the tree at its root: one tree per branch leaving the root.
+
+        With the root's voltage fixed (the source), a node's LinDistFlow voltage depends on
+        the injections of its own root subtree only, so the subtrees are independent areas.
+
+        Returns
+        -------
+        list of tuple
+            For each branch leaving the root, in node order: the nodes of its subtree
+            (ascending, root excluded) and the subtree as a :class:`Tree` whose node 0 is the
+            root and whose node ``i + 1`` is the ``i``-th of those nodes.
+        """
+        top = np.arange(self.n_nodes)
+        for n in range(1, self.n_nodes):  # breadth-first: a parent's top node is known
+            if self.parent[n] != 0:
+                top[n] = top[self.parent[n]]
+        order = np.argsort(top[1:], kind="stable") + 1
+        tops, starts = np.unique(top[order], return_index=True)
+        groups = np.split(order, starts[1:])
+        local = np.zeros(self.n_nodes, dtype=int)  # node -> its index in its subtree
+        for nodes in groups:
+            local[nodes] = np.arange(1, len(nodes) + 1)
+        area_of_top = {int(t): k for k, t in enumerate(tops)}
+        bus_nodes: list[dict[int, int]] = [{} for _ in groups]
+        for bus, node in self.bus_node.items():
+            if node == 0:
+                for buses in bus_nodes:
+                    buses[bus] = 0
+            else:
+                bus_nodes[area_of_top[int(top[node])]][bus] = int(local[node])
+        out = []
+        for nodes, buses in zip(groups, bus_nodes, strict=True):
+            keep = np.concatenate([[0], nodes])
+            parent = local[self.parent[keep]]
+            parent[0] = -1
+            out.append(
+                (
+                    nodes,
+                    Tree(
+                        node_bus=self.node_bus[keep],
+                        bus_node=buses,
+                        parent=parent,
+                        r_pu=self.r_pu[keep],
+                        x_pu=self.x_pu[keep],
+                        branch_table=self.branch_table[keep],
+                        branch_index=self.branch_index[keep],
+                        depth=self.depth[keep],
+                        sn_mva=self.sn_mva,
+                    ),
+                )
+            )
+        return out
+
     def nodes_of_buses(self, buses: np.ndarray) -> np.ndarray:
         """Return the node index of each pandapower bus."""
         try:
