@@ -87,6 +87,7 @@ def test_unknown_bus_in_placement(tmp_path, capsys):
         ({"profiles": {"load": 5}}, ["Field 'profiles.load' must be a file name, found 5"]),
         ({"reference": ["x.csv"]}, ["Field 'reference' must be a file name, found ['x.csv']"]),
         ({"vm_ext_pu": 1.5}, ["Field 'vm_ext_pu' is outside [0.8, 1.2]", "1.5"]),
+        ({"pv": {"buses": None, "penetration": "abc"}}, ["pv.penetration", "'abc'"]),
     ],
 )
 def test_bad_section_values(tmp_path, capsys, change, words):
@@ -124,3 +125,23 @@ def test_bad_reference_file(tmp_path, capsys):
     scenario["p2p"]["reference"] = "ref.csv"
     code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
     assert code == 2 and "ref.csv" in err and "Inverted Slack Power Adjustments" in err
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "words"),
+    [
+        (3, "Top Line of Stack (P2P trades)", "abc", ["not finite numbers", "[3]", "'abc'"]),
+        (3, "Total Load (MWh)", "inf", ["not finite numbers", "[3]"]),
+        (4, "Hour", 3, ["hours 0 to 23 in order"]),
+        (4, "Hour", "xyz", ["hours 0 to 23 in order", "'xyz'"]),
+    ],
+)
+def test_broken_published_reference(tmp_path, capsys, row, column, value, words):
+    reference = pd.read_csv(INPUT_DIR / "slack_power_adjustments_p2p_trades_44.csv", dtype=object)
+    reference.loc[row, column] = value
+    reference.to_csv(tmp_path / "ref.csv", index=False)
+    scenario = _scenario()
+    scenario["p2p"]["reference"] = "ref.csv"
+    code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
+    assert code == 2 and "ref.csv" in err
+    assert all(w in err for w in words), err

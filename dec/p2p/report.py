@@ -24,6 +24,7 @@ from dec.p2p.ac_check import AcCheck
 from dec.p2p.case import P2PCase
 from dec.p2p.dc_check import DcCheck
 from dec.p2p.plots import plot_network, plot_prices, plot_residuals, plot_stack
+from dec.p2p.profiles import read_profiles
 from dec.p2p.settings import P2PSettings
 from dec.p2p.trades import Trades
 from dec.result import RunResult
@@ -202,20 +203,18 @@ def agent_records(case: P2PCase, table: dict[str, np.ndarray], converged: bool) 
 def read_reference(path: Path, hours: np.ndarray) -> dict[str, float]:
     """Return the published P2P energy, grid import and load over the run's hours, kWh.
 
-    The file holds MWh per hour; P2P energy = column 3 − column 2.
+    The file holds MWh per hour; P2P energy = column 3 − column 2. It is read as a profile
+    table (hours 0 to 23 in order, finite non-negative values; :func:`read_profiles`).
     """
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"The reference file cannot be read ({err}).", str(path)) from None
-    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
-    if missing or len(frame) != 24:
+    frame = read_profiles(path, "reference")
+    missing = [c for c in REFERENCE_COLUMNS[1:] if c not in frame.columns]
+    if missing:
         raise InputError(
-            f"The reference file must have 24 rows and the columns {list(REFERENCE_COLUMNS)}; "
-            f"found {len(frame)} rows, missing {missing}.",
+            f"The reference file must have the columns {list(REFERENCE_COLUMNS)}; "
+            f"missing {missing}.",
             str(path),
         )
-    rows = frame.set_index("Hour").loc[hours]
+    rows = frame.loc[hours]
     grid = 1000.0 * rows[REFERENCE_COLUMNS[1]]
     p2p = 1000.0 * (rows[REFERENCE_COLUMNS[2]] - rows[REFERENCE_COLUMNS[1]])
     return {

@@ -307,7 +307,7 @@ def _placement(
         household_buses=household_buses,
         load_profile=str(households.get("profile", "Cluster_0")),
         pv_buses=pv_buses,
-        pv_penetration=None if penetration is None else float(penetration),
+        pv_penetration=float(penetration) if is_finite_number(penetration) else None,
         pv_profile=str(pv.get("profile", "Cluster_0")),
         pv_owned=bool(owned),
     )
