@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dec.errors import InputError
-from dec.reckeys import PersistenceForecaster, load_case
+from dec.reckeys import PersistenceForecaster, load_case, make_policy, simulate
 from dec.reckeys.profiles import household, pv, time_of_use
 
 CASE0 = Path(__file__).parents[1] / "inputs" / "rec" / "case0.yaml"
@@ -140,3 +140,18 @@ def test_persistence_forecaster_repeats_yesterday():
     assert forecast.buy_eur_per_kwh == pytest.approx(
         case.buying_price_eur_per_kwh[:, day + 10 : 3 * day + 10]
     )
+
+
+def test_scalar_generator_parameter_given_as_a_list_is_refused(section):
+    section["members"][0]["consumption_kwh"]["x_start"] = [-12.0, -11.0]
+    assert "parameter 'x_start' must be a number" in problems(section)
+
+
+def test_community_without_producers_pays_its_consumption(section):
+    # consumer C alone: nothing to share, every policy's bill is C's consumption at its price
+    section["members"] = section["members"][:1]
+    case = load_case(section, "case0", "case0.yaml")
+    expected = float(np.sum(case.consumption_kwh * case.buying_price_eur_per_kwh))
+    for policy in ("optimal", "look-ahead-billing", "look-ahead-decoupling"):
+        run = simulate(case, make_policy(policy, 4))
+        assert run.total_bill_eur == pytest.approx(expected, abs=1e-9)

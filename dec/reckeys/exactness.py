@@ -36,8 +36,8 @@ def lp_is_exact(case: RecCase) -> np.ndarray:
     can_consume = has_battery | (case.consumption_kwh.max(axis=1) > 0)
     can_produce = has_battery | (case.production_kwh.max(axis=1) > 0)
     buy, sell = case.buying_price_eur_per_kwh, case.selling_price_eur_per_kwh
-    top_buy = buy[can_consume].max(axis=0)
-    low_sell = sell[can_produce].min(axis=0)
+    top_buy = buy[can_consume].max(axis=0, initial=-np.inf)  # no other consumer: no bound
+    low_sell = sell[can_produce].min(axis=0, initial=np.inf)
     return np.array(
         [
             bool(np.all(buy[i] >= top_buy) and np.all(sell[i] <= low_sell))

@@ -164,7 +164,7 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
                 for v in value
             ):
                 return f"parameter '{key}' must be a list of mappings with {sorted(items[key])}"
-        elif key in PER_DAY or isinstance(value, list):
+        elif key in PER_DAY:
             if (
                 not isinstance(value, list)
                 or not value
