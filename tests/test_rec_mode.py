@@ -196,3 +196,44 @@ def test_readme_python_example_runs(capsys):
     assert namespace["prices"] == pytest.approx([0.125])
     assert namespace["stage2"]["c_ind2pool"]["A"] == pytest.approx(-0.125)
     assert "0.18" in capsys.readouterr().out  # the dual price (tests/test_rec_milp.py)
+
+
+def _broken_timeseries(tmp_path: Path, edit) -> Path:
+    table = pd.read_csv(EXAMPLE.parent / "rec12_timeseries.csv", dtype=object)
+    table = edit(table)
+    table.to_csv(tmp_path / "broken.csv", index=False)
+    return write_variant(tmp_path, lambda s: s.update(timeseries=str(tmp_path / "broken.csv")))
+
+
+def _set(table: pd.DataFrame, row: int, column: str, value: str) -> pd.DataFrame:
+    table.loc[row, column] = value
+    return table
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: _set(t, 3, "h01_load", "abc"),
+            "Column 'h01_load' of the timeseries file (field 'rec_pricing.meters.h01.e_c') "
+            "holds text that is not a number at rows [3]: ['abc']",
+        ),
+        (
+            lambda t: t.iloc[:95],
+            "The timeseries file '{csv}' has 95 rows; 'horizon' (24 h) over 'delta_t' "
+            "(0.25 h) needs one row per step: 96",
+        ),
+    ],
+)
+def test_broken_timeseries_file_exits_2(tmp_path, capsys, edit, message):
+    path = _broken_timeseries(tmp_path, edit)
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    error = capsys.readouterr().err
+    assert message.format(csv=tmp_path / "broken.csv") in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_time_step_that_does_not_fit_the_timeseries_exits_2(tmp_path, capsys):
+    path = write_variant(tmp_path, lambda s: s.update(delta_t=1.0))
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    assert "has 96 rows; 'horizon' (24 h) over 'delta_t' (1.0 h) needs" in capsys.readouterr().err

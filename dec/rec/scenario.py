@@ -154,7 +154,15 @@ class _Series:
                     "does not have."
                 )
                 return value
-            return self.table[value].to_numpy(dtype=float)[: self.length].tolist()
+            column = self.table[value]
+            numbers = pd.to_numeric(column, errors="coerce")
+            text = column.index[numbers.isna() & column.notna()]
+            if len(text):
+                self.problems.add(
+                    f"Column {value!r} of the timeseries file (field '{where}') holds text that "
+                    f"is not a number at rows {text[:5].tolist()}: {column[text[:5]].tolist()}."
+                )
+            return numbers.to_numpy(dtype=float)[: self.length].tolist()
         if is_finite_number(value):
             return [float(value)] * self.length
         if isinstance(value, list):
@@ -209,6 +217,12 @@ def read_section(
             scenario.source,
         )
     length = n_steps(horizon, delta_t)
+    table = _columns(scenario, section)
+    if table is not None and len(table) != length:
+        problems.add(
+            f"The timeseries file {section['timeseries']!r} has {len(table)} rows; 'horizon' "
+            f"({horizon} h) over 'delta_t' ({delta_t} h) needs one row per step: {length}."
+        )
     if steps is not None:
         if steps < 1 or steps > length:
             raise InputError(
@@ -216,7 +230,7 @@ def read_section(
                 scenario.source,
             )
         length, horizon = steps, steps * delta_t
-    series = _Series(_columns(scenario, section), length, problems)
+    series = _Series(table, length, problems)
     backpack: dict[str, Any] = {
         "delta_t": delta_t,
         "horizon": horizon,
