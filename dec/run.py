@@ -10,8 +10,10 @@ that diverges at the scenario's operating point), 3 the algorithm did not conver
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tabulate import tabulate
@@ -139,6 +141,16 @@ def print_summary(result: RunResult, out: str) -> None:
         print('NOT CONVERGED: the outputs are marked "converged": false', file=sys.stderr)
 
 
+def _check_out(root: str) -> None:
+    """Refuse an output root that cannot become a writable folder, before any work."""
+    path = Path(root).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(f"Option --out {root!r}: {str(existing)!r} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"Option --out {root!r}: the folder {str(existing)!r} is not writable.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -159,8 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scenario.source,
             )
         _refuse_other_modes_options(parser, args, mode)
+        _check_out(args.out)
         result = load_mode(mode).run(scenario, args)
-        out = export_result(result, args.out, plots=not args.no_plots)
+        try:
+            out = export_result(result, args.out, plots=not args.no_plots)
+        except OSError as err:
+            message = f"Option --out {args.out!r}: the outputs cannot be written ({err})."
+            raise InputError(message) from None
     except InputError as err:
         if err.source is None and scenario is not None:
             err = InputError(err.problems, scenario.source)  # name the scenario it came from

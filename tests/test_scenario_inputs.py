@@ -166,3 +166,13 @@ def test_exponent_numbers_read_as_yaml_1_2_floats(tmp_path):
     net, ref = scenario.feeder.net, reference.net
     np.testing.assert_array_equal(net.load.p_mw.to_numpy(), ref.load.p_mw.to_numpy())
     np.testing.assert_array_equal(net.sgen.p_mw.to_numpy(), ref.sgen.p_mw.to_numpy())
+
+
+def test_output_root_that_is_a_file_exits_2_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    code = main(["cigre_lv", "--out", str(blocker / "runs"), "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"Option --out '{blocker / 'runs'}'" in err and "is a file, not a folder" in err
+    assert blocker.read_text() == "not a folder"
