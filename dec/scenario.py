@@ -153,7 +153,13 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
         if spec.lower().endswith(".json") and not Path(spec).is_absolute():
             spec = str((path.parent / spec).resolve())
 
-        feeder = feeders.load(spec, source=source, **knobs)
+        try:
+            feeder = feeders.load(spec, source=source, **knobs)
+        except InputError as err:
+            if err.source is not None:
+                raise
+            problems = [f"Field 'feeder' ({data['feeder']!r}): {p}" for p in err.problems]
+            raise InputError(problems, source) from None
     elif data.get("knobs"):
         raise InputError("Field 'knobs' is given but 'feeder' is not.", source)
     return Scenario(
