@@ -7,33 +7,34 @@ fairness, K times the curtailment for ``efficient``), which the table checks. Ti
 the ADMM solves (all linearisations) and their rounds; the per-round time is given as a
 multiple of that of one copy, measured in the same run.
 
-Measured 2026-11-23 on the 2-core machine (one BLAS thread); ms per ADMM round, and
-in brackets as a multiple of one copy:
+Measured 2026-11-23 on the 2-core machine (one BLAS thread, shared with a test job: the
+multiples are the robust figures); ms per ADMM round, and in brackets as a multiple of
+one copy:
 
 | fairness | copies | PV agents | rounds | ms/round | most active limits |
 |---|---|---|---|---|---|
-| feeder | 1 | 568 | 7 | 1.5 | 1 |
-| feeder | 8 | 4,544 | 7 | 1.3 (0.9×) | 1 |
-| feeder | 80 | 45,440 | 7 | 7.9 (5.5×) | 1 |
-| efficient | 1 | 568 | 279 | 1.3 | 228 |
-| efficient | 2 | 1,136 | 279 | 2.9 (2.3×) | 456 |
-| efficient | 4 | 2,272 | 268 | 10.8 (8.6×) | 912 |
-| efficient | 8 | 4,544 | 288 | 54 (43×) | 1,824 |
+| feeder | 1 | 568 | 7 | 1.7 | 1 |
+| feeder | 8 | 4,544 | 7 | 2.3 (1.4×) | 1 |
+| feeder | 80 | 45,440 | 7 | 11.9 (7.0×) | 1 |
+| efficient | 1 | 568 | 279 | 2.3 | 228 |
+| efficient | 2 | 1,136 | 267 | 3.9 (1.7×) | 456 |
+| efficient | 4 | 2,272 | 291 | 8.1 (3.6×) | 912 |
+| efficient | 8 | 4,544 | 273 | 13 (5.7×) | 1,824 |
+| efficient | 16 | 9,088 | 296 | 21.5 (9.4×) | 3,648 |
+| efficient | 80 | 45,440 | 293 | 117 (51×) | 18,240 |
 
 With one common α (``feeder``, the main job) a round grows more slowly than the
-agents: 80 copies (101,200 agents, 45,440 PVs) converge in 7 rounds and 0.06 s of ADMM,
+agents: 80 copies (101,200 agents, 45,440 PVs) converge in 7 rounds and 0.08 s of ADMM,
 to the α of one copy within 1e-13; the run there is dominated by pandapower's AC power
-flows (25 s wall). With a curtailment variable per agent (``efficient``) the active
-voltage limits grow with the feeder, and the coordinator's projection carries a
-Cholesky factor of their Gram matrix: a round costs O(nodes) sweeps per limit that
-enters plus O(active²) per factor operation. Before the projection applied the rows by
-sweeps on large maps and downdated the factor when a limit left (it stored the active
-rows densely and refactorised them), 4 copies took 82.9 ms per round (1.9 ms for one
-copy, 44×); they now take 10.8 ms. 16 copies (9,088 PVs, 3,648 binding limits; measured
-alone, not in the table's run) took 253 rounds of 509 ms and 693 MB: every doubling
-doubles the limits that enter per round and quadruples the cost of each, so a round grows
-like the cube of the feeder. Per-agent variables on 100,000 agents need one coordinator
-per subtree, each projecting onto its own limits.
+flows. With a curtailment variable per agent (``efficient``) the active voltage limits
+grow with the feeder. The coordinator projects each independent area (a branch leaving
+the source, whose voltage is fixed: here each copy) on its own, with its own active set
+and Cholesky factor (:class:`dec.network.projection.BlockProjection`), so a round grows
+linearly with the copies: 80 copies converge in 293 rounds of 117 ms (34 s of ADMM), each
+copy's curtailment equal to one copy's within 1.1e-6 kW. With one projection for the
+whole feeder (before the areas) the factor held every binding limit: 16 copies took 509
+ms per round and 693 MB, a round growing like the cube of the feeder. Within one area
+(one long feeder) the factor still grows with its binding limits.
 
 On the process and Ray engines (two workers, measured separately), the 80 copies give
 the serial α to the last digit: ADMM 3.7 s and 1.2 s, worker start-up included, against
