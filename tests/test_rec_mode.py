@@ -237,3 +237,12 @@ def test_time_step_that_does_not_fit_the_timeseries_exits_2(tmp_path, capsys):
     path = write_variant(tmp_path, lambda s: s.update(delta_t=1.0))
     assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
     assert "has 96 rows; 'horizon' (24 h) over 'delta_t' (1.0 h) needs" in capsys.readouterr().err
+
+
+def test_milps_stop_at_the_modes_time_limit(tmp_path, capsys, monkeypatch):
+    # a free market price makes the stage-2 MILP degenerate: HiGHS searched it for minutes;
+    # the mode's default time limit per MILP (here shortened) stops it with a clear message
+    monkeypatch.setattr("dec.rec.mode.MODE_TIME_LIMIT_S", 0.2)
+    path = write_variant(tmp_path, lambda s: s.update(l_market_buy=0.0))
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots", "--steps", "16"]) == 2
+    assert "not solved to optimality (HiGHS status kTimeLimit)" in capsys.readouterr().err

@@ -8,6 +8,9 @@ MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
 #: Relative optimality tolerance of the mode's MILPs: rec_op_lem_prices's (CBC's MIPGAP).
 #: The compatibility functions of :mod:`dec.rec` use the tighter dec.rec.solve.MIP_REL_GAP.
 MODE_MIP_REL_GAP = 1e-3
+#: HiGHS time limit per MILP of the mode, s: a run on degenerate prices (a free market
+#: price, say) cannot run unbounded; it stops with a clear message instead.
+MODE_TIME_LIMIT_S = 120.0
 
 HELP = (
     "local energy market prices and the two-stage schedule of a renewable energy community "
@@ -61,5 +64,5 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--lem-time-limit",
         type=float,
         default=None,
-        help="HiGHS time limit per MILP in seconds; default none",
+        help=f"HiGHS time limit per MILP in seconds; default {MODE_TIME_LIMIT_S:g}",
     )

@@ -20,7 +20,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError
-from dec.options.rec_pricing import MODE_MIP_REL_GAP
+from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
 from dec.rec.outputs import post_outputs
@@ -68,6 +68,8 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
     solver_options = {"mip_rel_gap": options.mip_rel_gap, "time_limit_s": options.time_limit_s}
     if options.mip_rel_gap is None:
         solver_options["mip_rel_gap"] = MODE_MIP_REL_GAP
+    if options.time_limit_s is None:
+        solver_options["time_limit_s"] = MODE_TIME_LIMIT_S
     trace = LoopTrace()
     pre = options.timeframe == "pre"
     if options.mechanism == "dual":
