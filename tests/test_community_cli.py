@@ -57,6 +57,11 @@ def test_sweep_writes_valid_files(tmp_path):
     assert (lhs - rhs).abs().max() < 1e-5
 
 
+def test_scale_options_it_would_ignore_exit_2(tmp_path, capsys):
+    assert main([scenario(tmp_path), "--load-scale", "-5", "--out", str(tmp_path / "o")]) == 2
+    assert "does not use --load-scale -5.0" in capsys.readouterr().err
+
+
 def test_negative_battery_size_exits_2(tmp_path, capsys):
     assert main([scenario(tmp_path), "--sweep-battery", "1,-2", "--out", str(tmp_path)]) == 2
     assert "--sweep-battery" in capsys.readouterr().err

@@ -156,8 +156,18 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
 
 
 @pytest.mark.parametrize(
-    "options", [["--steps", "10"], ["--horizon", "0"], ["--sweep", "a,b"], ["--policy", "greedy"]]
+    ("options", "expected"),
+    [
+        (["--steps", "10"], "Option"),
+        (["--horizon", "0"], "Option"),
+        (["--sweep", "a,b"], "Option"),
+        (["--policy", "greedy"], "Option"),
+        (["--policy", "distributed", "--max-iter", "0"], "'--max-iter' must be a whole number"),
+        (["--load-scale", "5"], "does not use --load-scale 5.0"),
+        (["--pv-scale", "nan"], "does not use --pv-scale nan"),
+    ],
 )
-def test_bad_options_exit_2(tmp_path, capsys, options):
+def test_bad_options_exit_2(tmp_path, capsys, options, expected):
     assert main([str(CASE0), "--out", str(tmp_path), *options]) == 2
-    assert "Option" in capsys.readouterr().err
+    assert expected in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

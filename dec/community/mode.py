@@ -25,6 +25,7 @@ from dec.community.metrics import flows, member_cycles
 from dec.community.plots import plot_sweep, plot_week
 from dec.community.sweep import Case, Runner, run_sweep
 from dec.errors import InputError
+from dec.options import refuse_scale_options
 from dec.options.community import MECHANISMS
 from dec.progress import progress
 from dec.result import RunResult
@@ -231,6 +232,7 @@ def summarise(
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Run the mechanisms (for every battery size of ``--sweep-battery``) on the community."""
+    refuse_scale_options(args, "community")
     start = time.perf_counter()
     config, data = prepare(scenario, args)
     mechanisms = _mechanisms(args.mechanisms, config, scenario.source)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from dec.errors import InputError
+
 
 def whole_number(text: str) -> int:
     """Parse an option that takes a whole number, 0 or more (e.g. ``--seed``)."""
@@ -20,3 +22,23 @@ def whole_number(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; found {text!r}")
     return value
+
+
+def refuse_scale_options(args: argparse.Namespace, mode: str) -> None:
+    """Refuse ``--load-scale``/``--pv-scale`` in a mode whose profiles its scenario file holds.
+
+    Raises
+    ------
+    InputError
+        If either was given (the mode would ignore it).
+    """
+    given = [
+        f"--{name.replace('_', '-')} {getattr(args, name)!r}"
+        for name in ("load_scale", "pv_scale")
+        if getattr(args, name, None) is not None
+    ]
+    if given:
+        raise InputError(
+            f"Mode {mode} takes its profiles from the scenario file and does not use "
+            f"{', '.join(given)}; remove the option(s)."
+        )

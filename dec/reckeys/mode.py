@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
+from dec.options import refuse_scale_options
 from dec.reckeys.case import RecCase
 from dec.reckeys.inputs import POLICIES, SECTION, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
@@ -22,7 +23,7 @@ from dec.scenario import Scenario
 def _count(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise InputError(
-            f"Option '{name}' must be a whole number of steps, at least 1; found {value!r}."
+            f"Option '{name}' must be a whole number, at least 1; found {value!r}."
         )
     return value
 
@@ -54,12 +55,13 @@ def _steps(case: RecCase, steps: int | None) -> RecCase:
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the scenario's ``rec_keys`` section and the options, then run."""
+    refuse_scale_options(args, "rec-keys")
     section = scenario.section(SECTION)
     case = _steps(load_case(section, scenario.name, scenario.source), args.steps)
     settings = Settings(
         forecaster=section.get("forecaster", "perfect"),
         engine=args.engine,
-        max_iter=_count(args.max_iter, "--max-iter") if args.max_iter else None,
+        max_iter=_count(args.max_iter, "--max-iter") if args.max_iter is not None else None,
     )
     if args.sweep is not None:
         return run_sweep(case, _horizons(args.sweep), settings)
