@@ -102,11 +102,31 @@ class Scenario:
 
 
 class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader reading numbers as YAML 1.2 does: ``1e3`` is the float 1000.0.
+    """PyYAML's safe loader reading numbers as YAML 1.2 does, and refusing duplicate keys.
 
     PyYAML follows YAML 1.1, where a float needs a dot (``1.0e3``) and ``1e3`` is the string
-    '1e3': a capacity written ``1e3`` would be refused as "not a number".
+    '1e3': a capacity written ``1e3`` would be refused as "not a number". It also keeps the
+    last of two equal keys of a mapping, silently dropping the first; YAML forbids them.
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """Build a mapping; raise a ConstructorError naming a key given twice."""
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<' merges: its keys may be overridden
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"the key {key!r} is given twice",
+                    key_node.start_mark,
+                )  # fmt: skip
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 YamlLoader.add_implicit_resolver(

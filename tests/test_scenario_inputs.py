@@ -23,6 +23,7 @@ CASES = {
     "unknown_feeder.yaml": ["Field 'feeder' ('nope')", "Unknown feeder 'nope'", "ieee123"],
     "missing_net_file.yaml": ["missing_net_file.yaml", "Field 'feeder'", "does_not_exist.json"],
     "bad_yaml.yaml": ["not valid YAML", "line"],
+    "duplicate_key.yaml": ["not valid YAML at line 4", "the key 'knobs' is given twice"],
     "top_level_list.yaml": ["top level must be a mapping"],
     "knobs_not_mapping.yaml": ["Field 'knobs'", "'fast'"],
     "negative_load_scale.yaml": ["load_scale", "negative"],

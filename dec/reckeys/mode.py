@@ -22,9 +22,7 @@ from dec.scenario import Scenario
 
 def _count(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InputError(
-            f"Option '{name}' must be a whole number, at least 1; found {value!r}."
-        )
+        raise InputError(f"Option '{name}' must be a whole number, at least 1; found {value!r}.")
     return value
 
 
