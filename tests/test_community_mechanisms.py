@@ -79,3 +79,17 @@ def test_low_tech_hand_computed():
     np.testing.assert_allclose(s.ch_kw[0], [1.0, 0, 0, 0], atol=1e-12)
     np.testing.assert_allclose(s.dis_kw[0], [0, 0, 0.5, dis3], atol=1e-12)
     np.testing.assert_allclose(s.soc_kwh[0], [1.95, 1.95, e2, 1.0], atol=1e-12)
+
+
+def test_batteries_without_power_stay_idle_in_every_mechanism():
+    # c_rate 0: no power; the MPC's end-of-window margin made such windows infeasible.
+    # Every mechanism must equal "none": no charge, no discharge, SoC at its initial value.
+    config, data = community(battery={"e_kwh": 4, "c_rate_per_h": 0.0, "soc_initial_frac": 0.5})
+    model = build_community_model(data.member_ids)
+    runner = Runner(config, data, SerialEngine(), model.agents_of("community")[0])
+    cases = run_sweep(runner, ["none", "low-tech", "mpc", "mpc-distributed"], [None])
+    for case in cases:
+        check_physics(case.data, case.schedule)
+        assert not case.schedule.ch_kw.any() and not case.schedule.dis_kw.any()
+        np.testing.assert_allclose(case.schedule.soc_kwh, 2.0, atol=1e-9)
+        assert case.metrics == pytest.approx(cases[0].metrics, abs=1e-9)

@@ -50,7 +50,7 @@ TIE_THROUGHPUT = 1e-4
 #: Value of energy left in the batteries at the end of a window, kWh per kWh.
 TIE_TERMINAL = 1e-3
 #: Margin on the end-of-window SoC, kWh, so that solver tolerances never leave a run
-#: ending below its initial SoC.
+#: ending below its initial SoC (none for a battery without power, which cannot move).
 TERMINAL_MARGIN_KWH = 1e-6
 
 
@@ -104,7 +104,9 @@ def windows_of(data: CommunityData, window_steps: int, e_start: np.ndarray, star
         pv_kw=np.pad(data.pv_kw[start:stop], (0, pad)),
         p_max_kw=p_max,
         e_start_kwh=e_start,
-        e_end_min_kwh=np.minimum(b.e_initial_kwh + TERMINAL_MARGIN_KWH, b.e_kwh),
+        e_end_min_kwh=np.minimum(
+            b.e_initial_kwh + np.where(b.p_kw > 0, TERMINAL_MARGIN_KWH, 0.0), b.e_kwh
+        ),
         e_max_kwh=b.e_kwh,
     )
 
