@@ -186,9 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DecError as err:
         # well-formed input the run cannot solve (an AC power flow that diverges at the
         # scenario's operating point, an infeasible subproblem): nothing is written
+        where = f" in {scenario.source}" if scenario is not None else ""
         print(
-            f"dec: error: {err} Check the scenario's loads, PV and source voltage; "
-            "no output was written.",
+            f"dec: error{where}: {err} Check the scenario's data (loads, PV, storage, "
+            "prices, source voltage); no output was written.",
             file=sys.stderr,
         )
         return EXIT_INPUT

@@ -219,6 +219,7 @@ def test_operating_point_where_the_ac_power_flow_diverges_exits_2(tmp_path, caps
     assert code == 2
     err = capsys.readouterr().err
     assert "AC power flow did not converge" in err and "Traceback" not in err
+    assert err.startswith("dec: error in cigre_lv:")
     assert not out.exists()
 
 
