@@ -113,6 +113,12 @@ def test_group_identical_must_be_a_boolean(tmp_path, capsys):
     assert "mpc.group_identical" in err and "'yes'" in err
 
 
+def test_admm_round_limits_must_be_whole_numbers(tmp_path, capsys):
+    path = scenario(tmp_path, admm={"max_iter": 2.5})
+    assert main([path, "--out", str(tmp_path)]) == 2
+    assert "Field 'admm.max_iter' must be a whole number, found 2.5" in capsys.readouterr().err
+
+
 def test_mechanism_names_of_the_wrong_type_exit_2(tmp_path, capsys):
     assert main([scenario(tmp_path, mechanisms=[["mpc"]]), "--out", str(tmp_path)]) == 2
     assert "Field 'mechanisms' must list mechanism names" in capsys.readouterr().err

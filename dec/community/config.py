@@ -353,6 +353,9 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     _unknown_keys(admm, tuple(admm_defaults), "admm", problems)
     for key in admm_defaults:
         problems.extend(positive({"admm": admm[key]}, key, "section"))
+    for key in ("max_iter", "inner_iter"):
+        if is_finite_number(admm[key]) and not float(admm[key]).is_integer():
+            problems.add(f"Field 'admm.{key}' must be a whole number, found {admm[key]!r}.")
 
     tariff = _tariff(_mapping(section.get("tariff"), "tariff", problems), problems)
     mechanisms = section.get("mechanisms", ["none", "low-tech", "mpc"])
