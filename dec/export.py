@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dec.files import to_jsonable, write_csv, write_figure, write_json
+from dec.files import to_jsonable, write_csv, write_figure, write_json, write_text
 from dec.result import SETPOINT_FIELDS, SUMMARY_FIELDS, RunResult
 from dec.schemas import validate
 
@@ -68,6 +68,8 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
         write_json(out / f"{name}.json", document)
     for name, frame in result.tables.items():
         write_csv(out / f"{name}.csv", frame)
+    for file_name, text in result.texts.items():
+        write_text(out / file_name, text)
     if plots:
         for name, draw in result.figures.items():
             write_figure(out / f"{name}.png", draw())

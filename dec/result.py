@@ -48,6 +48,8 @@ class RunResult:
         CSV tables by file stem (``trades`` -> ``trades.csv``).
     documents
         Further JSON documents by file stem (``cim_difference`` -> ``cim_difference.json``).
+    texts
+        Files written as given, by file name (``net_after.json``: a pandapower net).
     figures
         Plot builders by file stem; each returns a matplotlib figure. They are only
         called when plots are requested.
@@ -62,6 +64,7 @@ class RunResult:
     agents: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     documents: dict[str, Any] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Callable[[], Any]] = field(default_factory=dict)
     console: list[tuple[str, Any]] = field(default_factory=list)
 

@@ -53,6 +53,10 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
     assert summary["converged"] and all(r["converged"] for r in records)
     assert summary["vmax_pu_before"] > 1.05
     assert _ac_vmax_from_json(feeder_id, records) <= AC_LIMIT_PU
+    # the written net at its setpoints reproduces the reported AC voltages
+    net = pp.from_json(str(out / "net_after.json"))
+    pp.runpp(net, numba=False)
+    assert net.res_bus["vm_pu"].max() == pytest.approx(summary["vmax_pu_after_ac"], abs=1e-9)
     # per-agent files and summary agree
     assert sum(r["curtailment_kw"] for r in records) == pytest.approx(
         summary["total_curtailment_kw"], rel=1e-9

@@ -8,13 +8,14 @@ time series. The summary aggregates the solutions.
 from __future__ import annotations
 
 import numpy as np
+import pandapower as pp
 import pandas as pd
 
 from dec.curtail import plots
 from dec.curtail.cim import difference_message
 from dec.curtail.metrics import jain_index
 from dec.curtail.simulate import PV_REPORTS, CurtailRun
-from dec.curtail.solve import CurtailSolution
+from dec.curtail.solve import CurtailSolution, net_with_setpoints
 from dec.network.topology import build_tree
 from dec.result import RunResult
 
@@ -222,7 +223,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     name = run.feeder.feeder_id
     scheme = run.settings.fairness
     tables = {"setpoints": run.res_agent[["step", "agent_id", *PV_REPORTS]]}
-    figures = {}
+    figures, texts = {}, {}
     worst_step = run.worst_step()
     if worst_step is not None:
         worst = run.solutions[worst_step]
@@ -237,6 +238,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         figures["curtailment"] = lambda: plots.curtailment_per_agent(
             at_worst, distance_agent, f"{name}: PV setpoints, {scheme} fairness"
         )
+        texts["net_after.json"] = pp.to_json(net_with_setpoints(worst))
     if len(history):
         tables["residuals"] = history
         figures["residuals"] = lambda: plots.residuals(
@@ -279,6 +281,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         agents=records,
         tables=tables,
         documents={"cim_difference": _cim(run, agent_ids, per_agent)},
+        texts=texts,
         figures=figures,
         console=console,
     )

@@ -102,6 +102,25 @@ class CurtailSolution:
         )
 
 
+def net_with_setpoints(solution: CurtailSolution) -> pp.pandapowerNet:
+    """Return a copy of the solved operating point's net with every PV at its setpoint.
+
+    Its AC power flow (``runpp``; ``runpp_3ph`` on a three-phase net) gives the voltages
+    reported after the setpoints (``vm_after_ac_pu``).
+    """
+    problem = solution.problem
+    net = copy.deepcopy(problem.feeder.net)
+    set_element_power(
+        net,
+        problem.element_table,
+        problem.element_index,
+        problem.phase,
+        solution.p_setpoint_kw,
+        solution.q_setpoint_kvar,
+    )
+    return net
+
+
 def _apply(net: pp.pandapowerNet, problem: CurtailProblem, decision: CurtailDecision) -> tuple:
     c_kw = problem.curtailment_kw(decision.a, decision.theta)
     p_kw = problem.p_kw - c_kw
