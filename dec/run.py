@@ -179,8 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"Option --out {args.out!r}: the outputs cannot be written ({err})."
             raise InputError(message) from None
     except InputError as err:
-        if err.source is None and scenario is not None:
-            err = InputError(err.problems, scenario.source)  # name the scenario it came from
+        feeder_id = scenario.feeder.feeder_id if scenario and scenario.feeder else None
+        if scenario is not None and err.source in (None, feeder_id):
+            # name the scenario it came from (and the file, for a feeder set in a scenario file)
+            source = scenario.source
+            if err.source is not None and err.source != source:
+                source = f"{err.source} (scenario {source})"
+            err = InputError(err.problems, source)
         print(f"dec: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except DecError as err:
