@@ -167,6 +167,10 @@ def write_variant(tmp_path: Path, edit) -> Path:
         (lambda s: s.update(l_extra=float("nan")), "Field 'l_extra' is not a finite number"),
         (lambda s: s.update(timeseries=7), "Field 'timeseries' must be a file name, found 7"),
         (
+            lambda s: s.update(strict_pos_coeffs=None),
+            "Field 'rec_pricing.strict_pos_coeffs' must be true or false, found None",
+        ),
+        (
             lambda s: s["meters"]["h02"].update(e_c=[0.5] * 95 + [-1.0]),
             "Field 'e_c' is negative (must be zero or more) for 1 meter: h02 (-1.0)",
         ),

@@ -238,6 +238,9 @@ def read_section(
         "strict_pos_coeffs": section.get("strict_pos_coeffs", True),
         "total_share_coeffs": section.get("total_share_coeffs", False),
     }
+    for key in ("strict_pos_coeffs", "total_share_coeffs"):
+        if not isinstance(backpack[key], bool):
+            problems.add(f"Field '{SECTION}.{key}' must be true or false, found {backpack[key]!r}.")
     for key in ("l_market_buy", "l_market_sell"):
         backpack[key] = series(section.get(key), f"{SECTION}.{key}")
     meters = section["meters"]
