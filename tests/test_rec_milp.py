@@ -319,6 +319,11 @@ def no_solve(monkeypatch):
         (lambda b: b.pop("l_grid"), "Missing field"),
         (lambda b: b["meters"]["B"].update(e_g=[-0.5]), "Field 'e_g' is negative"),
         (lambda b: b["meters"]["B"].update(max_p=0.0), "Field 'max_p' is not greater than zero"),
+        (lambda b: b.update(horizon=1e300), r"give \d+ steps; at most 1,000,000 are allowed"),
+        (
+            lambda b: b["meters"].update({1: b["meters"]["A"], "1": b["meters"]["B"]}),
+            "Meter ids 1 are given twice",
+        ),
     ],
 )
 def test_bad_input_raises_before_any_solve(no_solve, edit, message):
@@ -349,6 +354,45 @@ def test_infinite_horizon_is_refused(no_solve):
     meter = battery_meter()
     meter["horizon"] = float("inf")
     with pytest.raises(ValueError, match=r"Field 'horizon' is not a finite number \(found inf\)"):
+        rec.run_pre_individual_milp(meter)
+
+
+def test_bilateral_grid_naming_unknown_meters_is_refused(no_solve):
+    backpack = two_members()
+    backpack["l_grid"] = {"A": {"B": [0.01], "Z": [0.01]}, "B": {"A": [0.01]}}
+    with pytest.raises(ValueError, match="'l_grid' names meters that are not in 'meters': Z"):
+        rec.run_pre_single_stage_collective_bilateral_milp(backpack)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": "abc"}, "Option 'timeout' must be a positive number"),
+        ({"mipgap": 2.0}, "Option 'mipgap' must be a number from 0 to 1"),
+        ({"engine": "abc"}, "Option 'engine' must be an engine"),
+    ],
+)
+def test_bad_solver_options_raise_before_any_solve(no_solve, options, message):
+    with pytest.raises(ValueError, match=message):
+        rec.loop_pre_pool_mmr(two_members(l_lem=None), **options)
+
+
+@pytest.mark.parametrize("backpack", [None, "abc", [1, 2]])
+def test_stage_two_class_needs_a_dictionary(backpack):
+    with pytest.raises(ValueError, match="The input must be a dictionary"):
+        StageTwoMILPPool(backpack)
+
+
+def test_second_stage_flag_must_be_boolean():
+    backpack = dict(two_members(), second_stage="no")
+    with pytest.raises(ValueError, match="Field 'second_stage' must be true or false"):
+        StageTwoMILPPool(backpack)
+
+
+def test_individual_missing_field_names_the_meter(no_solve):
+    meter = battery_meter()
+    del meter["e_c"]
+    with pytest.raises(ValueError, match=r"Missing field\(s\) of meter m1: 'e_c'"):
         rec.run_pre_individual_milp(meter)
 
 

@@ -9,6 +9,7 @@ import copy
 
 import pytest
 
+import dec.rec as rec
 from dec.rec import (
     accepted_offers,
     vanilla_crossing_value,
@@ -240,3 +241,28 @@ def test_stop_criterion():
 def test_malformed_offer_is_reported():
     with pytest.raises(ValueError, match="Field 'value' of buy offer 0"):
         compute_mmr([{"origin": "x", "amount": 1.0, "value": float("nan")}], [])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: rec.vanilla_sdr(
+                [{"amount": -500, "value": 45}], [{"amount": -100, "value": 10}]
+            ),
+            "'amount' of buy offer 0 .* is negative",
+        ),
+        (
+            lambda: rec.vanilla_crossing_value(BUYS, SELLS, small_increment=float("nan")),
+            "Field 'small_increment' must be a finite number",
+        ),
+        (lambda: rec.vanilla_mmr(BUYS, SELLS, pruned="no"), "Field 'pruned' must be true or false"),
+        (
+            lambda: rec.loop_pre_pool_crossing_value({}, small_increment="abc"),
+            "Field 'small_increment' must be a finite number",
+        ),
+    ],
+)
+def test_bad_pricing_arguments_raise(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -12,7 +12,7 @@ numpy arrays of a :class:`RecData`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -56,6 +56,8 @@ EV_FIELDS = (
     "bin_ev",
 )
 METER_SERIES = ("e_c", "e_g", "l_buy", "l_sell")
+#: Most steps of a horizon (a year at one-minute steps is 525,600).
+MAX_STEPS = 1_000_000
 
 
 def n_steps(horizon_h: float, delta_t_h: float) -> int:
@@ -301,6 +303,12 @@ def _horizon_steps(problems: Problems, backpack: Mapping) -> int | None:
     if problems:
         return None
     steps = n_steps(backpack["horizon"], backpack["delta_t"])
+    if steps > MAX_STEPS:
+        problems.add(
+            f"Fields 'horizon' ({backpack['horizon']!r} h) and 'delta_t' ({backpack['delta_t']!r} "
+            f"h) give {steps} steps; at most {MAX_STEPS:,} are allowed."
+        )
+        return None
     if steps < 1:
         problems.add(
             f"Field 'horizon' ({backpack['horizon']!r} h) is shorter than one step of "
@@ -378,6 +386,26 @@ def _check_assets(
             problems.extend(within(column(name), name, kind, 0.0, 1.0))
             problems.extend(positive(column(name), name, kind))
         _ordered(problems, complete, "min_energy_storage_ev", "battery_capacity_ev", kind)
+        _ordered(problems, complete, "min_energy_storage_ev", "init_e_ev", kind)
+        _ordered(problems, complete, "init_e_ev", "battery_capacity_ev", kind)
+        negative_trips = [k for k, r in complete.items() if _has(r["trip_ev"], lambda x: x < 0)]
+        if negative_trips:
+            problems.add(f"Field 'trip_ev' is negative for vehicle(s) {', '.join(negative_trips)}.")
+        not_binary = [
+            k for k, r in complete.items() if _has(r["bin_ev"], lambda x: x not in (0, 1))
+        ]
+        if not_binary:
+            problems.add(
+                f"Field 'bin_ev' must hold 0 (away) or 1 (plugged in) for vehicle(s) "
+                f"{', '.join(not_binary)}."
+            )
+
+
+def _has(values: Any, test: Callable[[float], bool]) -> bool:
+    """Whether a list of finite numbers has a value passing ``test`` (False for other values)."""
+    return isinstance(values, (list, tuple)) and any(
+        is_finite_number(x) and test(x) for x in values
+    )
 
 
 def _ordered(problems: Problems, records: Mapping, low: str, high: str, kind: str) -> None:
@@ -401,6 +429,14 @@ def _check_meters(
     bad = [str(k) for k, m in meters.items() if not isinstance(m, Mapping)]
     if bad:
         problems.add(f"The data of meter(s) {', '.join(bad)} must be a mapping of fields.")
+        return False
+    texts = [str(k) for k in meters]
+    same = sorted({t for t in texts if texts.count(t) > 1})
+    if same:
+        problems.add(
+            f"Meter ids {', '.join(same)} are given twice (as different keys with the same text, "
+            "e.g. 1 and '1'); every meter needs its own id."
+        )
         return False
     records = {str(k): {f: _as_sequence(v) for f, v in m.items()} for k, m in meters.items()}
     fields = [*METER_SERIES, "max_p"] + (["c_ind"] if need_c_ind else [])
@@ -433,6 +469,19 @@ def _check_bilateral_grid(problems: Problems, l_grid: Any, meter_ids: Sequence[s
             f"found {type(l_grid).__name__}."
         )
         return
+    known = set(meter_ids)
+    unknown = sorted(
+        {str(n) for n in l_grid if str(n) not in known}
+        | {
+            str(m)
+            for row in l_grid.values()
+            if isinstance(row, Mapping)
+            for m in row
+            if str(m) not in known
+        }
+    )
+    if unknown:
+        problems.add(f"Field 'l_grid' names meters that are not in 'meters': {', '.join(unknown)}.")
     pairs: dict[str, Any] = {}
     missing = []
     for n in meter_ids:
@@ -506,13 +555,37 @@ def _evs(meters: Mapping[str, Mapping], with_assets: bool, length: int) -> Evs:
     )
 
 
+def check_run_options(mipgap: Any = None, timeout: Any = None, engine: Any = None) -> None:
+    """Check the solver options a function of :mod:`dec.rec` takes besides its backpack.
+
+    Raises
+    ------
+    InputError
+        Unless ``mipgap`` is None or a number in [0, 1], ``timeout`` None or a positive
+        number of seconds, and ``engine`` None or an engine (an object with ``map``).
+    """
+    problems = Problems("options")
+    if mipgap is not None and not (is_finite_number(mipgap) and 0.0 <= mipgap <= 1.0):
+        problems.add(f"Option 'mipgap' must be a number from 0 to 1 or None (found {mipgap!r}).")
+    if timeout is not None and not (is_finite_number(timeout) and timeout > 0):
+        problems.add(
+            f"Option 'timeout' must be a positive number of seconds or None (found {timeout!r})."
+        )
+    if engine is not None and not callable(getattr(engine, "map", None)):
+        problems.add(
+            f"Option 'engine' must be an engine of dec.admm.engine or None (found {engine!r})."
+        )
+    problems.raise_if_any()
+
+
 def _require_top(problems: Problems, backpack: Any, keys: Sequence[str]) -> bool:
     if not isinstance(backpack, Mapping):
         problems.add(f"The input must be a dictionary (found {type(backpack).__name__}).")
         return False
     missing = [k for k in keys if k not in backpack]
     if missing:
-        problems.add(f"Missing field(s): {', '.join(repr(k) for k in missing)}.")
+        of = f" of meter {backpack['id']}" if "id" in backpack else ""
+        problems.add(f"Missing field(s){of}: {', '.join(repr(k) for k in missing)}.")
     return not missing
 
 
@@ -643,7 +716,7 @@ def parse_individual(backpack: Mapping[str, Any]) -> RecData:
 
 def _safe_steps(backpack: Mapping[str, Any]) -> int:
     try:
-        return n_steps(backpack["horizon"], backpack["delta_t"])
+        return min(n_steps(backpack["horizon"], backpack["delta_t"]), MAX_STEPS)
     except (TypeError, ZeroDivisionError, ValueError, OverflowError):
         return 1  # the collective validation names the bad horizon or delta_t
 
@@ -663,6 +736,9 @@ class PostIndividual:
     l_extra: float
 
 
+#: The per-step lists of a post-delivery individual backpack.
+POST_SERIES = ("e_met", "l_buy", "l_sell", "l_market_buy", "l_market_sell")
+
 POST_INDIVIDUAL_KEYS = (
     "id",
     "delta_t",
@@ -679,7 +755,7 @@ POST_INDIVIDUAL_KEYS = (
 def parse_post_individual(backpack: Mapping[str, Any]) -> PostIndividual:
     """Validate the flat backpack of a post-delivery individual cost.
 
-    All lists must have the length of ``l_buy`` (there is no ``horizon`` key).
+    All lists must have one length, the number of steps (there is no ``horizon`` key).
 
     Raises
     ------
@@ -693,8 +769,13 @@ def parse_post_individual(backpack: Mapping[str, Any]) -> PostIndividual:
     meter = str(backpack["id"])
     _top_number(problems, backpack, "delta_t", "positive")
     _top_number(problems, backpack, "l_extra", "non_negative")
-    l_buy = _as_sequence(backpack["l_buy"])
-    length = len(l_buy) if isinstance(l_buy, (list, tuple)) else None
+    # the steps: the length most of the lists share, so that the odd one is the one named
+    lengths = [
+        len(value)
+        for value in (_as_sequence(backpack[k]) for k in POST_SERIES)
+        if isinstance(value, (list, tuple))
+    ]
+    length = max(lengths, key=lengths.count) if lengths else None
     for key in ("e_met", "l_buy", "l_sell"):
         problems.extend(series({meter: _as_sequence(backpack[key])}, key, "meter", length))
     for key in ("l_market_buy", "l_market_sell"):

@@ -25,7 +25,9 @@ from dec.admm.engine import Engine
 from dec.rec.data import Market, RecData, parse_collective
 from dec.rec.outputs import post_outputs
 from dec.rec.pricing import (
+    check_flag,
     check_fraction,
+    check_number,
     compute_crossing_value,
     compute_mmr,
     compute_pruned_mmr,
@@ -61,6 +63,8 @@ def pricing_function(
         For a divider or compensation outside [0, 1].
 
     """
+    check_flag(pruned, "pruned")
+    check_number(small_increment, "small_increment")
     if mechanism == "mmr":
         check_fraction(divider, "divider")
         return partial(compute_pruned_mmr if pruned else compute_mmr, divider=divider)

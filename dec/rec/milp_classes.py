@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dec.rec.data import parse_collective, parse_individual
+import numpy as np
+
+from dec.errors import InputError
+from dec.rec.data import check_run_options, parse_collective, parse_individual
 from dec.rec.stages import CollectiveSolver, solve_individual
 
 
@@ -28,6 +31,7 @@ class _Milp:
         timeout: float | None = None,
         mipgap: float | None = None,
     ):
+        check_run_options(mipgap, timeout)
         self.solver_options = {"time_limit_s": timeout, "mip_rel_gap": mipgap}
         self.status: str | None = None
         self.obj_value: float | None = None
@@ -66,7 +70,13 @@ class _StageTwo(_Milp):
     kind = ""
 
     def _read(self, backpack: Mapping[str, Any]) -> None:
-        self.second_stage = bool(backpack.get("second_stage", False))
+        if not isinstance(backpack, Mapping):
+            raise InputError(f"The input must be a dictionary (found {type(backpack).__name__}).")
+        self.second_stage = backpack.get("second_stage", False)
+        if not isinstance(self.second_stage, (bool, np.bool_)):
+            raise InputError(
+                f"Field 'second_stage' must be true or false (found {self.second_stage!r})."
+            )
         self.data = parse_collective(
             backpack, self.kind, need_l_lem=True, need_c_ind=self.second_stage
         )

@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from dec.admm.engine import Engine
-from dec.rec.data import RecData, parse_collective, parse_individual, parse_post_individual
+from dec.rec.data import (
+    RecData,
+    check_run_options,
+    parse_collective,
+    parse_individual,
+    parse_post_individual,
+)
 from dec.rec.outputs import post_outputs
 from dec.rec.stages import (
     CollectiveSolver,
@@ -66,6 +72,7 @@ def _single_stage(data: RecData, kind: str) -> dict[str, Any]:
 
 
 def _two_stage(data: RecData, kind: str, engine: Engine | None) -> tuple[dict, list[dict]]:
+    check_run_options(engine=engine)
     stage1 = solve_stage_one(data, engine)
     c_ind = [out["c_ind"] for out in stage1]
     return CollectiveSolver(data, kind, bounded=True).solve(data.l_lem, c_ind), stage1

@@ -50,8 +50,25 @@ def _check_offers(buys: OffersList, sells: OffersList) -> None:
                         f"Field '{key}' of {side} offer {i} (origin {offer.get('origin')!r}) "
                         f"is not a finite number (found {offer.get(key)!r})."
                     )
+            if side == "buy" and is_finite_number(offer.get("amount")) and offer["amount"] < 0:
+                problems.append(
+                    f"Field 'amount' of buy offer {i} (origin {offer.get('origin')!r}) is "
+                    f"negative ({offer['amount']!r}); a buy offer asks for energy (kWh >= 0)."
+                )
     if problems:
         raise InputError(problems, "offers")
+
+
+def check_number(value: float, name: str) -> None:
+    """Raise InputError unless ``value`` is a finite number."""
+    if not is_finite_number(value):
+        raise InputError(f"Field '{name}' must be a finite number (found {value!r}).")
+
+
+def check_flag(value: bool, name: str) -> None:
+    """Raise InputError unless ``value`` is true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"Field '{name}' must be true or false (found {value!r}).")
 
 
 def check_fraction(value: float, name: str) -> None:
@@ -70,6 +87,7 @@ def sorted_offers(
     cannot change the order; kept for the reference's signature).
     """
     _check_offers(buys, sells)
+    check_number(small_increment, "small_increment")
     sells_sorted = sorted(
         ({**o, "amount": abs(o["amount"])} for o in sells),
         key=lambda o: o["value"] + small_increment,

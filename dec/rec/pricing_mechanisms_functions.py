@@ -19,10 +19,11 @@ from typing import Any, Literal
 import numpy as np
 
 from dec.admm.engine import Engine
-from dec.rec.data import Market, parse_collective
+from dec.rec.data import Market, check_run_options, parse_collective
 from dec.rec.loops import PricingFunc, post_delivery_loop, pre_delivery_loop, pricing_function
 from dec.rec.pricing import (
     OffersList,
+    check_flag,
     compute_crossing_value,
     compute_mmr,
     compute_pruned_mmr,
@@ -46,6 +47,7 @@ def vanilla_mmr(
     buys: OffersList, sells: OffersList, pruned: bool = True, divider: float = 0.5
 ) -> float:
     """Mid-market rate of one session, EUR/kWh (of the accepted offers when ``pruned``)."""
+    check_flag(pruned, "pruned")
     return (compute_pruned_mmr if pruned else compute_mmr)(buys, sells, divider)
 
 
@@ -53,6 +55,7 @@ def vanilla_sdr(
     buys: OffersList, sells: OffersList, pruned: bool = True, compensation: float = 0.0
 ) -> float:
     """Supply-demand-ratio price of one session (SDRC when ``compensation`` > 0), EUR/kWh."""
+    check_flag(pruned, "pruned")
     return (compute_pruned_sdr if pruned else compute_sdr)(buys, sells, compensation)
 
 
@@ -140,6 +143,7 @@ def _run(
     mipgap: float | None,
     timeout: float | None,
 ):
+    check_run_options(mipgap, timeout, engine)
     options = {"mip_rel_gap": mipgap, "time_limit_s": timeout}
     if timeframe == "pre":
         return pre_delivery_loop(backpack, market, pricing, engine=engine, **options)
