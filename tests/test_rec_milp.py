@@ -409,3 +409,42 @@ def test_callers_dictionaries_are_not_modified():
         snapshot = copy.deepcopy(backpack)
         function(backpack)
         assert backpack == snapshot, function.__name__
+
+
+def test_vehicle_fields_are_cross_checked(no_solve):
+    backpack = two_members()
+    backpack["l_grid"] = {"A": {"B": [0.02]}, "B": {"A": [0.02]}}
+    ev = {
+        "trip_ev": [-0.5],
+        "min_energy_storage_ev": 0.1,
+        "battery_capacity_ev": 1.0,
+        "eff_bc_ev": 0.9,
+        "eff_bd_ev": 0.9,
+        "init_e_ev": 2.0,
+        "pmax_c_ev": 1.0,
+        "pmax_d_ev": 1.0,
+        "bin_ev": [2],
+    }
+    backpack["meters"]["A"]["btm_evs"] = {"ev1": ev}
+    with pytest.raises(ValueError) as raised:
+        rec.run_pre_single_stage_collective_bilateral_milp(backpack)
+    message = str(raised.value)
+    assert "Field 'init_e_ev' exceeds 'battery_capacity_ev' for 1 vehicle(s): A/ev1" in message
+    assert "Field 'trip_ev' is negative for vehicle(s) A/ev1" in message
+    assert "Field 'bin_ev' must hold 0 (away) or 1 (plugged in) for vehicle(s) A/ev1" in message
+
+
+def test_post_delivery_list_of_the_wrong_length_is_named():
+    backpack = {
+        "id": "m1",
+        "delta_t": 1.0,
+        "e_met": [1.0, -0.5, 0.2],
+        "l_buy": [0.2, 0.2],
+        "l_sell": [0.05] * 3,
+        "l_extra": 10.0,
+        "l_market_buy": [0.15] * 3,
+        "l_market_sell": [0.04] * 3,
+        "max_p": 5.0,
+    }
+    with pytest.raises(ValueError, match=r"Field 'l_buy' has the wrong length .*m1 \(2\)"):
+        rec.run_post_individual_cost(backpack)
