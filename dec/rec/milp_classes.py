@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from dec.errors import InputError
 from dec.rec.data import check_run_options, parse_collective, parse_individual
+from dec.rec.pricing import check_flag
 from dec.rec.stages import CollectiveSolver, solve_individual
 
 
@@ -73,10 +72,7 @@ class _StageTwo(_Milp):
         if not isinstance(backpack, Mapping):
             raise InputError(f"The input must be a dictionary (found {type(backpack).__name__}).")
         self.second_stage = backpack.get("second_stage", False)
-        if not isinstance(self.second_stage, (bool, np.bool_)):
-            raise InputError(
-                f"Field 'second_stage' must be true or false (found {self.second_stage!r})."
-            )
+        check_flag(self.second_stage, "second_stage")
         self.data = parse_collective(
             backpack, self.kind, need_l_lem=True, need_c_ind=self.second_stage
         )
