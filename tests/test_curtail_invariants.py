@@ -76,6 +76,22 @@ def test_reactive_power_within_rating_and_reduces_curtailment(feeder_cache):
     assert with_q.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_reactive_power_alone_leaves_curtailment_exactly_zero(feeder_cache, scheme):
+    """On cigre_lv the inverters' reactive power alone removes the over-voltage, so every
+    scheme curtails nothing: the ADMM's equal-kW share may end a rounding error below 0,
+    which must not reach the setpoints as a negative curtailment (the written JSON then
+    failed its schema). Bounds exact, not within a tolerance."""
+    problem = CurtailProblem.from_feeder(
+        feeder_cache("cigre_lv"), CurtailSettings(fairness=scheme, reactive=True)
+    )
+    sol = solve_curtailment(problem, "admm")
+    assert np.all(sol.curtailment_kw >= 0.0)
+    assert np.all(sol.p_setpoint_kw <= problem.p_kw)
+    assert sol.curtailment_kw.sum() == pytest.approx(0.0, abs=1e-6)
+    assert sol.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
+
+
 def test_full_curtailment_not_enough_is_infeasible(feeder_cache):
     feeder = feeder_cache("village")
     problem = CurtailProblem.from_feeder(feeder, CurtailSettings(vmax_pu=1.02))

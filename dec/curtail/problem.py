@@ -394,9 +394,11 @@ class CurtailProblem:
         curtailing the full common share is always safe. Per phase, the mutual coupling of
         the phases makes some sensitivities negative (curtailing on phase a raises phase b
         downstream): a PV then curtails what the solution gives it, ``p_i a_i ≤ p̄ θ``.
+        The ADMM's share may end a rounding error below 0 (when nothing need be curtailed);
+        it counts as 0.
         """
         if self.settings.fairness == "equal-kw" and theta is not None and not self.grid.three_phase:
-            return np.minimum(self.p_mean_kw * theta, self.p_kw)
+            return np.minimum(self.p_mean_kw * max(theta, 0.0), self.p_kw)
         return self.p_kw * np.clip(a, 0.0, 1.0)
 
     def objective(self, a: np.ndarray, b: np.ndarray | None, theta: float | None) -> float:
