@@ -386,6 +386,14 @@ class CurtailProblem:
         return model.limits(v_min, v_max)
 
     # --- decisions and objective ------------------------------------------------------
+    def equal_share_kw(self, theta: float) -> float:
+        """Return the equal-kW common curtailment, kW, of the share ``θ`` (units of ``p̄``).
+
+        A share that the solver ends a rounding error below 0 (when nothing need be
+        curtailed) counts as 0.
+        """
+        return self.p_mean_kw * max(float(theta), 0.0)
+
     def curtailment_kw(self, a: np.ndarray, theta: float | None = None) -> np.ndarray:
         """Curtailed kW of each agent.
 
@@ -394,11 +402,9 @@ class CurtailProblem:
         curtailing the full common share is always safe. Per phase, the mutual coupling of
         the phases makes some sensitivities negative (curtailing on phase a raises phase b
         downstream): a PV then curtails what the solution gives it, ``p_i a_i ≤ p̄ θ``.
-        The ADMM's share may end a rounding error below 0 (when nothing need be curtailed);
-        it counts as 0.
         """
         if self.settings.fairness == "equal-kw" and theta is not None and not self.grid.three_phase:
-            return np.minimum(self.p_mean_kw * max(theta, 0.0), self.p_kw)
+            return np.minimum(self.equal_share_kw(theta), self.p_kw)
         return self.p_kw * np.clip(a, 0.0, 1.0)
 
     def objective(self, a: np.ndarray, b: np.ndarray | None, theta: float | None) -> float:

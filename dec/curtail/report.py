@@ -169,7 +169,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
             )
         )
     if worst is not None and run.settings.fairness == "equal-kw":
-        summary["equal_curtailment_kw"] = float(worst.decision.theta * worst.problem.p_mean_kw)
+        summary["equal_curtailment_kw"] = worst.problem.equal_share_kw(worst.decision.theta)
     if run.step_h is not None:
         summary["time_step_h"] = run.step_h
         summary["n_steps"] = int(res["step"].nunique())
