@@ -171,3 +171,19 @@ def test_bad_options_exit_2(tmp_path, capsys, options, expected):
     assert main([str(CASE0), "--out", str(tmp_path), *options]) == 2
     assert expected in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_soc_stays_within_its_bounds_exactly(tmp_path):
+    """Case II, look-ahead-billing, K = 4, two days: the feasible actions emptied the
+    long-term store to -3.5e-18 kWh by rounding, which failed the setpoint schema in the
+    export (soc_kwh ≥ 0). The SoC is kept within [soc_min, soc_max] exactly."""
+    case2 = CASE0.with_name("case2.yaml")
+    args = ["--mode", "rec-keys", "--policy", "look-ahead-billing", "--horizon", "4"]
+    code = main([str(case2), *args, "--steps", "48", "--no-plots", "--out", str(tmp_path)])
+    assert code == 0
+    for path in (tmp_path / "case2" / "rec-keys" / "setpoints").glob("*.json"):
+        record = json.loads(path.read_text())
+        if record["soc_kwh"] is not None:
+            battery = record["battery"]
+            assert min(record["soc_kwh"]) >= battery["soc_min_kwh"]
+            assert max(record["soc_kwh"]) <= battery["soc_max_kwh"]

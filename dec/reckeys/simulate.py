@@ -145,7 +145,8 @@ def simulate(case: RecCase, policy: Policy, forecaster: Forecaster | None = None
                 info.setdefault(key, value)
         ch, dis = feasible_actions(case, soc, decision.charge_kwh, decision.discharge_kwh)
         charge[:, t], discharge[:, t] = ch, dis
-        soc = soc + eta_c * ch - dis / eta_d
+        # feasible actions keep the SoC within bounds up to a rounding error (-3e-18 kWh)
+        soc = np.clip(soc + eta_c * ch - dis / eta_d, arrays["soc_min_kwh"], arrays["soc_max_kwh"])
         soc_path[:, t] = soc
         net[battery, t] += dis - ch
         cons_meter[:, m] += np.maximum(-net[:, t], 0.0)
