@@ -4,7 +4,8 @@
 before any work starts; the command line turns it into exit code 2 with its message
 and no traceback. ``NotConverged`` carries the residual history of a distributed run
 that stopped at its round limit (exit code 3). ``SubproblemInfeasible`` names the
-agent or coordinator whose local problem has no solution.
+agent or coordinator whose local problem has no solution. ``SolverLimit`` says that
+a solver stopped at its time limit before it proved an optimum (exit code 3).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class SubproblemInfeasible(DecError):
         super().__init__(
             f"The subproblem of {owner} could not be solved (solver status: {status})."
         )
+
+
+class SolverLimit(DecError):
+    """A solver reached its time limit before proving an optimum: the input is valid."""
 
 
 class NotConverged(DecError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from dec.errors import DecError, InputError
+from dec.errors import DecError, InputError, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
 from dec.options import whole_number
 
@@ -190,8 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except DecError as err:
         # well-formed input the run cannot solve (an AC power flow that diverges at the
-        # scenario's operating point, an infeasible subproblem): nothing is written
+        # scenario's operating point, an infeasible subproblem), or a solver stopped at
+        # its time limit before it found an answer: nothing is written
         where = f" in {scenario.source}" if scenario is not None else ""
+        if isinstance(err, SolverLimit):
+            print(f"dec: not solved{where}: {err} No output was written.", file=sys.stderr)
+            return EXIT_NOT_CONVERGED
         print(
             f"dec: error{where}: {err} Check the scenario's data (loads, PV, storage, "
             "prices, source voltage); no output was written.",

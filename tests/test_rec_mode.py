@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import dec.rec as rec
+from dec.errors import SolverLimit
 from dec.options.rec_pricing import MODE_MIP_REL_GAP
 from dec.rec.scenario import read_section
 from dec.run import build_parser, main
@@ -244,9 +245,78 @@ def test_time_step_that_does_not_fit_the_timeseries_exits_2(tmp_path, capsys):
 
 
 def test_milps_stop_at_the_modes_time_limit(tmp_path, capsys, monkeypatch):
-    # a free market price makes the stage-2 MILP degenerate: HiGHS searched it for minutes;
-    # the mode's default time limit per MILP (here shortened) stops it with a clear message
+    # a free market price makes the MILPs degenerate: HiGHS searched them for minutes; the
+    # mode's default time limit per MILP (here shortened) stops a stage-1 MILP, whose cost
+    # would bound its member's in stage 2, with exit 3 and a message that blames no input
     monkeypatch.setattr("dec.rec.mode.MODE_TIME_LIMIT_S", 0.2)
     path = write_variant(tmp_path, lambda s: s.update(l_market_buy=0.0))
-    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots", "--steps", "16"]) == 2
-    assert "not solved to optimality (HiGHS status kTimeLimit)" in capsys.readouterr().err
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots", "--steps", "16"]) == 3
+    error = capsys.readouterr().err
+    assert "The stage 1 (meter " in error and "MILP reached the time limit of 0.2 s" in error
+    assert "The input is valid" in error and "Invalid input" not in error
+    assert "No output was written." in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def stage2_at_time_limit(monkeypatch):
+    """Every stage-2 MILP of a two-stage run ends as at HiGHS's time limit, 0.4 % open.
+
+    Its relax-and-round proof is skipped, and the full MILP's status is reported as
+    ``kTimeLimit`` with the solution HiGHS proved optimal: the kept "incumbent" is then
+    known, and the plumbing of a time-limited MILP is tested without a race against
+    the clock.
+    """
+    from dec.rec.highs import HighsDriver
+    from dec.rec.solve import ModelSolver
+
+    relax_and_round, solve = ModelSolver._relax_and_round, HighsDriver.solve
+
+    def no_proof(self, what, options):
+        if not self.bounded:
+            return relax_and_round(self, what, options)
+        self.driver.at_time_limit = True
+        return False, None
+
+    def at_time_limit(self, mode, fixed=None, options=None, start=None):
+        status = solve(self, mode, fixed, options, start)
+        if mode == "milp" and getattr(self, "at_time_limit", False) and status == "kOptimal":
+            self.mip_gap = 0.004
+            return "kTimeLimit"
+        return status
+
+    monkeypatch.setattr(ModelSolver, "_relax_and_round", no_proof)
+    monkeypatch.setattr(HighsDriver, "solve", at_time_limit)
+
+
+def test_stage2_milp_at_its_time_limit_ends_the_loop_with_its_solution(
+    tmp_path, capsys, monkeypatch, stage2_at_time_limit
+):
+    # the kept solution is a feasible two-stage schedule: the loop ends after the MILP,
+    # the run says it is not proven optimal (exit 3) and writes every output
+    code, out = run(tmp_path / "limit", "--steps", "16", "--no-plots")
+    assert code == 3
+    summary = check_invariants(out, 16)
+    assert summary["converged"] is False and summary["stop_criterion"] is None
+    assert summary["iterations"] == 1
+    assert (
+        "The stage 2 (pool) MILP reached the time limit of 120 s" in summary["time_limit_reached"]
+    )
+    assert "0.4 % above the proven bound" in summary["time_limit_reached"]
+    assert all(record["converged"] is False for record in members(out).values())
+    assert "NOT PROVEN OPTIMAL" in capsys.readouterr().out
+    # the first iteration of an unhindered loop: the same prices (they come from the
+    # forecasts) and the same optimum within the MIP gap (both are MILP solutions at
+    # that gap, not necessarily the same one)
+    monkeypatch.undo()
+    code, first = run(tmp_path / "first", "--steps", "16", "--no-plots", "--max-iter", "1")
+    reference = json.loads((first / "summary.json").read_text())
+    assert summary["lem_price_eur_per_kwh"] == reference["lem_price_eur_per_kwh"]
+    assert summary["objective"] == pytest.approx(reference["objective"], rel=MODE_MIP_REL_GAP)
+
+
+def test_stage2_milp_at_its_time_limit_raises_in_the_api(stage2_at_time_limit):
+    # dec.rec keeps the reference's contract: a MILP is 'Optimal' or raises
+    with pytest.raises(SolverLimit, match=r"stage 2 \(pool\) MILP reached the time limit of 5 s"):
+        backpack, _ = read_section(load_scenario(str(EXAMPLE)), steps=16)
+        rec.loop_pre_pool_mmr(backpack, timeout=5)

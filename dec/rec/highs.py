@@ -11,6 +11,7 @@ constraint duals are read as usual.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Literal
 
 import cvxpy as cp
@@ -22,6 +23,9 @@ from cvxpy.reductions.solvers.conic_solvers.highs_conif import dims_to_solver_di
 Mode = Literal["relaxed", "fixed", "milp"]
 
 _OPTIMAL = "kOptimal"
+_TIME_LIMIT = "kTimeLimit"
+#: HiGHS's primal solution status of a feasible solution (kSolutionStatusFeasible).
+_FEASIBLE = 2
 
 
 class HighsDriver:
@@ -32,6 +36,12 @@ class HighsDriver:
     problem
         A DPP problem whose boolean variables are the on/off decisions.
 
+    Attributes
+    ----------
+    mip_gap
+        Relative gap between the best solution and the bound of the last MILP solve
+        (HiGHS's ``mip_gap``; infinite without a solution), None before any.
+
     """
 
     def __init__(self, problem: cp.Problem):
@@ -40,6 +50,7 @@ class HighsDriver:
         self._shape: tuple[int, int] | None = None
         self._x: np.ndarray | None = None
         self._offsets: dict[int, int] = {}
+        self.mip_gap: float | None = None
 
     @property
     def last_solution(self) -> np.ndarray | None:
@@ -82,7 +93,8 @@ class HighsDriver:
         Returns
         -------
         str
-            HiGHS's model status name (``"kOptimal"`` when solved).
+            HiGHS's model status name (``"kOptimal"`` when solved). A MILP stopped at
+            its time limit (``"kTimeLimit"``) with a solution is unpacked too.
 
         """
         data, chain, inverse = self.problem.get_problem_data(cp.HIGHS)
@@ -102,7 +114,11 @@ class HighsDriver:
         start = time.perf_counter()
         highs.run()
         status = highs.getModelStatus().name
-        if status != _OPTIMAL:
+        found = highs.getInfo().primal_solution_status == _FEASIBLE
+        if mode == "milp":
+            self.mip_gap = float(highs.getInfo().mip_gap) if found else np.inf
+        incumbent = mode == "milp" and status == _TIME_LIMIT and found
+        if status != _OPTIMAL and not incumbent:
             return status
         if mode != "milp":
             self._basis, self._shape = highs.getBasis(), shape
@@ -116,7 +132,11 @@ class HighsDriver:
             "model_status": status,
             "run_time": time.perf_counter() - start,
         }
-        self.problem.unpack_results(results, chain, inverse)
+        with warnings.catch_warnings():
+            # cvxpy warns that a solution at a time limit "may be inaccurate": the
+            # caller knows (the status it gets back) and reports it
+            warnings.simplefilter("ignore", UserWarning)
+            self.problem.unpack_results(results, chain, inverse)
         return status
 
     def _lp(self, data: dict, mode: Mode, fixed: dict | None) -> highspy.HighsLp:

@@ -86,12 +86,16 @@ class LoopTrace:
         Stage-2 objective of each iteration, EUR.
     distances
         Smallest distance of each new price vector to the earlier ones (None first).
+    time_limit
+        Why the last stage-2 outputs are not proven optimal (a MILP kept at its time
+        limit, which ends a pre-delivery loop), else None.
 
     """
 
     prices: list[list[float]] = field(default_factory=list)
     objectives: list[float] = field(default_factory=list)
     distances: list[float | None] = field(default_factory=list)
+    time_limit: str | None = None
 
 
 def _offers(data: RecData, e_met: np.ndarray) -> tuple[list, list]:
@@ -124,6 +128,7 @@ def pre_delivery_loop(
     engine: Engine | None = None,
     trace: LoopTrace | None = None,
     max_iterations: int = MAX_ITERATIONS,
+    keep_incumbent: bool = False,
     **solver_options: Any,
 ) -> tuple[list[float], float | None, int, tuple[dict, list[dict]] | None]:
     """Run the iterative pre-delivery pricing algorithm.
@@ -142,6 +147,10 @@ def pre_delivery_loop(
         Filled with every iteration's prices, objective and distance when given.
     max_iterations
         MILPs solved at most (20 in the reference).
+    keep_incumbent
+        A stage-2 MILP that reaches its time limit with a solution keeps it and ends
+        the loop (criterion None, the reason in ``trace.time_limit``) instead of raising
+        :class:`~dec.errors.SolverLimit`.
     solver_options
         ``time_limit_s``, ``mip_rel_gap`` for :class:`~dec.rec.solve.ModelSolver`.
 
@@ -150,14 +159,16 @@ def pre_delivery_loop(
     tuple
         ``(best_l_lem, criterion, iterations, (stage2, stage1_list))``: the prices of
         the best objective, the stopping distance rounded to 3 decimals (None when the
-        loop stopped at ``max_iterations``), the number of MILPs solved and the
-        two-stage outputs of the best iteration.
+        loop stopped at ``max_iterations`` or at a time limit), the number of MILPs
+        solved and the two-stage outputs of the best iteration.
 
     """
     data = parse_collective(backpack, market)
     stage1 = solve_stage_one(data, engine, **solver_options)
     c_ind = [out["c_ind"] for out in stage1]
-    solver = CollectiveSolver(data, market, bounded=True, **solver_options)
+    solver = CollectiveSolver(
+        data, market, bounded=True, keep_incumbent=keep_incumbent, **solver_options
+    )
     e_met = data.e_c - data.e_g
     l_lem = [START_PRICE] * data.n_steps
     history: list[list[float]] = []
@@ -167,6 +178,8 @@ def pre_delivery_loop(
     while True:
         if objective < best_objective:
             best_objective, best_l_lem, best_result = objective, list(l_lem), result
+        if solver.time_limit_reached is not None:
+            break
         stop = False
         distances = []
         for previous in history:
@@ -192,8 +205,10 @@ def pre_delivery_loop(
             trace.objectives.append(objective)
     if best_result is None:  # no objective below START_BEST: keep the last iteration
         best_l_lem, best_result = list(l_lem), result
-    if iterations > max_iterations:
-        return best_l_lem, None, max_iterations, best_result
+    if trace is not None:
+        trace.time_limit = solver.time_limit_reached
+    if iterations > max_iterations or solver.time_limit_reached is not None:
+        return best_l_lem, None, min(iterations, max_iterations), best_result
     return best_l_lem, round(criterion, 3), iterations, best_result
 
 
@@ -202,9 +217,14 @@ def post_delivery_loop(
     market: Market,
     pricing: PricingFunc,
     trace: LoopTrace | None = None,
+    keep_incumbent: bool = False,
     **solver_options: Any,
 ) -> tuple[list[float], tuple[dict, list[dict]]]:
     """Run the post-delivery pricing algorithm (two passes, no convergence test).
+
+    ``keep_incumbent``: a stage-2 MILP that reaches its time limit with a solution
+    keeps it (the reason in ``trace.time_limit``) instead of raising
+    :class:`~dec.errors.SolverLimit`.
 
     Returns
     -------
@@ -215,11 +235,14 @@ def post_delivery_loop(
     """
     data = parse_collective(backpack, market, assets=False)
     stage1 = post_stage_one(data)
-    solver = CollectiveSolver(data, market, bounded=True, measured=True, **solver_options)
+    solver = CollectiveSolver(
+        data, market, bounded=True, measured=True, keep_incumbent=keep_incumbent, **solver_options
+    )
     l_lem = _price(data, data.e_c - data.e_g, pricing)
     stage2 = solver.solve(l_lem, [out["c_ind"] for out in stage1])
     if trace is not None:
         trace.prices.append(l_lem)
         trace.objectives.append(stage2["obj_value"])
+        trace.time_limit = solver.time_limit_reached
     final = _price(data, _net_loads(stage2, data), pricing)
     return final, (post_outputs(stage2, market), stage1)

@@ -5,7 +5,8 @@ then ``generate_outputs()``.
 
 The backpack is validated when the object is created (``ValueError`` naming the
 meter and field). ``solve_milp`` raises :class:`~dec.errors.InfeasibleError` (a
-``ValueError``) when HiGHS does not prove optimality, instead of leaving an empty
+``ValueError``) when the problem has no solution, and :class:`~dec.errors.SolverLimit`
+when HiGHS reaches ``timeout`` before proving an optimum, instead of leaving an empty
 output. ``solver`` is ignored (HiGHS); ``timeout`` (s) and ``mipgap`` go to HiGHS.
 """
 

@@ -6,6 +6,12 @@ two passes; MMR, SDR/SDRC, pool crossing value, or dual prices) with the two-sta
 MILP (no member pays more than alone), and returns per-member schedules and costs,
 tables and plots. The single-stage optimum of the same prices (the community cost
 without the members' guarantees) is the centralized reference of the summary.
+
+A stage-2 MILP that reaches its time limit keeps HiGHS's best solution (a feasible
+schedule: every member's cost bound holds) and ends a pre-delivery loop with its best
+iteration so far: the run is then not converged (exit code 3) and the summary's
+``time_limit_reached`` says why. A stage-1 or dual-price MILP that reaches it stops
+the run (:class:`~dec.errors.SolverLimit`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
-from dec.errors import InputError
+from dec.errors import InputError, SolverLimit
 from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
@@ -42,7 +48,7 @@ class Outcome:
     iterations: int
     criterion: float | None
     converged: bool
-    objective_centralized: float
+    objective_centralized: float | None
     trace: LoopTrace = field(default_factory=LoopTrace)
 
 
@@ -76,9 +82,12 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
         single = CollectiveSolver(data, "pool", bounded=False, **solver_options)
         l_lem = single.solve(np.zeros(data.n_steps))["dual_prices"]
         stage1 = solve_stage_one(data, engine, **solver_options) if pre else post_stage_one(data)
-        two_stage = CollectiveSolver(data, "pool", bounded=True, measured=not pre, **solver_options)
+        two_stage = CollectiveSolver(
+            data, "pool", bounded=True, measured=not pre, keep_incumbent=True, **solver_options
+        )
         stage2 = two_stage.solve(l_lem, [out["c_ind"] for out in stage1])
         stage2 = stage2 if pre else post_outputs(stage2, "pool")
+        trace.time_limit = two_stage.time_limit_reached
         iterations, criterion, converged = 1, None, True
     else:
         pricing = pricing_function(
@@ -92,15 +101,26 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
                 engine=engine,
                 trace=trace,
                 max_iterations=options.max_iterations,
+                keep_incumbent=True,
                 **solver_options,
             )
             converged = criterion is not None
         else:
             l_lem, (stage2, stage1) = post_delivery_loop(
-                backpack, options.market, pricing, trace=trace, **solver_options
+                backpack,
+                options.market,
+                pricing,
+                trace=trace,
+                keep_incumbent=True,
+                **solver_options,
             )
             iterations, criterion, converged = 1, None, True
+    converged = converged and trace.time_limit is None
     centralized = CollectiveSolver(data, options.market, bounded=False, **solver_options)
+    try:
+        objective_centralized = centralized.solve(l_lem)["obj_value"]
+    except SolverLimit:
+        objective_centralized = None  # the reference only: the run's own results stand
     return Outcome(
         l_lem=np.round(np.asarray(l_lem, dtype=float), 9).tolist(),
         stage2=stage2,
@@ -108,7 +128,7 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
         iterations=iterations,
         criterion=criterion,
         converged=converged,
-        objective_centralized=centralized.solve(l_lem)["obj_value"],
+        objective_centralized=objective_centralized,
         trace=trace,
     )
 
@@ -165,9 +185,8 @@ def build_result(
     alone = float(table.cost_alone.sum())
     rec = float(table.cost_rec.sum())
     objective = float(outcome.stage2["obj_value"])
-    gap = (objective - outcome.objective_centralized) / max(
-        1e-9, abs(outcome.objective_centralized)
-    )
+    reference = outcome.objective_centralized
+    gap = None if reference is None else (objective - reference) / max(1e-9, abs(reference))
     savings = table.cost_alone.sum(axis=1) - table.cost_rec.sum(axis=1)
     summary = {
         "scenario": name,
@@ -200,6 +219,7 @@ def build_result(
         "internal_energy_kwh": float(table.bought.sum()),
         "retailer_import_kwh": float((table.supply_retail + table.supply_market).sum()),
         "retailer_export_kwh": float((table.surplus_retail + table.surplus_market).sum()),
+        "time_limit_reached": outcome.trace.time_limit,
     }
     console: list[tuple[str, Any]] = [
         ("members", data.n_meters),
@@ -209,7 +229,10 @@ def build_result(
         ),
         ("iterations (stop criterion)", f"{outcome.iterations} ({outcome.criterion})"),
         ("community cost, two-stage (EUR)", f"{objective:.3f}"),
-        ("community cost, single-stage optimum (EUR)", f"{outcome.objective_centralized:.3f}"),
+        (
+            "community cost, single-stage optimum (EUR)",
+            None if reference is None else f"{reference:.3f}",
+        ),
         ("energy bought inside the REC (kWh)", f"{summary['internal_energy_kwh']:.3f}"),
     ]
     console += [
@@ -222,6 +245,8 @@ def build_result(
         ("TOTAL: cost alone -> in the REC (EUR)", f"{alone:9.3f} -> {rec:9.3f}"),
         ("community benefit (EUR)", f"{alone - rec:.3f}"),
     ]
+    if outcome.trace.time_limit is not None:
+        console.append(("NOT PROVEN OPTIMAL", "a stage-2 MILP reached its time limit"))
     title = f"{name}: {options.timeframe}-delivery {options.market}, {options.mechanism}"
     return RunResult(
         scenario=name,

@@ -121,10 +121,11 @@ def dual_post_pool(
 # Twelve functions: loop_{pre,post}_{pool,bilateral}_{mmr,sdr,crossing_value}. Each takes the
 # backpack and the reference's options (``for_testing``, the mechanism's parameters,
 # ``solver``) plus ``engine`` (where stage 1 runs), ``mipgap`` (HiGHS's relative MIP gap;
-# default 1e-6, the reference's classes use 1e-3) and ``timeout`` (s per MILP). Pre-delivery
-# loops return ``(best_l_lem, criterion, iterations, (stage2, stage1_list))`` (see
-# :func:`dec.rec.loops.pre_delivery_loop`), post-delivery ones ``(l_lem, (stage2,
-# stage1_list))`` (see :func:`dec.rec.loops.post_delivery_loop`).
+# default 1e-6, the reference's classes use 1e-3) and ``timeout`` (s per MILP; a MILP that
+# reaches it raises dec.errors.SolverLimit). Pre-delivery loops return ``(best_l_lem,
+# criterion, iterations, (stage2, stage1_list))`` (see :func:`dec.rec.loops.pre_delivery_loop`),
+# post-delivery ones ``(l_lem, (stage2, stage1_list))`` (see
+# :func:`dec.rec.loops.post_delivery_loop`).
 
 Timeframe = Literal["pre", "post"]
 _NAMES = {

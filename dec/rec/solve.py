@@ -29,7 +29,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from dec.errors import InfeasibleError
+from dec.errors import InfeasibleError, SolverLimit
 from dec.rec.data import RecData
 from dec.rec.highs import HighsDriver
 from dec.rec.model import Kind, RecModel, build_model
@@ -137,6 +137,16 @@ class ModelSolver:
         HiGHS time limit of a MILP solve (None: none).
     mip_rel_gap
         Relative optimality tolerance (None: :data:`MIP_REL_GAP`).
+    keep_incumbent
+        A MILP that reaches the time limit with a solution keeps it (its binaries fixed
+        in the LP, the reason in :attr:`time_limit_reached`) instead of raising
+        :class:`~dec.errors.SolverLimit`.
+
+    Attributes
+    ----------
+    time_limit_reached
+        Why the last solve's values are not proven optimal (a MILP kept at its time
+        limit), else None.
 
     """
 
@@ -147,8 +157,11 @@ class ModelSolver:
         bounded: bool = False,
         time_limit_s: float | None = None,
         mip_rel_gap: float | None = None,
+        keep_incumbent: bool = False,
     ):
         self.data = data
+        self.keep_incumbent = keep_incumbent
+        self.time_limit_reached: str | None = None
         self.kind = kind
         self.bounded = bounded
         self.gap = MIP_REL_GAP if mip_rel_gap is None else float(mip_rel_gap)
@@ -179,6 +192,8 @@ class ModelSolver:
         ------
         InfeasibleError
             If the problem is infeasible or HiGHS does not reach optimality.
+        SolverLimit
+            If the MILP reaches the time limit before HiGHS proves an optimum.
 
         """
         model = self.model
@@ -193,6 +208,7 @@ class ModelSolver:
         if parameters == self._last_parameters:
             return model
         self._last_parameters = None
+        self.time_limit_reached = None
         self._solve(what)
         self._last_parameters = parameters
         return model
@@ -214,11 +230,32 @@ class ModelSolver:
                 f"The {what} MILP has no solution; check the meters' data (power limits, "
                 "storage limits and initial energy)."
             )
-        if status != _OPTIMAL or not self._fixed(_rounded_binaries(model, self.driver)[0]):
+        if status == "kTimeLimit":
+            if not (self.keep_incumbent and np.isfinite(self.driver.mip_gap)):
+                raise SolverLimit(self._limit_message(what))
+            self.time_limit_reached = self._limit_message(what)
+        if status not in (_OPTIMAL, "kTimeLimit") or not self._fixed(
+            _rounded_binaries(model, self.driver)[0]
+        ):
             raise InfeasibleError(
                 f"The {what} MILP was not solved to optimality (HiGHS status {status}); "
                 "check the meters' data or allow more time."
             )
+
+    def _limit_message(self, what: str) -> str:
+        """Say that the ``what`` MILP stopped at the time limit, and how far it got."""
+        gap = self.driver.mip_gap
+        found = (
+            f"its best solution was {100 * gap:.3g} % above the proven bound"
+            if gap is not None and np.isfinite(gap)
+            else "it had found no solution yet"
+        )
+        return (
+            f"The {what} MILP reached the time limit of {self.time_limit_s:g} s before "
+            f"HiGHS proved an optimum within the relative gap {self.gap:g} ({found}). "
+            "The input is valid: allow more time or a larger gap (the rec-pricing "
+            "options --lem-time-limit and --lem-mip-gap; timeout and mipgap in dec.rec)."
+        )
 
     def _relax_and_round(self, what: str, options: dict) -> tuple[bool, np.ndarray | None]:
         """Try to prove an optimum from the LP relaxation (steps 1-3 of the module).

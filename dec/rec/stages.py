@@ -150,7 +150,14 @@ class CollectiveSolver:
         The stage-1 costs come from measured data (post-delivery); their bounds are
         rounded like the reference rounds those (see :func:`~dec.rec.model.round_up`).
     solver_options
-        ``time_limit_s``, ``mip_rel_gap`` for :class:`~dec.rec.solve.ModelSolver`.
+        ``time_limit_s``, ``mip_rel_gap``, ``keep_incumbent`` for
+        :class:`~dec.rec.solve.ModelSolver`.
+
+    Attributes
+    ----------
+    time_limit_reached
+        Why the last :meth:`solve`'s outputs are not proven optimal (a MILP kept at its
+        time limit, with ``keep_incumbent``), else None.
 
     """
 
@@ -168,6 +175,7 @@ class CollectiveSolver:
         self.solver = ModelSolver(data, kind, bounded=bounded, **solver_options)
         #: Meters whose bound has been enforced so far.
         self.active = np.zeros(data.n_meters, dtype=bool)
+        self.time_limit_reached: str | None = None
 
     def solve(
         self, l_lem: Sequence[float] | np.ndarray, c_ind: Sequence[float] | None = None
@@ -182,18 +190,25 @@ class CollectiveSolver:
         """
         l_lem = np.asarray(l_lem, dtype=float)
         what = f"stage 2 ({self.kind})"
+        self.time_limit_reached = None
         if not self.solver.bounded:
-            model = self.solver.solve(what, l_lem)
+            model = self._solve(what, l_lem)
             return self._outputs(model, tidy(model, read_values(model)), l_lem, None)
         c_ind_arr = np.asarray(c_ind, dtype=float)
         bound = np.array([round_up(c, numpy_halves=self.measured) for c in c_ind_arr])
         while True:
-            model = self.solver.solve(what, l_lem, np.where(self.active, bound, INACTIVE_BOUND))
+            model = self._solve(what, l_lem, np.where(self.active, bound, INACTIVE_BOUND))
             vals = tidy(model, read_values(model))
             over = member_costs(model, vals, l_lem) > bound + BOUND_TOLERANCE
             if not (over & ~self.active).any():
                 return self._outputs(model, vals, l_lem, (c_ind_arr, bound))
             self.active |= over
+
+    def _solve(self, what: str, l_lem: np.ndarray, bound: np.ndarray | None = None) -> RecModel:
+        """Solve once; remember the first time limit reached in this :meth:`solve`."""
+        model = self.solver.solve(what, l_lem, bound)
+        self.time_limit_reached = self.time_limit_reached or self.solver.time_limit_reached
+        return model
 
     def _outputs(self, model: RecModel, vals: dict, l_lem: np.ndarray, bounds) -> dict[str, Any]:
         dual = dual_prices(model) if self.kind == "pool" else None
