@@ -106,6 +106,19 @@ def test_missing_timestamps_exit_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_profile_column_named_twice_exits_2(tmp_path, capsys):
+    # pandas would rename the second 'PV' to 'PV.1' and the run would use the first
+    full = pd.read_csv(PROFILES, nrows=200)
+    lines = full[["time", "PV", "PV"]].to_csv(index=False)
+    (tmp_path / "pv.csv").write_text(lines)
+    path = scenario(tmp_path, pv={"kwp": 10, "column": "PV", "file": str(tmp_path / "pv.csv")})
+    assert main([path, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"Invalid input in {tmp_path / 'pv.csv'}: The profile file names the column(s)" in err
+    assert "['PV'] more than once" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_group_identical_must_be_a_boolean(tmp_path, capsys):
     path = scenario(tmp_path, mpc={"window_h": 36, "apply_h": 12, "group_identical": "yes"})
     assert main([path, "--out", str(tmp_path)]) == 2

@@ -52,6 +52,15 @@ def test_profile_with_23_rows(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_profile_column_named_twice(tmp_path, capsys):
+    loads = pd.read_csv(INPUT_DIR / "cluster_medians.csv")
+    loads.columns = ["Hour", "Cluster_0", "Cluster_0", "Cluster_1"]
+    code, err = _run(tmp_path, _write(tmp_path, _scenario(), loads), capsys)
+    assert code == 2
+    assert "loads.csv: The load profile file names the column(s) ['Cluster_0'] more" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_negative_load(tmp_path, capsys):
     loads = pd.read_csv(INPUT_DIR / "cluster_medians.csv")
     loads.loc[5, "Cluster_0"] = -1.5

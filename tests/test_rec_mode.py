@@ -238,6 +238,19 @@ def test_broken_timeseries_file_exits_2(tmp_path, capsys, edit, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_timeseries_column_named_twice_exits_2(tmp_path, capsys):
+    table = pd.read_csv(EXAMPLE.parent / "rec12_timeseries.csv")
+    columns = list(table.columns)
+    columns[3] = columns[2]  # h01_load twice, h02_load's values under its name
+    table.set_axis(columns, axis=1).to_csv(tmp_path / "twice.csv", index=False)
+    path = write_variant(tmp_path, lambda s: s.update(timeseries=str(tmp_path / "twice.csv")))
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    error = capsys.readouterr().err
+    assert f"The timeseries file {str(tmp_path / 'twice.csv')!r} names the column(s)" in error
+    assert "['h01_load'] more than once" in error and str(path) in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_time_step_that_does_not_fit_the_timeseries_exits_2(tmp_path, capsys):
     path = write_variant(tmp_path, lambda s: s.update(delta_t=1.0))
     assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dec.csv_input import read_table
 from dec.errors import InputError
 
 TIME_COLUMN = "time"
@@ -107,10 +108,7 @@ def read_profile_table(path: Path) -> ProfileTable:
     """
     if not path.is_file():
         raise InputError(f"The profile file {str(path)!r} does not exist.")
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"The profile file cannot be read as CSV: {err}.", str(path)) from None
+    frame = read_table(path, "profile")
     if TIME_COLUMN not in frame.columns:
         raise InputError(
             f"The profile file has no '{TIME_COLUMN}' column (found: "

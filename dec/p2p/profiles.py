@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.validation import Problems
 
@@ -46,12 +47,7 @@ def read_profiles(path: Path, kind: str) -> pd.DataFrame:
     source = str(path)
     if not Path(path).is_file():
         raise InputError(f"The {kind} profile file does not exist.", source)
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(
-            f"The {kind} profile file is not a readable CSV table ({err}).", source
-        ) from None
+    frame = read_table(Path(path), f"{kind} profile", source)
     problems = Problems(source)
     if HOUR_COLUMN not in frame.columns:
         problems.add(f"Column '{HOUR_COLUMN}' is missing; found columns {list(frame.columns)}.")

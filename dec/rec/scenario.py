@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.options.rec_pricing import MECHANISMS
 from dec.rec.data import Market, n_steps
@@ -125,12 +126,7 @@ def _columns(scenario: Scenario, section: Mapping[str, Any]) -> pd.DataFrame | N
         raise InputError(
             f"Field 'timeseries' names {str(file)!r}, which does not exist.", scenario.source
         )
-    try:
-        return pd.read_csv(file)
-    except (ValueError, pd.errors.ParserError) as err:
-        raise InputError(
-            f"The timeseries file {str(file)!r} is not a CSV table: {err}.", scenario.source
-        ) from None
+    return read_table(file, "timeseries", scenario.source)
 
 
 class _Series:
