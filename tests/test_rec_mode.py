@@ -251,6 +251,20 @@ def test_timeseries_column_named_twice_exits_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_timeseries_rows_out_of_order_exit_2(tmp_path, capsys):
+    # the rows are the steps: two swapped rows would swap two steps' loads and prices
+    table = pd.read_csv(EXAMPLE.parent / "rec12_timeseries.csv")
+    table.iloc[[10, 11]] = table.iloc[[11, 10]].to_numpy()
+    table.to_csv(tmp_path / "swapped.csv", index=False)
+    path = write_variant(tmp_path, lambda s: s.update(timeseries=str(tmp_path / "swapped.csv")))
+    assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    error = capsys.readouterr().err
+    assert "Column 'step' of the timeseries file" in error
+    assert "rows [10, 11] hold [11, 10] (expected [10, 11])" in error
+    assert "Column 'time_h'" in error and "rows [10, 11] hold [2.75, 2.5]" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_time_step_that_does_not_fit_the_timeseries_exits_2(tmp_path, capsys):
     path = write_variant(tmp_path, lambda s: s.update(delta_t=1.0))
     assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 2

@@ -6,7 +6,8 @@ The section holds the backpack's fields (``delta_t``, ``horizon``, ``l_extra``,
 ``max_p``, ``btm_storage``) and the run options (``timeframe``, ``market``,
 ``mechanism``, ``pruned``, ``divider``, ``compensation``). A per-step field is a
 number (the same every step), a list, or the name of a column of the CSV file given
-by ``timeseries`` (one row per step). For bilateral markets ``l_grid`` may also be a
+by ``timeseries`` (one row per step, in order: its optional ``step`` column counts
+0, 1, ... and ``time_h`` is step × ``delta_t``). For bilateral markets ``l_grid`` may also be a
 mapping ``{n: {m: value}}``; a single value applies to every pair.
 """
 
@@ -166,6 +167,24 @@ class _Series:
         return value
 
 
+def _check_step_columns(table: pd.DataFrame, delta_t: float, name: str, problems: Problems) -> None:
+    """Check that the optional ``step`` and ``time_h`` columns count the rows in order."""
+    expected = {"step": np.arange(len(table)), "time_h": np.arange(len(table)) * delta_t}
+    for column, values in expected.items():
+        if column not in table.columns:
+            continue
+        found = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        wrong = np.flatnonzero(~(np.abs(found - values) <= 1e-6 * max(1.0, delta_t)))
+        if wrong.size:
+            problems.add(
+                f"Column '{column}' of the timeseries file {name!r} must be "
+                f"{'0, 1, 2, ...' if column == 'step' else 'step × delta_t (h)'} with one row "
+                f"per step in order; rows {wrong[:5].tolist()} hold "
+                f"{table[column].iloc[wrong[:5]].tolist()} (expected "
+                f"{np.round(values[wrong[:5]], 9).tolist()})."
+            )
+
+
 def read_section(
     scenario: Scenario,
     steps: int | None = None,
@@ -219,6 +238,8 @@ def read_section(
             f"The timeseries file {section['timeseries']!r} has {len(table)} rows; 'horizon' "
             f"({horizon} h) over 'delta_t' ({delta_t} h) needs one row per step: {length}."
         )
+    elif table is not None:
+        _check_step_columns(table, delta_t, section["timeseries"], problems)
     if steps is not None:
         if steps < 1 or steps > length:
             raise InputError(
