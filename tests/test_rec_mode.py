@@ -347,3 +347,31 @@ def test_stage2_milp_at_its_time_limit_raises_in_the_api(stage2_at_time_limit):
     with pytest.raises(SolverLimit, match=r"stage 2 \(pool\) MILP reached the time limit of 5 s"):
         backpack, _ = read_section(load_scenario(str(EXAMPLE)), steps=16)
         rec.loop_pre_pool_mmr(backpack, timeout=5)
+
+
+def test_time_limit_bounds_the_whole_solve_of_a_milp(monkeypatch):
+    # the relaxation and the restricted MILP come out of the time limit: the full MILP
+    # gets what is left, so a MILP solve ends after the limit, not after twice the limit
+    import time
+
+    from dec.rec.data import parse_collective
+    from dec.rec.highs import HighsDriver
+    from dec.rec.solve import ModelSolver
+
+    backpack, _ = read_section(load_scenario(str(EXAMPLE)), steps=16)
+    solver = ModelSolver(parse_collective(backpack, "pool"), "pool", time_limit_s=5.0)
+    limits, solve = [], HighsDriver.solve
+
+    def slow_proof(self, what, options):
+        time.sleep(1.0)
+        return False, None
+
+    def recorded(self, mode, fixed=None, options=None, start=None):
+        limits.append((mode, (options or {}).get("time_limit")))
+        return solve(self, mode, fixed, options, start)
+
+    monkeypatch.setattr(ModelSolver, "_relax_and_round", slow_proof)
+    monkeypatch.setattr(HighsDriver, "solve", recorded)
+    solver.solve("stage 2 (pool)", np.zeros(16))
+    milp_limits = [limit for mode, limit in limits if mode == "milp"]
+    assert len(milp_limits) == 1 and 0.0 < milp_limits[0] <= 4.0

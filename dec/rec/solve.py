@@ -24,6 +24,7 @@ shadow prices of the pool balance with the binaries at the optimum).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cvxpy as cp
@@ -134,7 +135,7 @@ class ModelSolver:
     bounded
         With the per-meter cost bounds of a two-stage second stage.
     time_limit_s
-        HiGHS time limit of a MILP solve (None: none).
+        Time limit of a MILP solve, s: its LPs and MILPs together (None: none).
     mip_rel_gap
         Relative optimality tolerance (None: :data:`MIP_REL_GAP`).
     keep_incumbent
@@ -220,9 +221,12 @@ class ModelSolver:
         options: dict[str, Any] = {"mip_rel_gap": self.gap}
         if self.time_limit_s is not None:
             options["time_limit"] = float(self.time_limit_s)
+        began = time.perf_counter()
         proved, start = self._relax_and_round(what, options)
         if proved:
             return
+        if self.time_limit_s is not None:  # the limit is for the whole solve
+            options["time_limit"] = max(0.0, self.time_limit_s - (time.perf_counter() - began))
         start = previous if start is None else start
         status = self.driver.solve("milp", options=options, start=start)
         if status == "kInfeasible":
@@ -280,13 +284,16 @@ class ModelSolver:
             start = self.driver.last_solution
         if not any(free.any() for free in conflicts.values()):
             return False, start
-        if self.driver.solve("milp", self._free(guess, conflicts), options, start) == _OPTIMAL:
+        status = self.driver.solve("milp", self._free(guess, conflicts), options, start)
+        if status == _OPTIMAL:
             start = self.driver.last_solution
             if (
                 self._fixed(_rounded_binaries(model, self.driver)[0])
                 and model.problem.value <= lower + tolerance
             ):
                 return True, None
+        elif status == "kTimeLimit" and np.isfinite(self.driver.mip_gap):
+            start = self.driver.last_solution  # its best solution, feasible for the MILP
         return False, start
 
     def _free(self, guess: dict[str, np.ndarray], free: dict[str, np.ndarray]) -> dict:
