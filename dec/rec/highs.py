@@ -24,8 +24,7 @@ Mode = Literal["relaxed", "fixed", "milp"]
 
 _OPTIMAL = "kOptimal"
 _TIME_LIMIT = "kTimeLimit"
-#: HiGHS's primal solution status of a feasible solution (kSolutionStatusFeasible).
-_FEASIBLE = 2
+_FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
 
 
 class HighsDriver:
