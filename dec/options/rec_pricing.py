@@ -64,5 +64,6 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--lem-time-limit",
         type=float,
         default=None,
-        help=f"HiGHS time limit per MILP in seconds; default {MODE_TIME_LIMIT_S:g}",
+        help=f"time limit per MILP solve in seconds, default {MODE_TIME_LIMIT_S:g}; a stage-2 "
+        "MILP stopped by it keeps HiGHS's best schedule and the run exits 3",
     )
