@@ -22,8 +22,8 @@ from cvxpy.reductions.solvers.conic_solvers.highs_conif import dims_to_solver_di
 
 Mode = Literal["relaxed", "fixed", "milp"]
 
-_OPTIMAL = "kOptimal"
-_TIME_LIMIT = "kTimeLimit"
+#: HiGHS model status names :meth:`HighsDriver.solve` returns.
+OPTIMAL, TIME_LIMIT = "kOptimal", "kTimeLimit"
 _FEASIBLE = int(highspy.SolutionStatus.kSolutionStatusFeasible)
 
 
@@ -116,8 +116,8 @@ class HighsDriver:
         found = highs.getInfo().primal_solution_status == _FEASIBLE
         if mode == "milp":
             self.mip_gap = float(highs.getInfo().mip_gap) if found else np.inf
-        incumbent = mode == "milp" and status == _TIME_LIMIT and found
-        if status != _OPTIMAL and not incumbent:
+        incumbent = mode == "milp" and status == TIME_LIMIT and found
+        if status != OPTIMAL and not incumbent:
             return status
         if mode != "milp":
             self._basis, self._shape = highs.getBasis(), shape

@@ -32,7 +32,7 @@ import numpy as np
 
 from dec.errors import InfeasibleError, SolverLimit
 from dec.rec.data import RecData
-from dec.rec.highs import HighsDriver
+from dec.rec.highs import OPTIMAL, TIME_LIMIT, HighsDriver
 from dec.rec.model import Kind, RecModel, build_model
 
 #: Relative optimality tolerance (HiGHS's MIP gap, and of the relax-round-verify proof).
@@ -44,7 +44,6 @@ DECIMALS = 9
 #: model's tie-break cost.
 DUAL_DECIMALS = 5
 
-_OPTIMAL = "kOptimal"
 #: Energies below this are zero when the relaxation is checked against rounded binaries, kWh.
 _EPS_KWH = 1e-7
 
@@ -234,11 +233,11 @@ class ModelSolver:
                 f"The {what} MILP has no solution; check the meters' data (power limits, "
                 "storage limits and initial energy)."
             )
-        if status == "kTimeLimit":
+        if status == TIME_LIMIT:
             if not (self.keep_incumbent and np.isfinite(self.driver.mip_gap)):
                 raise SolverLimit(self._limit_message(what))
             self.time_limit_reached = self._limit_message(what)
-        if status not in (_OPTIMAL, "kTimeLimit") or not self._fixed(
+        if status not in (OPTIMAL, TIME_LIMIT) or not self._fixed(
             _rounded_binaries(model, self.driver)[0]
         ):
             raise InfeasibleError(
@@ -269,7 +268,7 @@ class ModelSolver:
         """
         model = self.model
         status = self.driver.solve("relaxed")
-        if status != _OPTIMAL:
+        if status != OPTIMAL:
             raise InfeasibleError(
                 f"The {what} MILP has no solution (its LP relaxation ended with {status}); "
                 "check the meters' data (power limits, storage limits and initial energy)."
@@ -285,14 +284,14 @@ class ModelSolver:
         if not any(free.any() for free in conflicts.values()):
             return False, start
         status = self.driver.solve("milp", self._free(guess, conflicts), options, start)
-        if status == _OPTIMAL:
+        if status == OPTIMAL:
             start = self.driver.last_solution
             if (
                 self._fixed(_rounded_binaries(model, self.driver)[0])
                 and model.problem.value <= lower + tolerance
             ):
                 return True, None
-        elif status == "kTimeLimit" and np.isfinite(self.driver.mip_gap):
+        elif status == TIME_LIMIT and np.isfinite(self.driver.mip_gap):
             start = self.driver.last_solution  # its best solution, feasible for the MILP
         return False, start
 
@@ -308,7 +307,7 @@ class ModelSolver:
     def _fixed(self, binaries: dict[str, np.ndarray]) -> bool:
         """Solve the LP with the binaries fixed; True when it is solved to optimality."""
         values = {self.model.binaries.variables[k]: v for k, v in binaries.items()}
-        return self.driver.solve("fixed", values) == _OPTIMAL
+        return self.driver.solve("fixed", values) == OPTIMAL
 
 
 def dual_prices(model: RecModel) -> np.ndarray:
