@@ -54,6 +54,9 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
         validate(record, "setpoint", result.mode)
     summary = to_jsonable(result.summary)
     validate(summary, "summary", result.mode)
+    documents = {name: to_jsonable(doc) for name, doc in result.documents.items()}
+    for name, document in documents.items():
+        validate(document, name, result.mode)
 
     written = set()
     for record in records:
@@ -64,7 +67,7 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
         for stale in setpoint_dir.glob("*.json"):
             if stale.name not in written:
                 stale.unlink()
-    for name, document in result.documents.items():
+    for name, document in documents.items():
         write_json(out / f"{name}.json", document)
     for name, frame in result.tables.items():
         write_csv(out / f"{name}.csv", frame)

@@ -30,9 +30,12 @@ def _files(out: Path) -> tuple[dict, list[dict]]:
     return summary, records
 
 
-def _ac_vmax_from_json(feeder_id: str, records: list[dict]) -> float:
-    """Apply the written setpoints to a freshly built feeder and run the AC power flow."""
-    net = feeders.load(feeder_id).net
+def _ac_vmax_from_json(feeder_id: str, records: list[dict], knobs: dict) -> float:
+    """Apply the written setpoints to a freshly built feeder and run the AC power flow.
+
+    The feeder is rebuilt from its id and the knobs the summary records.
+    """
+    net = feeders.load(feeder_id, **knobs).net
     for rec in records:
         table, index = rec["element"]["table"], rec["element"]["index"]
         net[table].at[index, "p_mw"] = rec["p_setpoint_kw"] / 1000.0
@@ -52,7 +55,8 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
     assert summary["n_agents"] == len(records) == len(feeders.load(feeder_id).agents_of_type("pv"))
     assert summary["converged"] and all(r["converged"] for r in records)
     assert summary["vmax_pu_before"] > 1.05
-    assert _ac_vmax_from_json(feeder_id, records) <= AC_LIMIT_PU
+    assert summary["feeder_knobs"] == feeders.load(feeder_id).knobs
+    assert _ac_vmax_from_json(feeder_id, records, summary["feeder_knobs"]) <= AC_LIMIT_PU
     # the written net at its setpoints reproduces the reported AC voltages
     net = pp.from_json(str(out / "net_after.json"))
     pp.runpp(net, numba=False)
@@ -68,6 +72,7 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
     for name in ("voltage_profile", "curtailment", "residuals"):
         assert (out / f"{name}.png").stat().st_size > 10_000
     cim = json.loads((out / "cim_difference.json").read_text())
+    validate(cim, "cim_difference", "curtail")
     assert len(cim["messages"]) == len(records)
     first = cim["messages"][0]["input"]["message"]
     rec = next(r for r in records if r["agent_id"] == first["name"])
@@ -181,11 +186,16 @@ def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
     summary, records = _files(out)
     validate(summary, "summary", "curtail")
     assert summary["time_step_h"] == 0.25 and summary["n_steps"] == 3
+    assert summary["first_step"] == 47
     for rec in records:
         validate(rec, "setpoint", "curtail")
         assert rec["time_step_h"] == 0.25
         assert len(rec["p_setpoint_kw"]) == 3
     steps = pd.read_csv(out / "steps.csv")
+    assert steps["time_h"].tolist() == [11.75, 12.0, 12.25]  # quarter hours 47-49 of the day
+    assert summary["total_curtailment_kwh"] == pytest.approx(
+        steps["curtailment_kw"].sum() * 0.25, rel=1e-9
+    )
     assert (steps["vmax_pu_before"] > 1.035).all(), "every step needs curtailment"
     assert (steps["vmax_pu_after_ac"] <= 1.035 + 1e-3).all()
 
@@ -199,6 +209,22 @@ def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
         assert cur["reverse_differences"][0]["value"] == pytest.approx(
             prev["forward_differences"][0]["value"]
         )
+
+
+def test_scale_options_multiply_the_shapes_of_a_series(tmp_path):
+    """A step's loads are shape × nominal × --load-scale, its PV shape × kWp × --pv-scale."""
+    plain = _run(tmp_path / "a", "cigre_lv", "--steps", "1", "--first-step", "48", "--no-plots")
+    scaled = _run(
+        tmp_path / "b", "cigre_lv", "--steps", "1", "--first-step", "48", "--no-plots",
+        "--pv-scale", "0.5", "--load-scale", "2",
+    )  # fmt: skip
+    assert plain[0] == scaled[0] == 0
+    (s_plain, r_plain), (s_scaled, r_scaled) = _files(plain[1]), _files(scaled[1])
+    assert s_scaled["total_available_kw"] == pytest.approx(0.5 * s_plain["total_available_kw"])
+    for a, b in zip(r_plain, r_scaled, strict=True):
+        assert b["p_available_kw"][0] == pytest.approx(0.5 * a["p_available_kw"][0])
+    assert s_scaled["feeder_knobs"]["load_scale"] == 2.0
+    assert s_scaled["vmax_pu_before"] < s_plain["vmax_pu_before"]
 
 
 def test_compare_fairness_table_and_price_of_fairness(tmp_path):

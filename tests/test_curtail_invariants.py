@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from dec.curtail.metrics import jain_index
-from dec.curtail.problem import SCHEMES, CurtailProblem, CurtailSettings
+from dec.curtail.problem import (
+    SCHEMES,
+    ZERO_FRACTION,
+    CurtailProblem,
+    CurtailSettings,
+    clean_fraction,
+)
 from dec.curtail.report import build_result
 from dec.curtail.simulate import run_snapshot
 from dec.curtail.solve import solve_curtailment
@@ -107,3 +113,18 @@ def test_full_curtailment_not_enough_is_infeasible(feeder_cache):
     problem = CurtailProblem.from_feeder(feeder, CurtailSettings(vmax_pu=1.02))
     with pytest.raises(InfeasibleError, match=r"buses stay above the 1\.02 pu limit"):
         solve_curtailment(problem)
+
+
+def test_rounding_errors_around_zero_are_no_curtailment(solutions):
+    """Fractions and equal-kW shares below ZERO_FRACTION are the solvers' zeros.
+
+    (An equal-kW run with reactive power that curtailed 1e-15 kW per PV reported a Jain's
+    index of 0.88 from that noise.)
+    """
+    problem = solutions["cigre_lv", "equal-kw"].problem
+    noise = np.full(problem.n_agents, 0.5 * ZERO_FRACTION)
+    assert not problem.curtailment_kw(noise).any()
+    assert problem.equal_share_kw(1e-15) == 0.0
+    assert not problem.curtailment_kw(noise, theta=1e-15).any()
+    assert problem.curtailment_kw(np.full(problem.n_agents, 2 * ZERO_FRACTION)).all()
+    assert clean_fraction(np.array([-1e-12, 1e-10, 0.3, 1.0 + 1e-12])).tolist() == [0, 0, 0.3, 1]

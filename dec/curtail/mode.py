@@ -102,7 +102,13 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         raise InputError("--compare-fairness compares one operating point; drop --day/--steps.")
     # --steps N runs N quarter hours from --first-step; --day alone runs to the day's end
     n_steps = args.steps if args.steps is not None else QUARTER_HOURS - args.first_step
-    shapes = read_shapes(n_steps, args.first_step) if series else None
+    shapes = None
+    if series:
+        # in a series --load-scale/--pv-scale multiply the day's shapes (default 1)
+        load_shape, pv_shape = read_shapes(n_steps, args.first_step)
+        load_factor = 1.0 if args.load_scale is None else args.load_scale
+        pv_factor = 1.0 if args.pv_scale is None else args.pv_scale
+        shapes = (load_shape * load_factor, pv_shape * pv_factor)
 
     engine = make_engine(args.engine)
     try:
@@ -110,7 +116,9 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             if shapes is None:
                 result_run = run_snapshot(feeder, settings, args.solver, engine, args.seed)
             else:
-                result_run = run_series(feeder, settings, *shapes, args.solver, engine, args.seed)
+                result_run = run_series(
+                    feeder, settings, *shapes, args.solver, engine, args.seed, args.first_step
+                )
             result = build_result(result_run, args.solver, engine.name)
             if args.compare_fairness:
                 table = _comparison(scenario, args, engine)

@@ -49,6 +49,17 @@ from dec.network.topology import Tree
 from dec.options.curtail import SCHEMES
 from feeders.base import Feeder
 
+#: Curtailment fractions (and equal-kW shares) below this are the solvers' rounding
+#: errors around 0, reported as 0 (dimensionless).
+ZERO_FRACTION = 1e-9
+
+
+def clean_fraction(x: np.ndarray | float) -> np.ndarray:
+    """Return curtailment fractions clipped to [0, 1], with values below :data:`ZERO_FRACTION` as 0."""
+    x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+    return np.where(x < ZERO_FRACTION, 0.0, x)
+
+
 #: Schemes whose objective is linear in the curtailment (regularised by ``reg``, except feeder).
 LINEAR_SCHEMES = ("feeder", "transformer", "efficient")
 
@@ -389,10 +400,11 @@ class CurtailProblem:
     def equal_share_kw(self, theta: float) -> float:
         """Return the equal-kW common curtailment, kW, of the share ``θ`` (units of ``p̄``).
 
-        A share that the solver ends a rounding error below 0 (when nothing need be
+        A share that the solver ends a rounding error from 0 (when nothing need be
         curtailed) counts as 0.
         """
-        return self.p_mean_kw * max(float(theta), 0.0)
+        theta = float(theta)
+        return 0.0 if theta < ZERO_FRACTION else self.p_mean_kw * theta
 
     def curtailment_kw(self, a: np.ndarray, theta: float | None = None) -> np.ndarray:
         """Curtailed kW of each agent.
@@ -405,7 +417,7 @@ class CurtailProblem:
         """
         if self.settings.fairness == "equal-kw" and theta is not None and not self.grid.three_phase:
             return np.minimum(self.equal_share_kw(theta), self.p_kw)
-        return self.p_kw * np.clip(a, 0.0, 1.0)
+        return self.p_kw * clean_fraction(a)
 
     def objective(self, a: np.ndarray, b: np.ndarray | None, theta: float | None) -> float:
         """Return the scheme's objective (kW; dimensionless for ``proportional``), see module doc."""

@@ -14,6 +14,7 @@ import pandas as pd
 from dec.curtail import plots
 from dec.curtail.cim import difference_message
 from dec.curtail.metrics import jain_index
+from dec.curtail.problem import clean_fraction
 from dec.curtail.simulate import PV_REPORTS, CurtailRun
 from dec.curtail.solve import CurtailSolution, net_with_setpoints
 from dec.network.topology import build_tree
@@ -152,6 +153,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "total_q_kvar": float(per_step["q_setpoint_kvar"].sum().min()),
         "jain_index": jain_index(ratios.to_numpy()),
         "alpha": None,
+        "feeder_knobs": dict(run.feeder.knobs),
         "three_phase": run.feeder.three_phase,
         "operating_point": run.feeder.operating_point,
         "ac_within_limit": all(s.ac_converged for s in sols),
@@ -161,17 +163,16 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         summary["total_available_kw"], 1e-12
     )
     if worst is not None and run.settings.fairness == "feeder":
-        summary["alpha"] = float(np.clip(worst.decision.y[0], 0.0, 1.0))
+        summary["alpha"] = float(clean_fraction(worst.decision.y[0]))
     if worst is not None and run.settings.fairness == "transformer":
         summary["alpha_by_group"] = dict(
-            zip(
-                worst.problem.group_names, np.clip(worst.decision.y, 0.0, 1.0).tolist(), strict=True
-            )
+            zip(worst.problem.group_names, clean_fraction(worst.decision.y).tolist(), strict=True)
         )
     if worst is not None and run.settings.fairness == "equal-kw":
         summary["equal_curtailment_kw"] = worst.problem.equal_share_kw(worst.decision.theta)
     if run.step_h is not None:
         summary["time_step_h"] = run.step_h
+        summary["first_step"] = run.first_step
         summary["n_steps"] = int(res["step"].nunique())
         summary["total_curtailment_kwh"] = float(res["curtailment_kw"].sum() * run.step_h)
         summary["total_available_kwh"] = float(res["p_available_kw"].sum() * run.step_h)
@@ -183,7 +184,7 @@ def _series_table(run: CurtailRun) -> pd.DataFrame:
     per_step = run.res_agent.groupby("step")[
         ["p_available_kw", "p_setpoint_kw", "curtailment_kw"]
     ].sum()
-    per_step["time_h"] = per_step.index * run.step_h
+    per_step["time_h"] = (run.first_step + per_step.index) * run.step_h
     per_step = per_step.reset_index()
     return pd.concat([per_step, run.ac_extremes], axis=1)
 

@@ -70,6 +70,8 @@ class CurtailRun:
         Step length in hours (None for a snapshot).
     runtime_s
         Wall time of the whole run, s.
+    first_step
+        Quarter hour of the day of a series' first step (its step 0).
     """
 
     feeder: Feeder
@@ -79,6 +81,7 @@ class CurtailRun:
     ac_extremes: pd.DataFrame
     step_h: float | None = None
     runtime_s: float = 0.0
+    first_step: int = 0
 
     def worst_step(self) -> int | None:
         """Return the solved step with the largest total curtailment (None if nothing was solved)."""
@@ -241,6 +244,7 @@ def run_series(
     solver: str = "admm",
     engine: Engine | None = None,
     seed: int | None = None,
+    first_step: int = 0,
 ) -> CurtailRun:
     """Solve a series of operating points, warm-starting each step from the previous one.
 
@@ -249,7 +253,8 @@ def run_series(
     and the others, balanced or per phase) at ``load_shape[t]`` × nominal and PV at
     ``pv_shape[t]`` × kWp. Steps without over-voltage
     need no curtailment: every PV keeps its available power. Steps without PV output are
-    not solved; their AC power flow gives the voltages they report.
+    not solved; their AC power flow gives the voltages they report. ``first_step`` is
+    the quarter hour of the day of step 0, for the time labels of the outputs.
     """
     start = time.perf_counter()
     load_scale = float(feeder.knobs.get("load_scale", 1.0))
@@ -300,4 +305,5 @@ def run_series(
         pd.DataFrame(extremes),
         STEP_H,
         time.perf_counter() - start,
+        first_step,
     )

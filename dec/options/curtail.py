@@ -34,7 +34,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--day",
         action="store_true",
         help="run the 96 quarter hours of a day (GridAPPS-D case A shapes) from --first-step; "
-        "--steps N runs N of them",
+        "--steps N runs N of them; --load-scale/--pv-scale then multiply the shapes",
     )
     group.add_argument(
         "--first-step", type=int, default=0, help="first quarter hour of a time series"
