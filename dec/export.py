@@ -12,16 +12,44 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dec.errors import InputError
 from dec.files import to_jsonable, write_csv, write_figure, write_json, write_text
 from dec.result import SETPOINT_FIELDS, SUMMARY_FIELDS, RunResult
 from dec.schemas import validate
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE_NAME = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and _
 
 
 def safe_file_stem(name: str) -> str:
-    """Return ``name`` with every character that is unsafe in a file name replaced by ``_``."""
+    """Return ``name`` made safe as a file name on every platform.
+
+    Runs of characters other than letters and digits (of any script), ``_``, ``.`` and
+    ``-`` become ``_``; leading and trailing dots are dropped.
+    """
     return _SAFE_NAME.sub("_", str(name)).strip(".") or "_"
+
+
+def _setpoint_file_names(records: list[dict]) -> list[str]:
+    """Return each record's setpoint file name.
+
+    Raises
+    ------
+    InputError
+        If agents' ids give the same file name (one file would overwrite the other).
+    """
+    names = [f"{safe_file_stem(record['agent_id'])}.json" for record in records]
+    ids_by_name: dict[str, list[str]] = {}
+    for record, name in zip(records, names, strict=True):
+        ids_by_name.setdefault(name, []).append(str(record["agent_id"]))
+    clashes = [(name, ids) for name, ids in ids_by_name.items() if len(ids) > 1]
+    if clashes:
+        listed = "; ".join(f"{', '.join(map(repr, ids))} -> {name}" for name, ids in clashes[:5])
+        raise InputError(
+            f"Agent ids give the same setpoint file name ({listed}): a file name keeps the letters, "
+            "digits, '_', '.' and '-' of an id and replaces other characters by '_'. Rename the "
+            "members so that their ids differ in those characters."
+        )
+    return names
 
 
 def output_dir(root: Path | str, scenario: str, mode: str) -> Path:
@@ -50,6 +78,7 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
     out = output_dir(root, result.scenario, result.mode)
     setpoint_dir = out / "setpoints"
     records = [to_jsonable(record) for record in result.agents]
+    file_names = _setpoint_file_names(records)
     for record in records:
         validate(record, "setpoint", result.mode)
     summary = to_jsonable(result.summary)
@@ -59,10 +88,9 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
         validate(document, name, result.mode)
 
     written = set()
-    for record in records:
-        path = setpoint_dir / f"{safe_file_stem(record['agent_id'])}.json"
-        write_json(path, record, first_keys=SETPOINT_FIELDS)
-        written.add(path.name)
+    for record, name in zip(records, file_names, strict=True):
+        write_json(setpoint_dir / name, record, first_keys=SETPOINT_FIELDS)
+        written.add(name)
     if setpoint_dir.is_dir():
         for stale in setpoint_dir.glob("*.json"):
             if stale.name not in written:

@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
 
+#: Options shared by several modes (argparse dests) and their defaults. They parse to
+#: None, so that an option a mode does not use is refused when given (see
+#: :func:`_refuse_unused_shared_options`); None stays None where a mode's default applies.
+SHARED_DEFAULTS = {
+    "solver": "admm",
+    "engine": "serial",
+    "seed": None,
+    "load_scale": None,
+    "pv_scale": None,
+    "max_iter": None,
+    "horizon": None,
+    "policy": None,
+    "steps": None,
+}
+
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show an option's default unless it is None/False or its help already states it."""
@@ -63,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--solver",
         choices=["admm", "centralized"],
-        default="admm",
-        help="distributed (agent ADMM) or centralized solve",
+        default=None,
+        help="distributed (agent ADMM) or centralized solve (default: admm)",
     )
     parser.add_argument(
         "--engine",
         choices=["serial", "process", "ray"],
-        default="serial",
-        help="where agents' local updates run",
+        default=None,
+        help="where agents' local updates run (default: serial)",
     )
     parser.add_argument("--out", default="outputs", help="root folder of the outputs")
     parser.add_argument(
@@ -127,6 +142,28 @@ def _refuse_other_modes_options(
         )
 
 
+def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
+    """Raise an InputError if a shared option that ``mode`` does not use was given.
+
+    Otherwise fill in the defaults of the shared options (see :data:`SHARED_DEFAULTS`).
+    """
+    used = load_options(mode).SHARED_OPTIONS
+    given = [
+        f"--{dest.replace('_', '-')} {getattr(args, dest)!r}"
+        for dest in SHARED_DEFAULTS
+        if dest not in used and getattr(args, dest) is not None
+    ]
+    if given:
+        takes = ", ".join(f"--{dest.replace('_', '-')}" for dest in SHARED_DEFAULTS if dest in used)
+        raise InputError(
+            f"This run is mode {mode}, which does not use {', '.join(given)}; remove the "
+            f"option(s). Of the shared options, mode {mode} takes {takes}."
+        )
+    for dest, default in SHARED_DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+
+
 def print_summary(result: RunResult, out: str) -> None:
     """Print the run's summary table and where its outputs are."""
     # tabulate formats floats only in all-numeric columns; this one mixes in text
@@ -143,6 +180,8 @@ def print_summary(result: RunResult, out: str) -> None:
 
 def _check_out(root: str) -> None:
     """Refuse an output root that cannot become a writable folder, before any work."""
+    if not root.strip():
+        raise InputError("Option --out is empty; give a folder (default: outputs).")
     path = Path(root).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
@@ -171,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scenario.source,
             )
         _refuse_other_modes_options(parser, args, mode)
+        _refuse_unused_shared_options(args, mode)
         _check_out(args.out)
         result = load_mode(mode).run(scenario, args)
         try:

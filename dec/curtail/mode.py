@@ -20,6 +20,9 @@ from dec.scenario import Scenario
 from dec.validation import Problems, one_of, positive, within
 
 DEFAULT_MAX_ITER = 5000
+#: Largest Anderson memory: beyond a few tens of past rounds the extrapolation's least
+#: squares are ill-conditioned and cost more than they save.
+MAX_ANDERSON = 50
 
 
 def settings_from(
@@ -45,6 +48,7 @@ def settings_from(
     )
     max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
     problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
+    problems.extend(within({"--anderson": args.anderson}, "anderson", "option", 0, MAX_ANDERSON))
     scheme = fairness or (
         args.fairness if args.fairness != "feeder" else section.get("fairness", "feeder")
     )
@@ -100,6 +104,11 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     series = args.day or args.steps is not None
     if args.compare_fairness and series:
         raise InputError("--compare-fairness compares one operating point; drop --day/--steps.")
+    if args.first_step and not series:
+        raise InputError(
+            f"Option --first-step {args.first_step} starts a time series; add --day or --steps N "
+            "(a single operating point has no time of day)."
+        )
     # --steps N runs N quarter hours from --first-step; --day alone runs to the day's end
     n_steps = args.steps if args.steps is not None else QUARTER_HOURS - args.first_step
     shapes = None

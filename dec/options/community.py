@@ -12,6 +12,10 @@ HELP = (
 )
 
 
+#: The options of dec.run shared by several modes that this mode uses (argparse dests).
+SHARED_OPTIONS = frozenset({"engine", "seed", "max_iter", "horizon", "steps"})
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add the options of ``community``."""
     group.add_argument(

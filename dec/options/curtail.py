@@ -11,6 +11,12 @@ SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
 
 
+#: The options of dec.run shared by several modes that this mode uses (argparse dests).
+SHARED_OPTIONS = frozenset(
+    {"solver", "engine", "seed", "load_scale", "pv_scale", "max_iter", "steps"}
+)
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Options of the curtailment mode."""
     group.add_argument(

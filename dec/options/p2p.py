@@ -15,6 +15,12 @@ HELP = (
 )
 
 
+#: The options of dec.run shared by several modes that this mode uses (argparse dests).
+SHARED_OPTIONS = frozenset(
+    {"solver", "engine", "seed", "load_scale", "pv_scale", "max_iter", "steps"}
+)
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add the p2p options; each overrides the scenario's p2p section when given."""
     unset = argparse.SUPPRESS  # absent unless given: the scenario's value (or the default) holds

@@ -12,6 +12,10 @@ HELP = (
 )
 
 
+#: The options of dec.run shared by several modes that this mode uses (argparse dests).
+SHARED_OPTIONS = frozenset({"engine", "max_iter", "horizon", "policy", "steps"})
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add ``--sweep``."""
     group.add_argument(

@@ -18,6 +18,10 @@ HELP = (
 )
 
 
+#: The options of dec.run shared by several modes that this mode uses (argparse dests).
+SHARED_OPTIONS = frozenset({"engine", "load_scale", "pv_scale", "max_iter", "steps"})
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add the mode's own options (each defaults to the scenario file's value)."""
     group.add_argument(

@@ -1,0 +1,91 @@
+"""Options a run would ignore are refused, and outputs never overwrite each other.
+
+References: the option map of every mode (``SHARED_OPTIONS`` of its options module,
+checked here against what the mode reads) and the file-name rule of the exporter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dec.export import export_result, safe_file_stem
+from dec.modes import MODES, load_options
+from dec.result import RunResult
+from dec.run import SHARED_DEFAULTS, main
+
+EXAMPLES = {
+    "curtail": "cigre_lv",
+    "inspect": "village",
+    "p2p": "cigre_lv",
+    "rec-pricing": "inputs/rec_pricing/rec12.yaml",
+    "rec-keys": "inputs/rec/case0.yaml",
+    "community": "inputs/community/community.yaml",
+}
+VALUES = {
+    "solver": "centralized",
+    "engine": "process",
+    "seed": "3",
+    "load_scale": "1.1",
+    "pv_scale": "0.9",
+    "max_iter": "7",
+    "horizon": "4",
+    "policy": "optimal",
+    "steps": "2",
+}
+UNUSED = [
+    (mode, dest)
+    for mode in sorted(MODES)
+    for dest in SHARED_DEFAULTS
+    if dest not in load_options(mode).SHARED_OPTIONS
+]
+
+
+def test_every_mode_declares_only_shared_options():
+    for mode in MODES:
+        assert load_options(mode).SHARED_OPTIONS <= set(SHARED_DEFAULTS), mode
+
+
+@pytest.mark.parametrize(("mode", "dest"), UNUSED, ids=[f"{m}-{d}" for m, d in UNUSED])
+def test_a_shared_option_the_mode_does_not_use_exits_2(tmp_path, capsys, mode, dest):
+    option = f"--{dest.replace('_', '-')}"
+    argv = [EXAMPLES[mode], "--mode", mode, option, VALUES[dest], "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"mode {mode}, which does not use {option} " in err
+    assert "Traceback" not in err
+    assert not any(tmp_path.iterdir()), "nothing is written"
+
+
+def test_first_step_without_a_series_exits_2(tmp_path, capsys):
+    assert main(["cigre_lv", "--first-step", "40", "--out", str(tmp_path)]) == 2
+    assert "Option --first-step 40 starts a time series" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--anderson", "100000"], "Field 'anderson' is outside [0, 50]"),
+    (["--out", ""], "Option --out is empty"),
+])  # fmt: skip
+def test_out_of_range_options_exit_2(tmp_path, capsys, argv, message):
+    assert (
+        main(["cigre_lv", *argv] + (["--out", str(tmp_path)] if "--out" not in argv else [])) == 2
+    )
+    assert message in capsys.readouterr().err
+
+
+def test_file_names_keep_letters_of_any_script():
+    assert safe_file_stem("Maison é") == "Maison_é"
+    assert safe_file_stem("Maison è") != safe_file_stem("Maison é")
+    assert safe_file_stem("../a/b") == "_a_b"
+    assert safe_file_stem("...") == "_"
+
+
+def test_ids_with_the_same_file_name_are_refused_before_writing(tmp_path):
+    result = RunResult(
+        scenario="s",
+        mode="inspect",
+        summary={"scenario": "s", "mode": "inspect", "n_agents": 2, "converged": True},
+        agents=[{"agent_id": "a/b"}, {"agent_id": "a_b"}],
+    )
+    with pytest.raises(ValueError, match=r"'a/b', 'a_b' -> a_b.json"):
+        export_result(result, tmp_path, plots=False)
+    assert not any(tmp_path.iterdir())
