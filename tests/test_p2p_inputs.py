@@ -113,6 +113,16 @@ def test_feeder_knobs_that_p2p_would_ignore(tmp_path, capsys):
     assert code == 2 and "load_scale" in err and "'p2p' section" in err
 
 
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [(["--auction-k", "2"], "k (2.0)"), (["--seed", "99999999999999999999999"], "'seed'")],
+)
+def test_bad_option_values_are_blamed_on_the_command_line(tmp_path, capsys, option, words):
+    """Not on the scenario file (here the shipped published scenario) whose values are fine."""
+    code, err = _run(tmp_path, "cigre_lv", capsys, "--mode", "p2p", *option)
+    assert code == 2 and "Invalid input in the command line:" in err and words in err
+
+
 def test_feeder_without_placement(tmp_path, capsys):
     net = tmp_path / "net.json"
     import pandapower as pp

@@ -442,7 +442,13 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
             f"Unknown field(s) {', '.join(unknown)} in section '{SECTION}'; "
             f"allowed: {', '.join(sorted(allowed))}."
         )
-    values = {k: section.get(k, v) for k, v in SCALARS.items()} | _overrides(args)
+    cli = _overrides(args)
+    if isinstance(cli.get("pricing"), str):
+        cli["pricing"] = cli["pricing"].replace("-", "_")
+    on_command_line = Problems("the command line")
+    _check_scalars(SCALARS | cli, on_command_line)  # the defaults are valid: name the options
+    on_command_line.raise_if_any()
+    values = {k: section.get(k, v) for k, v in SCALARS.items()} | cli
     if isinstance(values["pricing"], str):
         values["pricing"] = values["pricing"].replace("-", "_")
     _check_scalars(values, problems)
