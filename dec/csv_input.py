@@ -34,11 +34,14 @@ def read_table(path: Path, what: str, source: str | None = None) -> pd.DataFrame
     Raises
     ------
     InputError
-        If the file cannot be read as a CSV table or its header names a column twice.
+        If the file is a directory or cannot be read as a CSV table, or its header names a
+        column twice.
 
     """
     source = str(path) if source is None else source
     name = f"The {what} file" if source == str(path) else f"The {what} file {str(path)!r}"
+    if Path(path).is_dir():
+        raise InputError(f"The {what} file {str(path)!r} is a directory, not a file.", source)
     try:
         frame = pd.read_csv(path)
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()

@@ -6,15 +6,28 @@ and no traceback. ``NotConverged`` carries the residual history of a distributed
 that stopped at its round limit (exit code 3). ``SubproblemInfeasible`` names the
 agent or coordinator whose local problem has no solution. ``SolverLimit`` says that
 a solver stopped at its time limit before it proved an optimum (exit code 3).
+
+Every error pickles exactly (same type, attributes and message), so an error raised in a
+``process`` or ``ray`` worker reaches the command line as it was raised.
 """
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Sequence
 
 
 class DecError(Exception):
     """Root of every error dec raises on purpose."""
+
+    def __reduce__(self) -> tuple:
+        """Pickle as the message and the attributes, without calling ``__init__`` again.
+
+        The default (``type(self)(*self.args)``) would pass the finished message to an
+        ``__init__`` that builds it from its parts: a second prefix, a lost ``source``, or a
+        missing argument. ``copyreg.__newobj__`` restores ``args`` and the attributes as they are.
+        """
+        return copyreg.__newobj__, (type(self), *self.args), self.__dict__
 
 
 class InputError(DecError, ValueError):

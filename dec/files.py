@@ -29,6 +29,8 @@ def _file_mode() -> int:
 
 def _atomic(path: Path, write: Callable[[IO], None], mode: str = "w") -> Path:
     path = Path(path)
+    if path.is_dir():  # os.replace would name the temporary file instead
+        raise IsADirectoryError(f"{str(path)!r} is a directory, not a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -12,12 +12,16 @@ A scenario YAML file is a mapping with these reserved keys, all optional:
     Feeder knobs (``load_scale``, ``pv_scale``, ``seed``, ...); command-line
     values override them.
 
-Every other top-level key is a mode section (e.g. ``curtail:``, ``rec_keys:``),
-validated by its mode before any work starts.
+Every other top-level key is a mode section (one of :data:`SECTIONS`), validated by its
+mode before any work starts; any other top-level key is refused.
+
+The file is read with :class:`YamlLoader`: YAML 1.2 numbers and booleans, no key given twice.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,8 @@ from dec.errors import InputError
 from feeders.base import Feeder
 
 RESERVED_KEYS = ("name", "mode", "feeder", "knobs")
+#: The mode sections: the keys the modes read with :meth:`Scenario.section`.
+SECTIONS = ("community", "curtail", "p2p", "rec_keys", "rec_pricing")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -101,18 +107,63 @@ class Scenario:
         return path if path.is_absolute() else self.base_dir / path
 
 
-class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader reading numbers as YAML 1.2 does, and refusing duplicate keys.
+#: Implicit types of the YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution):
+#: tag, pattern and the characters a matching scalar can start with. Ints come before floats,
+#: whose pattern also matches ``24``.
+CORE_SCHEMA = (
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+)
 
-    PyYAML follows YAML 1.1, where a float needs a dot (``1.0e3``) and ``1e3`` is the string
-    '1e3': a capacity written ``1e3`` would be refused as "not a number". It also keeps the
-    last of two equal keys of a mapping, silently dropping the first; YAML forbids them.
+
+def _yaml_1_1_resolvers_without_core_types() -> dict[str, list]:
+    """PyYAML's implicit resolvers except its YAML 1.1 bool, int and float ones."""
+    core_tags = {tag for tag, _, _ in CORE_SCHEMA}
+    return {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in core_tags]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading numbers and booleans as YAML 1.2 does, refusing duplicate keys.
+
+    PyYAML follows YAML 1.1: a float needs a dot (``1e3`` is the string '1e3'), ``1:00`` is
+    the base-60 int 60, ``24_000`` is 24000, ``010`` is octal 8 and ``yes``/``off`` are
+    booleans. Here ints, floats and booleans are those of the YAML 1.2 core schema
+    (:data:`CORE_SCHEMA`): ``1e3`` is 1000.0, ``010`` is 10, ``0o10`` is 8, and ``1:00``,
+    ``24_000`` and ``yes`` stay strings, which typed validation then refuses by name. Nulls,
+    timestamps and ``<<`` merges are PyYAML's. PyYAML also keeps the last of two equal keys
+    of a mapping, silently dropping the first; YAML forbids them.
     """
+
+    yaml_implicit_resolvers = _yaml_1_1_resolvers_without_core_types()
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Build a value; raise a ConstructorError (with its line) for a value of a wrong type.
+
+        An explicit tag (``!!int abc``, ``!!bool maybe``) or an impossible date
+        (``2016-02-30``) makes PyYAML's constructors raise plain Python errors.
+        """
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            what = repr(node.value) if isinstance(node, yaml.ScalarNode) else "the value"
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{what} is not a valid {kind} ({err})", node.start_mark
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         """Build a mapping; raise a ConstructorError naming a key given twice."""
         seen: set = set()
-        for key_node, _ in node.value:
+        for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # '<<' merges: its keys may be overridden
             key = self.construct_object(key_node, deep=deep)
@@ -128,15 +179,29 @@ class YamlLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """Build a YAML 1.2 int: decimal (a leading zero is not octal), ``0o`` octal or ``0x`` hex."""
+        text = self.construct_scalar(node)
+        return int(text, 0) if text.startswith(("0o", "0x")) else int(text)
 
-YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        """Build a YAML 1.2 float, including ``.inf``, ``-.inf`` and ``.nan``."""
+        text = self.construct_scalar(node).lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if text == ".nan" else float(text)
+
+
+for _tag, _pattern, _first in CORE_SCHEMA:
+    YamlLoader.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), list(_first))
+YamlLoader.add_constructor("tag:yaml.org,2002:int", YamlLoader.construct_yaml_int)
+YamlLoader.add_constructor("tag:yaml.org,2002:float", YamlLoader.construct_yaml_float)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read a scenario file: a YAML mapping whose top-level keys are allowed."""
+    if path.is_dir():
+        raise InputError(f"The scenario file {str(path)!r} is a directory, not a file.")
     if not path.is_file():
         raise InputError(f"The scenario file {str(path)!r} does not exist.")
     try:
@@ -148,13 +213,32 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise InputError(f"The file is not valid YAML{at}: {problem}.", str(path)) from None
     except UnicodeDecodeError:
         raise InputError("The file is not UTF-8 text.", str(path)) from None
+    except RecursionError:
+        raise InputError(
+            "The file nests its lists and mappings too deeply to be read as YAML.", str(path)
+        ) from None
     if not isinstance(data, dict):
         raise InputError(
-            f"The top level must be a mapping of keys (name, mode, feeder, knobs, sections), "
+            f"The top level must be a mapping of keys ({_allowed_keys()}), "
             f"found {type(data).__name__}.",
             str(path),
         )
+    unknown = [key for key in data if key not in (*RESERVED_KEYS, *SECTIONS)]
+    if unknown:
+        raise InputError([_unknown_key(key) for key in unknown], str(path))
     return data
+
+
+def _allowed_keys() -> str:
+    return f"{', '.join(RESERVED_KEYS)}, and the mode sections {', '.join(SECTIONS)}"
+
+
+def _unknown_key(key: Any) -> str:
+    """Say that a top-level key is not allowed, suggesting the allowed key it may stand for."""
+    allowed = (*RESERVED_KEYS, *SECTIONS)
+    close = difflib.get_close_matches(str(key).lower(), allowed, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"Unknown top-level key {key!r}{hint}; allowed: {_allowed_keys()}."
 
 
 def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
@@ -169,12 +253,8 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
     knobs.update({k: v for k, v in cli_knobs.items() if v is not None})
     feeder = None
     if data.get("feeder"):
-        spec = data["feeder"]
-        if spec.lower().endswith(".json") and not Path(spec).is_absolute():
-            spec = str((path.parent / spec).resolve())
-
         try:
-            feeder = feeders.load(spec, source=source, **knobs)
+            feeder = feeders.load(_feeder_spec(data["feeder"], path.parent), source=source, **knobs)
         except InputError as err:
             if err.source is not None:
                 raise
@@ -190,6 +270,20 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
         sections={k: v for k, v in data.items() if k not in RESERVED_KEYS},
         base_dir=path.parent,
     )
+
+
+def _feeder_spec(spec: str, base_dir: Path) -> str:
+    """Return a scenario file's ``feeder:``: an id as written, a path resolved against its folder.
+
+    A relative path that is neither a JSON net nor an existing file or folder is kept as
+    written, so that a misspelt feeder id is named as the user wrote it.
+    """
+    if spec in feeders.FEEDERS or Path(spec).is_absolute():
+        return spec
+    path = base_dir / spec
+    if path.suffix.lower() == ".json" or path.exists():
+        return str(path.resolve())
+    return spec
 
 
 def load_scenario(
@@ -219,7 +313,13 @@ def load_scenario(
     """
     cli_knobs = {"load_scale": load_scale, "pv_scale": pv_scale, "seed": seed}
     text = str(spec)
-    if text.lower().endswith(YAML_SUFFIXES):
+    if Path(text).name.lower().endswith(YAML_SUFFIXES):  # also 'dir.yaml/'
         return _from_yaml(Path(text), cli_knobs)
+    if text not in feeders.FEEDERS and Path(text).is_dir():
+        raise InputError(
+            f"The scenario {text!r} is a directory, not a file; give a feeder id "
+            f"({', '.join(feeders.available())}), a pandapower JSON net (*.json) or a "
+            "scenario YAML file (*.yaml).",
+        )
     feeder = feeders.load(text, **cli_knobs)
     return Scenario(name=feeder.feeder_id, source=text, feeder=feeder)

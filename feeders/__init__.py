@@ -42,6 +42,11 @@ def _module(spec: str | Path):
     if str(spec) in FEEDERS:
         return importlib.import_module(FEEDERS[str(spec)])
     path = Path(spec)
+    if path.is_dir():
+        raise InputError(
+            f"The path {str(path)!r} is a directory, not a file; a feeder is one of "
+            f"{', '.join(available())} or a pandapower JSON net (*.json)."
+        )
     if path.suffix.lower() == ".json":
         if not path.is_file():
             raise InputError(f"The pandapower JSON file {str(path)!r} does not exist.")

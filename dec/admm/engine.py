@@ -4,18 +4,20 @@ A local update is a pure, module-level function ``fn(chunk) -> result`` on an
 explicit message (a chunk of a batch: plain arrays and scalars), so it can be
 pickled to another process or a Ray worker. Every engine returns the results in
 the order of the chunks, so a deterministic algorithm gives identical results on
-every engine.
+every engine, and a :class:`~dec.errors.DecError` raised by ``fn`` in a worker is
+raised by ``map`` as it was raised (not wrapped in the transport's own error).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
 
-from dec.errors import InputError
+from dec.errors import DecError, InputError
 
 
 class Engine(Protocol):
@@ -56,7 +58,14 @@ class ProcessEngine:
         self._pool = ProcessPoolExecutor(max_workers=self.n_workers)
 
     def map(self, fn: Callable[[Any], Any], chunks: Sequence[Any]) -> list[Any]:
-        """Apply ``fn`` to every chunk in the pool; results in chunk order."""
+        """Apply ``fn`` to every chunk in the pool; results in chunk order.
+
+        Raises
+        ------
+        DecError
+            The error ``fn`` raised in a worker (it pickles back exactly).
+
+        """
         return list(self._pool.map(fn, chunks))
 
     def close(self) -> None:
@@ -83,9 +92,35 @@ class RayEngine:
         self._remote: dict[Callable, Any] = {}
 
     def map(self, fn: Callable[[Any], Any], chunks: Sequence[Any]) -> list[Any]:
-        """Apply ``fn`` to every chunk as Ray tasks; results in chunk order."""
+        """Apply ``fn`` to every chunk as Ray tasks; results in chunk order.
+
+        Raises
+        ------
+        DecError
+            The error ``fn`` raised in a worker, unwrapped from Ray's ``RayTaskError``.
+
+        """
         remote = self._remote.setdefault(fn, self._ray.remote(fn))
-        return self._ray.get([remote.remote(chunk) for chunk in chunks])
+        refs = [remote.remote(chunk) for chunk in chunks]
+        try:
+            return self._ray.get(refs)
+        except self._ray.exceptions.RayTaskError as err:
+            self._discard(refs)
+            if isinstance(err.cause, DecError):
+                raise err.cause from None
+            raise
+
+    def _discard(self, refs: list[Any]) -> None:
+        """Cancel the tasks of a failed map and collect their outcomes.
+
+        Ray logs an error that nobody retrieved as "Unhandled error" with its traceback when
+        its reference is dropped; the error that ``map`` raises is the one the user sees.
+        """
+        for ref in refs:
+            self._ray.cancel(ref)
+        for ref in refs:
+            with contextlib.suppress(self._ray.exceptions.RayError):
+                self._ray.get(ref)
 
     def close(self) -> None:
         """Leave Ray running for later runs in the same process."""
