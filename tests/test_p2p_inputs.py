@@ -146,6 +146,14 @@ def test_bad_reference_file(tmp_path, capsys):
     assert code == 2 and "ref.csv" in err and "Inverted Slack Power Adjustments" in err
 
 
+def test_reference_that_is_a_directory(tmp_path, capsys):
+    scenario = _scenario()
+    (tmp_path / "ref").mkdir()
+    scenario["p2p"]["reference"] = "ref"
+    code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
+    assert code == 2 and "is a directory, not a file" in err
+
+
 @pytest.mark.parametrize(
     ("row", "column", "value", "words"),
     [

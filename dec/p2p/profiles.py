@@ -45,7 +45,7 @@ def read_profiles(path: Path, kind: str) -> pd.DataFrame:
 
     """
     source = str(path)
-    if not Path(path).is_file():
+    if not Path(path).exists():  # a directory: read_table says so
         raise InputError(f"The {kind} profile file does not exist.", source)
     frame = read_table(Path(path), f"{kind} profile", source)
     problems = Problems(source)
