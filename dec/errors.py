@@ -5,7 +5,8 @@ before any work starts; the command line turns it into exit code 2 with its mess
 and no traceback. ``NotConverged`` carries the residual history of a distributed run
 that stopped at its round limit (exit code 3). ``SubproblemInfeasible`` names the
 agent or coordinator whose local problem has no solution. ``SolverLimit`` says that
-a solver stopped at its time limit before it proved an optimum (exit code 3).
+a solver stopped at its time limit before it proved an optimum, ``SolverFailed`` that
+it failed numerically on valid input (both exit code 3).
 
 Every error pickles exactly (same type, attributes and message), so an error raised in a
 ``process`` or ``ray`` worker reaches the command line as it was raised.
@@ -67,6 +68,34 @@ class SubproblemInfeasible(DecError):
 
 class SolverLimit(DecError):
     """A solver reached its time limit before proving an optimum: the input is valid."""
+
+
+class SolverFailed(DecError):
+    """A solver failed on a problem of valid input (it raised, or ended without an optimum).
+
+    The input is within its documented ranges, so the failure is numerical; the run stops
+    without output (exit code 3).
+
+    Parameters
+    ----------
+    what
+        The problem, e.g. "the window problem at step 12".
+    solver
+        The solver's name.
+    detail
+        What the solver reported (its status, or the error it raised).
+
+    """
+
+    def __init__(self, what: str, solver: str, detail: str):
+        self.what = what
+        self.solver = solver
+        self.detail = detail
+        super().__init__(
+            f"{solver} could not solve {what} ({detail}). The input is within the documented "
+            "ranges, so this is a numerical failure of the solver, not an input error; "
+            "rescaling the data (e.g. fewer extreme values) may avoid it."
+        )
 
 
 class NotConverged(DecError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from dec.errors import DecError, InputError, SolverLimit
+from dec.errors import DecError, InputError, SolverFailed, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
 from dec.options import whole_number
 
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # scenario's operating point, an infeasible subproblem), or a solver stopped at
         # its time limit before it found an answer: nothing is written
         where = f" in {scenario.source}" if scenario is not None else ""
-        if isinstance(err, SolverLimit):
+        if isinstance(err, (SolverLimit, SolverFailed)):
             print(f"dec: not solved{where}: {err} No output was written.", file=sys.stderr)
             return EXIT_NOT_CONVERGED
         print(

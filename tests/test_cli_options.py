@@ -89,3 +89,16 @@ def test_ids_with_the_same_file_name_are_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"'a/b', 'a_b' -> a_b.json"):
         export_result(result, tmp_path, plots=False)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("target", "argv", "message"), [
+    ("inputs/community/community.yaml", ["--sweep-battery", "2,2"], "lists 2 more than once"),
+    ("inputs/community/community.yaml", ["--sweep-battery", "1,,2"], "has an empty item"),
+    ("inputs/community/community.yaml", ["--mechanisms", "mpc,mpc"], "lists mpc more than once"),
+    ("inputs/rec/case0.yaml", ["--sweep", "4,4"], "Option '--sweep' lists 4 more than once"),
+    ("inputs/rec_pricing/rec12.yaml", ["--lem-mip-gap", "2"], "from 0 to 1, both excluded"),
+])  # fmt: skip
+def test_list_and_gap_options_exit_2(tmp_path, capsys, target, argv, message):
+    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

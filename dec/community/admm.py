@@ -33,6 +33,7 @@ from dec.admm.engine import Engine, split
 from dec.community.battery import Batteries
 from dec.community.houseqp import HouseChunk, bounds, local_update
 from dec.community.mpc import Window
+from dec.errors import SolverFailed
 
 _TOKENS = itertools.count()
 #: Largest OSQP residual (primal or dual, kW-scale) of the local solves at which rounds may stop.
@@ -45,6 +46,21 @@ def _shift(values: np.ndarray, steps: int) -> np.ndarray:
         return values
     tail = np.repeat(values[..., -1:], steps, axis=-1)
     return np.concatenate([values[..., steps:], tail], axis=-1)
+
+
+def _check_replies(replies: list[dict], start: int) -> None:
+    """Raise :class:`SolverFailed` if a house chunk's local solve returned non-finite powers.
+
+    OSQP may stop a local solve at its iteration limit (the rounds go on), but its powers
+    must be numbers: NaN or inf would spread through the shared target.
+    """
+    for reply in replies:
+        if not (np.isfinite(reply["ch_kw"]).all() and np.isfinite(reply["dis_kw"]).all()):
+            raise SolverFailed(
+                f"the house agents' local problems of the MPC window starting at step {start}",
+                "OSQP",
+                "non-finite charging or discharging powers",
+            )
 
 
 @dataclass
@@ -167,6 +183,7 @@ class DistributedPlanner:
                 for c, s, (lo, up), w in zip(self._chunks, self._slices, limits, xy, strict=True)
             ]
             replies = self.engine.map(local_update, messages)
+            _check_replies(replies, window.start)
             for s, reply in zip(self._slices, replies, strict=True):
                 ch[s], dis[s] = reply["ch_kw"], reply["dis_kw"]
             xy = [(r["x"], r["y"]) for r in replies]

@@ -8,6 +8,7 @@ commented example and the README for the meaning of each field.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,6 +47,44 @@ _BATTERY_DEFAULTS = {
     "eta_dis": 0.95,
     "soc_initial_frac": 0.5,
 }
+_MEMBER_KEYS = ("id", "profile", "annual_kwh", "shift_days", "profile_file", "battery")
+
+# Plausible ranges of the numeric inputs (closed intervals), checked before any profile is
+# read or any problem built. They are far wider than any energy community's data and keep
+# the MPC's QP well scaled: a capacity or a load of 1e308 kWh made Clarabel fail.
+
+#: Battery capacity, kWh (e_kwh, and the sizes of --sweep-battery): 100 MWh, 10,000 times
+#: a household's battery (the study sweeps 0.25 to 10 kWh). On two June days of the study,
+#: the ADMM of mpc-distributed meets its tolerances at 1 MWh per household, stops at its
+#: round limit near the optimum at 10 and 100 MWh, and far from it at 1 GWh.
+MAX_BATTERY_KWH = 1e5
+#: Powers, kW (a battery's p_kw, given or c_rate_per_h × e_kwh; the low-tech threshold_kw
+#: and no_pv_kw; every member's load and the community PV at every step): 1 GW.
+MAX_KW = 1e6
+#: C-rate, per hour: a full charge in 36 s, far beyond any battery (home batteries charge
+#: at 0.25 to 2 per hour).
+MAX_C_RATE_PER_H = 100.0
+#: Community PV peak power, kWp: 1 GWp.
+MAX_KWP = 1e6
+#: Low-tech threshold per kWp of PV, kW/kWp: PV yields at most about 1 kW per kWp, so a
+#: threshold of 10 already never charges.
+MAX_THRESHOLD_KW_PER_KWP = 10.0
+#: Consumption over the profile file, kWh (annual_kwh, reference_annual_kwh): 1e8 kWh,
+#: 11 MW on average over a year. The reference is at least 1 kWh, so that scaling a load
+#: column by annual_kwh / reference_annual_kwh cannot overflow.
+ANNUAL_KWH_RANGE = (0.0, 1e8)
+REFERENCE_KWH_RANGE = (1.0, 1e8)
+#: Tariff prices, EUR/kWh: 100 times the EU intraday price cap of 9,999 EUR/MWh.
+MAX_EUR_PER_KWH = 1e3
+#: Days (period.days, and shift_days in absolute value): a century of profiles.
+MAX_DAYS = 36_600
+#: MPC window and its applied part, h: a window longer than the run plans the whole run
+#: (it is clipped to the run); the bound only keeps hours-to-steps arithmetic finite.
+MAX_WINDOW_H = 1e9
+#: Upper bounds of the ADMM settings (each greater than zero): penalty rho, tolerances,
+#: rounds per window and inner OSQP iterations per round.
+ADMM_MAXIMA = {"rho": 1e6, "eps_abs": 1.0, "eps_rel": 1.0, "max_iter": 1e6, "inner_iter": 1e4}
+
 _TARIFF_DEFAULTS = {
     "peak_eur_per_kwh": 0.1821,
     "offpeak_eur_per_kwh": 0.1360,
@@ -113,7 +152,8 @@ class CommunityConfig:
     mechanisms
         Mechanisms run by default.
     policy
-        Mechanism whose schedules are written per member.
+        Mechanism whose schedules are written per member; None when not given (then
+        ``mpc`` if it runs, else the last mechanism run).
 
     """
 
@@ -132,7 +172,7 @@ class CommunityConfig:
     admm: dict[str, float]
     tariff: TwoPeriodTariff
     mechanisms: tuple[str, ...]
-    policy: str
+    policy: str | None
 
     def with_battery_kwh(self, e_kwh: float) -> CommunityConfig:
         """Return the configuration with every member battery resized to ``e_kwh``."""
@@ -153,7 +193,7 @@ def _mapping(value: Any, name: str, problems: Problems) -> dict[str, Any]:
 
 
 def _unknown_keys(given: dict, allowed: tuple[str, ...], where: str, problems: Problems) -> None:
-    unknown = sorted(set(given) - set(allowed))
+    unknown = sorted(map(str, set(given) - set(allowed)))
     if unknown:
         problems.add(
             f"Section '{where}' has unknown field(s) {', '.join(unknown)}; allowed: "
@@ -161,18 +201,33 @@ def _unknown_keys(given: dict, allowed: tuple[str, ...], where: str, problems: P
         )
 
 
+def _ranged(
+    rule: Callable[..., list[str]], value: Any, field: str, where: str, high: float
+) -> list[str]:
+    """Return the problems ``rule`` finds (the sign of the field), else those of [0, high]."""
+    return rule({where: value}, field, "section") or within(
+        {where: value}, field, "section", 0.0, high
+    )
+
+
 def _battery(spec: dict, defaults: dict, name: str, problems: Problems) -> BatteryConfig | None:
     fields = {**defaults, **spec}
     _unknown_keys(spec, (*_BATTERY_DEFAULTS, "p_kw"), name, problems)
+    e_kwh, c_rate = {name: fields["e_kwh"]}, {name: fields["c_rate_per_h"]}
     checks = [
-        non_negative({name: fields["e_kwh"]}, "e_kwh", "battery"),
-        non_negative({name: fields["c_rate_per_h"]}, "c_rate_per_h", "battery"),
+        non_negative(e_kwh, "e_kwh", "battery")
+        or within(e_kwh, "e_kwh", "battery", 0.0, MAX_BATTERY_KWH),
+        non_negative(c_rate, "c_rate_per_h", "battery")
+        or within(c_rate, "c_rate_per_h", "battery", 0.0, MAX_C_RATE_PER_H),
         within({name: fields["eta_ch"]}, "eta_ch", "battery", 0.01, 1.0),
         within({name: fields["eta_dis"]}, "eta_dis", "battery", 0.01, 1.0),
         within({name: fields["soc_initial_frac"]}, "soc_initial_frac", "battery", 0.0, 1.0),
     ]
     if "p_kw" in fields:
-        checks.append(non_negative({name: fields["p_kw"]}, "p_kw", "battery"))
+        p_kw = {name: fields["p_kw"]}
+        checks.append(
+            non_negative(p_kw, "p_kw", "battery") or within(p_kw, "p_kw", "battery", 0.0, MAX_KW)
+        )
     bad = False
     for check in checks:
         problems.extend(check)
@@ -180,9 +235,16 @@ def _battery(spec: dict, defaults: dict, name: str, problems: Problems) -> Batte
     if bad:
         return None
     e_kwh = float(fields["e_kwh"])
+    p_kw = float(fields.get("p_kw", fields["c_rate_per_h"] * e_kwh))
+    if p_kw > MAX_KW:
+        problems.add(
+            f"Section '{name}': the battery's power c_rate_per_h × e_kwh ({p_kw:g} kW) exceeds "
+            f"{MAX_KW:g} kW."
+        )
+        return None
     return BatteryConfig(
         e_kwh=e_kwh,
-        p_kw=float(fields.get("p_kw", fields["c_rate_per_h"] * e_kwh)),
+        p_kw=p_kw,
         eta_ch=float(fields["eta_ch"]),
         eta_dis=float(fields["eta_dis"]),
         soc_initial_frac=float(fields["soc_initial_frac"]),
@@ -190,12 +252,11 @@ def _battery(spec: dict, defaults: dict, name: str, problems: Problems) -> Batte
     )
 
 
-def _members(
-    raw: Any, default_file: str, battery_defaults: dict, problems: Problems
-) -> tuple[MemberConfig, ...]:
+def _member_records(raw: Any, problems: Problems) -> dict[str, dict]:
+    """Return the members' mappings by id (as text), reporting ids and unknown fields."""
     if not isinstance(raw, list) or not raw:
         problems.add("Field 'members' must be a non-empty list of households.")
-        return ()
+        return {}
     records = {}
     for k, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -207,31 +268,46 @@ def _members(
                 f"Field 'id' of member {k + 1} must be a name or a whole number, found "
                 f"{member_id!r}."
             )
+        _unknown_keys(item, _MEMBER_KEYS, f"members.{member_id}", problems)
         records[str(member_id)] = item
     if len(records) < len(raw):
         problems.add("Field 'id' of 'members' holds duplicate ids; every member needs its own.")
-    problems.extend(required(records, ["id", "profile", "annual_kwh"], "member"))
-    problems.extend(
-        positive(
-            {k: r["annual_kwh"] for k, r in records.items() if "annual_kwh" in r},
-            "annual_kwh",
-            "member",
-        )
-    )
+    return records
+
+
+def _shifts(records: dict[str, dict], problems: Problems) -> dict[str, int]:
+    """Return every member's valid ``shift_days`` (0 for a bad one, which is reported)."""
     shifts = {k: r.get("shift_days", 0) for k, r in records.items()}
-    bad_shift = [k for k, v in shifts.items() if not isinstance(v, int) or isinstance(v, bool)]
-    if bad_shift:
+    bad = [k for k, v in shifts.items() if not isinstance(v, int) or isinstance(v, bool)]
+    if bad:
         problems.add(
-            f"Field 'shift_days' must be a whole number of days for member(s): "
-            f"{', '.join(bad_shift)}."
+            f"Field 'shift_days' must be a whole number of days for member(s): {', '.join(bad)}."
         )
+    far = {k: v for k, v in shifts.items() if k not in bad and abs(v) > MAX_DAYS}
+    problems.extend(within(far, "shift_days", "member", -MAX_DAYS, MAX_DAYS))
+    return {k: 0 if k in bad or k in far else int(v) for k, v in shifts.items()}
+
+
+def _members(
+    raw: Any, default_file: str, battery_defaults: dict, problems: Problems
+) -> tuple[MemberConfig, ...]:
+    records = _member_records(raw, problems)
+    problems.extend(required(records, ["id", "profile", "annual_kwh"], "member"))
+    annual = {k: r["annual_kwh"] for k, r in records.items() if "annual_kwh" in r}
+    problems.extend(
+        positive(annual, "annual_kwh", "member")
+        or within(annual, "annual_kwh", "member", *ANNUAL_KWH_RANGE)
+    )
+    shifts = _shifts(records, problems)
     members = []
     for member_id, rec in records.items():
         battery_spec = rec.get("battery", {})
         battery = None
         if battery_spec is not None:
             spec = _mapping(battery_spec, f"members.{member_id}.battery", problems)
-            battery = _battery(spec, battery_defaults, f"members.{member_id}.battery", problems)
+            # a battery of the section's defaults only is checked (and reported) once, as 'battery'
+            found = problems if spec else Problems()
+            battery = _battery(spec, battery_defaults, f"members.{member_id}.battery", found)
         members.append(
             MemberConfig(
                 member_id=member_id,
@@ -239,7 +315,7 @@ def _members(
                 annual_kwh=float(rec["annual_kwh"])
                 if is_finite_number(rec.get("annual_kwh"))
                 else 0.0,
-                shift_days=int(shifts[member_id]) if member_id not in bad_shift else 0,
+                shift_days=shifts[member_id],
                 profile_file=str(rec.get("profile_file", default_file)),
                 battery=battery,
             )
@@ -252,7 +328,10 @@ def _tariff(raw: dict, problems: Problems) -> TwoPeriodTariff | None:
     fields = {**_TARIFF_DEFAULTS, **raw}
     prices = {k: fields[k] for k in _TARIFF_DEFAULTS if k.endswith("_eur_per_kwh")}
     price_problems = [
-        p for k, v in prices.items() for p in non_negative({"tariff": v}, k, "tariff")
+        p
+        for k, v in prices.items()
+        for p in non_negative({"tariff": v}, k, "tariff")
+        or within({"tariff": v}, k, "tariff", 0.0, MAX_EUR_PER_KWH)
     ]
     problems.extend(price_problems)
     times = {k: parse_time_of_day(fields[k]) for k in ("offpeak_start", "offpeak_end")}
@@ -282,8 +361,75 @@ def _period(raw: dict, problems: Problems) -> tuple[str | None, float | None]:
             problems.add(f"Field 'period.start' must be an ISO timestamp, found {start!r}.")
     days = raw.get("days")
     if days is not None:
-        problems.extend(positive({"period": days}, "days", "period"))
+        days_of = {"period": days}
+        problems.extend(
+            positive(days_of, "days", "period") or within(days_of, "days", "period", 0, MAX_DAYS)
+        )
     return (str(start) if start is not None else None), days
+
+
+def _low_tech(raw: dict, kwp: Any, problems: Problems) -> tuple[float, float]:
+    """Return the low-tech charging threshold and no-PV level, kW (0 where invalid)."""
+    _unknown_keys(raw, ("threshold_kw", "threshold_kw_per_kwp", "no_pv_kw"), "low_tech", problems)
+    per_kwp = raw.get("threshold_kw_per_kwp", 0.375)
+    no_pv_kw = raw.get("no_pv_kw", 0.0)
+    threshold = raw.get("threshold_kw")
+    found = _ranged(
+        non_negative, per_kwp, "threshold_kw_per_kwp", "low_tech", MAX_THRESHOLD_KW_PER_KWP
+    ) + _ranged(non_negative, no_pv_kw, "no_pv_kw", "low_tech", MAX_KW)
+    if threshold is not None:
+        found += _ranged(non_negative, threshold, "threshold_kw", "low_tech", MAX_KW)
+    problems.extend(found)
+    if found or not is_finite_number(kwp):
+        return 0.0, 0.0
+    if threshold is None:
+        threshold = float(per_kwp) * float(kwp)
+    return float(threshold), float(no_pv_kw)
+
+
+def _mpc(raw: dict, problems: Problems) -> tuple[float, float, bool]:
+    """Return the MPC window and applied part, h, and whether identical batteries group."""
+    _unknown_keys(raw, ("window_h", "apply_h", "group_identical"), "mpc", problems)
+    window_h, apply_h = raw.get("window_h", 72.0), raw.get("apply_h", 24.0)
+    group_identical = raw.get("group_identical", True)
+    if not isinstance(group_identical, bool):
+        problems.add(
+            f"Field 'mpc.group_identical' must be true or false, found {group_identical!r}."
+        )
+    problems.extend(_ranged(positive, window_h, "window_h", "mpc", MAX_WINDOW_H))
+    problems.extend(_ranged(positive, apply_h, "apply_h", "mpc", MAX_WINDOW_H))
+    if is_finite_number(window_h) and is_finite_number(apply_h) and apply_h > window_h:
+        problems.add(f"Field 'mpc.apply_h' ({apply_h}) exceeds 'mpc.window_h' ({window_h}).")
+    return window_h, apply_h, group_identical
+
+
+def _admm(raw: dict, problems: Problems) -> dict[str, Any]:
+    """Return the ADMM settings (defaults completed by ``raw``)."""
+    defaults = {"rho": 1.0, "eps_abs": 1e-5, "eps_rel": 1e-5, "max_iter": 3000, "inner_iter": 15}
+    admm = {**defaults, **raw}
+    _unknown_keys(admm, tuple(defaults), "admm", problems)
+    for key in defaults:
+        problems.extend(_ranged(positive, admm[key], key, "admm", ADMM_MAXIMA[key]))
+    for key in ("max_iter", "inner_iter"):
+        if is_finite_number(admm[key]) and not float(admm[key]).is_integer():
+            problems.add(f"Field 'admm.{key}' must be a whole number, found {admm[key]!r}.")
+    return admm
+
+
+def _mechanisms(section: dict[str, Any], problems: Problems) -> tuple[list, str | None]:
+    """Return the mechanisms to run by default and the policy (None: not given)."""
+    mechanisms = section.get("mechanisms", ["none", "low-tech", "mpc"])
+    if not isinstance(mechanisms, list) or not mechanisms:
+        problems.add(f"Field 'mechanisms' must be a non-empty list, found {mechanisms!r}.")
+        mechanisms = []
+    names = [m for m in mechanisms if isinstance(m, str)]
+    if len(names) < len(mechanisms):
+        problems.add(f"Field 'mechanisms' must list mechanism names, found {mechanisms!r}.")
+    problems.extend(one_of({m: m for m in names}, "mechanisms", "entry", MECHANISMS))
+    policy = section.get("policy")
+    if policy is not None:
+        problems.extend(one_of({"community": policy}, "policy", "section", MECHANISMS))
+    return mechanisms, policy
 
 
 def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
@@ -301,74 +447,31 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     if not default_file:
         problems.add("Field 'profiles' (the default profile file) is missing.")
     reference = section.get("reference_annual_kwh", 1000.0)
-    problems.extend(positive({"community": reference}, "reference_annual_kwh", "section"))
+    problems.extend(
+        positive({"community": reference}, "reference_annual_kwh", "section")
+        or within({"community": reference}, "reference_annual_kwh", "section", *REFERENCE_KWH_RANGE)
+    )
     start, days = _period(_mapping(section.get("period"), "period", problems), problems)
 
     pv = _mapping(section.get("pv"), "pv", problems)
     _unknown_keys(pv, ("kwp", "column", "file"), "pv", problems)
     problems.extend(required({"pv": pv}, ["kwp", "column"], "section"))
     kwp = pv.get("kwp", 0.0)
-    problems.extend(non_negative({"pv": kwp}, "kwp", "section"))
+    problems.extend(_ranged(non_negative, kwp, "kwp", "pv", MAX_KWP))
 
-    battery_defaults = {
-        **_BATTERY_DEFAULTS,
-        **_mapping(section.get("battery"), "battery", problems),
-    }
-    _battery({}, battery_defaults, "battery", problems)
+    battery = _mapping(section.get("battery"), "battery", problems)
+    _battery(battery, _BATTERY_DEFAULTS, "battery", problems)
+    battery_defaults = {**_BATTERY_DEFAULTS, **battery}
     members = _members(section.get("members"), default_file, battery_defaults, problems)
-
-    low_tech = _mapping(section.get("low_tech"), "low_tech", problems)
-    _unknown_keys(
-        low_tech, ("threshold_kw", "threshold_kw_per_kwp", "no_pv_kw"), "low_tech", problems
+    threshold_kw, no_pv_kw = _low_tech(
+        _mapping(section.get("low_tech"), "low_tech", problems), kwp, problems
     )
-    per_kwp = low_tech.get("threshold_kw_per_kwp", 0.375)
-    problems.extend(non_negative({"low_tech": per_kwp}, "threshold_kw_per_kwp", "section"))
-    no_pv_kw = low_tech.get("no_pv_kw", 0.0)
-    problems.extend(non_negative({"low_tech": no_pv_kw}, "no_pv_kw", "section"))
-    threshold = low_tech.get("threshold_kw")
-    if threshold is not None:
-        problems.extend(non_negative({"low_tech": threshold}, "threshold_kw", "section"))
-
-    mpc = _mapping(section.get("mpc"), "mpc", problems)
-    _unknown_keys(mpc, ("window_h", "apply_h", "group_identical"), "mpc", problems)
-    window_h, apply_h = mpc.get("window_h", 72.0), mpc.get("apply_h", 24.0)
-    group_identical = mpc.get("group_identical", True)
-    if not isinstance(group_identical, bool):
-        problems.add(
-            f"Field 'mpc.group_identical' must be true or false, found {group_identical!r}."
-        )
-    problems.extend(positive({"mpc": window_h}, "window_h", "section"))
-    problems.extend(positive({"mpc": apply_h}, "apply_h", "section"))
-    if is_finite_number(window_h) and is_finite_number(apply_h) and apply_h > window_h:
-        problems.add(f"Field 'mpc.apply_h' ({apply_h}) exceeds 'mpc.window_h' ({window_h}).")
-
-    admm_defaults = {
-        "rho": 1.0,
-        "eps_abs": 1e-5,
-        "eps_rel": 1e-5,
-        "max_iter": 3000,
-        "inner_iter": 15,
-    }
-    admm = {**admm_defaults, **_mapping(section.get("admm"), "admm", problems)}
-    _unknown_keys(admm, tuple(admm_defaults), "admm", problems)
-    for key in admm_defaults:
-        problems.extend(positive({"admm": admm[key]}, key, "section"))
-    for key in ("max_iter", "inner_iter"):
-        if is_finite_number(admm[key]) and not float(admm[key]).is_integer():
-            problems.add(f"Field 'admm.{key}' must be a whole number, found {admm[key]!r}.")
-
+    window_h, apply_h, group_identical = _mpc(
+        _mapping(section.get("mpc"), "mpc", problems), problems
+    )
+    admm = _admm(_mapping(section.get("admm"), "admm", problems), problems)
     tariff = _tariff(_mapping(section.get("tariff"), "tariff", problems), problems)
-    mechanisms = section.get("mechanisms", ["none", "low-tech", "mpc"])
-    if not isinstance(mechanisms, list) or not mechanisms:
-        problems.add(f"Field 'mechanisms' must be a non-empty list, found {mechanisms!r}.")
-        mechanisms = []
-    names = [m for m in mechanisms if isinstance(m, str)]
-    if len(names) < len(mechanisms):
-        problems.add(f"Field 'mechanisms' must list mechanism names, found {mechanisms!r}.")
-    problems.extend(one_of({m: m for m in names}, "mechanisms", "entry", MECHANISMS))
-
-    policy = section.get("policy", "mpc")
-    problems.extend(one_of({"community": policy}, "policy", "section", MECHANISMS))
+    mechanisms, policy = _mechanisms(section, problems)
     problems.raise_if_any()
 
     return CommunityConfig(
@@ -379,13 +482,13 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
         reference_annual_kwh=float(reference),
         start=start,
         days=float(days) if days is not None else None,
-        threshold_kw=float(threshold) if threshold is not None else float(per_kwp) * float(kwp),
-        no_pv_kw=float(no_pv_kw),
+        threshold_kw=threshold_kw,
+        no_pv_kw=no_pv_kw,
         window_h=float(window_h),
         apply_h=float(apply_h),
         group_identical=group_identical,
         admm={k: float(v) for k, v in admm.items()},
         tariff=tariff,
         mechanisms=tuple(mechanisms),
-        policy=str(policy),
+        policy=policy,
     )

@@ -10,9 +10,13 @@ import numpy as np
 import pandas as pd
 
 from dec.community.battery import Batteries
-from dec.community.config import CommunityConfig
+from dec.community.config import MAX_KW, CommunityConfig
 from dec.community.profiles import ProfileTable, member_load_kw, read_profile_table
 from dec.errors import InputError
+
+#: Largest value of a profile column used: kW for a household using
+#: ``reference_annual_kwh`` over the file, or kW per kWp for PV (both about 1 or less).
+MAX_PROFILE_VALUE = 1e6
 
 
 @dataclass(frozen=True)
@@ -149,13 +153,7 @@ def build_community(
                 f"({step_h * 60:g} min).",
                 source,
             )
-    negative = [who for file, column, who in wanted if (tables[file].columns[column] < 0).any()]
-    if negative:
-        raise InputError(
-            f"Profiles hold negative values (load and PV must be zero or more) for: "
-            f"{', '.join(negative)}.",
-            source,
-        )
+    _check_profile_values(tables, wanted, source)
     period = _period(first.times, config.start, config.days, step_h, source)
     loads = np.array(
         [
@@ -169,11 +167,62 @@ def build_community(
             for m in config.members
         ]
     )
+    pv_kw = config.pv_kwp * first.columns[config.pv_column][period]
+    _check_powers(config, loads, pv_kw, source)
     return CommunityData(
         member_ids=tuple(m.member_id for m in config.members),
         times=first.times[period],
         time_step_h=step_h,
         load_kw=loads,
-        pv_kw=config.pv_kwp * first.columns[config.pv_column][period],
+        pv_kw=pv_kw,
         batteries=Batteries.from_configs([m.battery for m in config.members]),
     )
+
+
+def _check_profile_values(
+    tables: dict[str, ProfileTable], wanted: list[tuple[str, str, str]], source: str
+) -> None:
+    """Refuse negative or implausibly large values in the profile columns used.
+
+    ``wanted`` holds (file, column, member id or "pv") of every column used.
+    """
+    negative = [who for file, column, who in wanted if (tables[file].columns[column] < 0).any()]
+    if negative:
+        raise InputError(
+            f"Profiles hold negative values (load and PV must be zero or more) for: "
+            f"{', '.join(negative)}.",
+            source,
+        )
+    large = []
+    for file, column, who in wanted:
+        values = tables[file].columns[column]
+        row = int(np.argmax(values))
+        if values[row] > MAX_PROFILE_VALUE:
+            when = tables[file].times[row]
+            large.append(f"{who} ({values[row]:g} in {column!r} of {file} at {when})")
+    if large:
+        raise InputError(
+            f"Profiles hold values above {MAX_PROFILE_VALUE:g} (kW per household of the "
+            f"reference consumption, or kW per kWp of PV) for: {', '.join(large)}.",
+            source,
+        )
+
+
+def _check_powers(
+    config: CommunityConfig, loads_kw: np.ndarray, pv_kw: np.ndarray, source: str
+) -> None:
+    """Refuse loads or PV above :data:`~dec.community.config.MAX_KW` in the simulated period."""
+    high = [
+        f"{m.member_id} ({peak:g} kW)"
+        for m, peak in zip(config.members, loads_kw.max(axis=1, initial=0.0), strict=True)
+        if peak > MAX_KW
+    ]
+    if pv_kw.max(initial=0.0) > MAX_KW:
+        high.append(f"the community PV ({pv_kw.max():g} kW, pv.kwp × its profile)")
+    if high:
+        raise InputError(
+            f"Loads (profile × annual_kwh / reference_annual_kwh) or PV reach more than "
+            f"{MAX_KW:g} kW for: {', '.join(high)}; check the profiles' units and the "
+            "consumptions and PV peak power.",
+            source,
+        )

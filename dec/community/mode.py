@@ -19,13 +19,20 @@ import pandas as pd
 
 from agents.community import build_community_model
 from dec.admm.engine import make_engine
-from dec.community.config import SECTION, CommunityConfig, parse_config
+from dec.community.config import (
+    MAX_BATTERY_KWH,
+    MAX_KW,
+    MAX_WINDOW_H,
+    SECTION,
+    CommunityConfig,
+    parse_config,
+)
 from dec.community.data import CommunityData, build_community
 from dec.community.metrics import flows, member_cycles
 from dec.community.plots import plot_sweep, plot_week
 from dec.community.sweep import Case, Runner, run_sweep
 from dec.errors import InputError
-from dec.options import refuse_scale_options
+from dec.options import comma_items
 from dec.options.community import MECHANISMS
 from dec.progress import progress
 from dec.result import RunResult
@@ -42,18 +49,28 @@ SWEEP_COLUMNS = [
 DECIMALS = 6
 
 
-def _numbers(text: str, source: str) -> list[float]:
+def _sizes(text: str, config: CommunityConfig, source: str) -> list[float]:
+    """Return the battery sizes of ``--sweep-battery``, kWh, checked with every c-rate."""
+    items = comma_items(text, "--sweep-battery")
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in items]
     except ValueError:
         raise InputError(
             f"Option '--sweep-battery' must be comma-separated numbers of kWh, found {text!r}.",
             source,
         ) from None
-    bad = [v for v in values if not np.isfinite(v) or v < 0]
+    bad = [v for v in values if not 0 <= v <= MAX_BATTERY_KWH]  # also NaN and inf
     if bad or not values:
         raise InputError(
-            f"Option '--sweep-battery' needs battery sizes of zero or more kWh, found {text!r}.",
+            f"Option '--sweep-battery' needs battery sizes from 0 to {MAX_BATTERY_KWH:g} kWh, "
+            f"found {text!r}.",
+            source,
+        )
+    c_rate = max((m.battery.c_rate_per_h for m in config.members if m.battery), default=0.0)
+    if c_rate * max(values) > MAX_KW:
+        raise InputError(
+            f"Option '--sweep-battery': a battery of {max(values):g} kWh at c_rate_per_h "
+            f"{c_rate:g} would have {c_rate * max(values):g} kW, more than {MAX_KW:g} kW.",
             source,
         )
     return values
@@ -64,7 +81,7 @@ def _mechanisms(text: str | None, config: CommunityConfig, source: str) -> list[
         return list(config.mechanisms)
     if text.strip() == "all":
         return list(MECHANISMS)
-    names = [v.strip() for v in text.split(",") if v.strip()]
+    names = comma_items(text, "--mechanisms")
     unknown = [v for v in names if v not in MECHANISMS]
     if unknown or not names:
         raise InputError(
@@ -73,6 +90,26 @@ def _mechanisms(text: str | None, config: CommunityConfig, source: str) -> list[
             source,
         )
     return names
+
+
+def _policy(config: CommunityConfig, mechanisms: list[str], source: str) -> str:
+    """Return the mechanism whose schedules are written per member.
+
+    A policy the scenario names must be among the mechanisms run (its schedules would
+    otherwise silently come from another one); without one, ``mpc`` if it runs, else the
+    last mechanism run.
+    """
+    if config.policy is None:
+        return "mpc" if "mpc" in mechanisms else mechanisms[-1]
+    if config.policy not in mechanisms:
+        raise InputError(
+            f"Field 'policy' names {config.policy!r}, whose schedules go to "
+            f"setpoints/<member>.json, but it is not among the mechanisms run "
+            f"({', '.join(mechanisms)}); add it to 'mechanisms' (or --mechanisms), or set "
+            "'policy' to one of them.",
+            source,
+        )
+    return config.policy
 
 
 def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConfig, CommunityData]:
@@ -85,6 +122,12 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConf
             )
     data = build_community(config, scenario.resolve, scenario.source)
     if args.horizon is not None:
+        if args.horizon * data.time_step_h > MAX_WINDOW_H:
+            raise InputError(
+                f"Option '--horizon' ({args.horizon} steps) exceeds the longest MPC window, "
+                f"{MAX_WINDOW_H:g} h.",
+                scenario.source,
+            )
         window_h = args.horizon * data.time_step_h
         config = replace(config, window_h=window_h, apply_h=min(config.apply_h, window_h))
     if args.max_iter is not None:
@@ -232,11 +275,11 @@ def summarise(
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Run the mechanisms (for every battery size of ``--sweep-battery``) on the community."""
-    refuse_scale_options(args, "community")
     start = time.perf_counter()
     config, data = prepare(scenario, args)
     mechanisms = _mechanisms(args.mechanisms, config, scenario.source)
-    sizes = _numbers(args.sweep_battery, scenario.source) if args.sweep_battery else [None]
+    policy = _policy(config, mechanisms, scenario.source)
+    sizes = _sizes(args.sweep_battery, config, scenario.source) if args.sweep_battery else [None]
     model = build_community_model(data.member_ids, seed=args.seed)
     community = model.agents_of("community")[0]
     engine = make_engine(args.engine)
@@ -247,7 +290,6 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             cases = run_sweep(runner, mechanisms, sizes)
         finally:
             engine.close()
-    policy = config.policy if config.policy in mechanisms else mechanisms[-1]
     reference = _reference(cases, policy, config)
     for agent in model.agents_of("household"):
         agent.state["battery_kw"] = reference.schedule.battery_kw[agent.batch_index]

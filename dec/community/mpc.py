@@ -41,7 +41,7 @@ import scipy.sparse as sp
 
 from dec.community.battery import Batteries, Schedule, apply, restore_final_soc
 from dec.community.data import CommunityData
-from dec.errors import SubproblemInfeasible
+from dec.solving import solve_checked
 
 #: Quadratic tie-break on every battery's net power, kWh per kW² per h.
 TIE_SMOOTH = 1e-3
@@ -269,11 +269,14 @@ class CentralPlanner:
         self.e_start.value = window.e_start_kwh
         self.e_end_min.value = window.e_end_min_kwh
         self.e_max.value = window.e_max_kwh
-        self.problem.solve(solver=cp.CLARABEL)
-        if self.problem.status != cp.OPTIMAL:
-            raise SubproblemInfeasible(
-                f"the MPC window starting at step {window.start}", str(self.problem.status)
-            )
+        # the window problem always has a solution (idle batteries are feasible): a
+        # failure is the solver's (SolverFailed)
+        solve_checked(
+            self.problem,
+            f"the MPC window starting at step {window.start}",
+            cp.CLARABEL,
+            (cp.OPTIMAL,),
+        )
         dis = np.maximum(self.dis.value, 0.0)
         return np.maximum(self.net.value + dis, 0.0), dis
 

@@ -1,7 +1,8 @@
 """Command-line options of every mode, and the names they accept.
 
 One module per mode (``-`` in a mode's name is ``_`` here), each with ``HELP`` (one line
-describing the mode) and ``add_arguments(group)``. A leaf package: it imports nothing of
+describing the mode), ``SHARED_OPTIONS`` (the options of :mod:`dec.run` shared by
+several modes that it uses) and ``add_arguments(group)``. A leaf package: it imports nothing of
 the modes (no solvers, no pandapower), so the parser and ``python -m dec.run --help``
 build in a fraction of a second; the modes import the names they accept from here.
 """
@@ -24,21 +25,21 @@ def whole_number(text: str) -> int:
     return value
 
 
-def refuse_scale_options(args: argparse.Namespace, mode: str) -> None:
-    """Refuse ``--load-scale``/``--pv-scale`` in a mode whose profiles its scenario file holds.
+def comma_items(text: str, option: str) -> list[str]:
+    """Split a comma-separated option value (``--sweep 4,8``) into its stripped items.
 
     Raises
     ------
     InputError
-        If either was given (the mode would ignore it).
+        If an item is empty (``1,,2``, a trailing comma) or given twice.
+
     """
-    given = [
-        f"--{name.replace('_', '-')} {getattr(args, name)!r}"
-        for name in ("load_scale", "pv_scale")
-        if getattr(args, name, None) is not None
-    ]
-    if given:
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
         raise InputError(
-            f"Mode {mode} takes its profiles from the scenario file and does not use "
-            f"{', '.join(given)}; remove the option(s)."
+            f"Option '{option}' has an empty item in {text!r}; separate values by one comma."
         )
+    twice = sorted({item for item in items if items.count(item) > 1})
+    if twice:
+        raise InputError(f"Option '{option}' lists {', '.join(twice)} more than once, in {text!r}.")
+    return items

@@ -59,6 +59,57 @@ METER_SERIES = ("e_c", "e_g", "l_buy", "l_sell")
 #: Most steps of a horizon (a year at one-minute steps is 525,600).
 MAX_STEPS = 1_000_000
 
+# Plausible ranges of the numeric fields, checked before any model is built. They are far
+# wider than any REC's data (the reference's tests use at most 1.3 kWh per step, 5 kW and
+# 10 EUR/kWh), and keep every coefficient of the MILPs (and products such as the big-M,
+# 10 × max_p) well inside what HiGHS handles: it reads 1e20 and more as infinite, and
+# 1e308 overflows to inf in the model's arithmetic.
+
+#: Energies per step and stored energies, kWh (e_c, e_g, e_met in absolute value, trip_ev,
+#: e_bn, init_e and the vehicles' energies): 1 GWh, a 100 MW site over a 10-hour step, or
+#: a battery larger than any REC member's.
+MAX_KWH = 1e6
+#: Power limits, kW (max_p, p_max, pmax_c_ev, pmax_d_ev): 1 GW, beyond any meter of a REC.
+MAX_KW = 1e6
+#: Tariffs and prices in absolute value, EUR/kWh (l_buy, l_sell, l_market_buy,
+#: l_market_sell, l_grid, l_lem, degradation_cost), and the penalty l_extra (EUR/kW per
+#: step): 100 times the EU intraday price cap of 9,999 EUR/MWh; a price in EUR/MWh typed
+#: as EUR/kWh still passes.
+MAX_EUR_PER_KWH = 1e3
+#: A meter's cost over the horizon in absolute value, EUR (c_ind): the most the other
+#: bounds allow, MAX_KWH × MAX_EUR_PER_KWH × MAX_STEPS.
+MAX_COST_EUR = 1e15
+#: Step length delta_t, h: 3.6 seconds to one day.
+DELTA_T_RANGE_H = (1e-3, 24.0)
+
+ENERGY_RANGE = (0.0, MAX_KWH)
+POWER_RANGE = (0.0, MAX_KW)
+PRICE_RANGE = (-MAX_EUR_PER_KWH, MAX_EUR_PER_KWH)
+#: Costs that cannot be negative (degradation_cost, l_extra).
+COST_RANGE = (0.0, MAX_EUR_PER_KWH)
+METER_RANGES = {
+    "e_c": ENERGY_RANGE,
+    "e_g": ENERGY_RANGE,
+    "l_buy": PRICE_RANGE,
+    "l_sell": PRICE_RANGE,
+}
+#: The net metered energy e_met of post-delivery data is signed.
+POST_METER_RANGES = {"e_met": (-MAX_KWH, MAX_KWH), "l_buy": PRICE_RANGE, "l_sell": PRICE_RANGE}
+STORAGE_RANGES = {
+    "e_bn": ENERGY_RANGE,
+    "init_e": ENERGY_RANGE,
+    "p_max": POWER_RANGE,
+    "degradation_cost": COST_RANGE,
+}
+VEHICLE_RANGES = {
+    "trip_ev": ENERGY_RANGE,
+    "min_energy_storage_ev": ENERGY_RANGE,
+    "battery_capacity_ev": ENERGY_RANGE,
+    "init_e_ev": ENERGY_RANGE,
+    "pmax_c_ev": POWER_RANGE,
+    "pmax_d_ev": POWER_RANGE,
+}
+
 
 def n_steps(horizon_h: float, delta_t_h: float) -> int:
     """Return the number of steps of ``delta_t_h`` hours in ``horizon_h`` hours.
@@ -260,8 +311,33 @@ def _as_sequence(value: Any) -> Any:
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _top_series(problems: Problems, backpack: Mapping, key: str, length: int) -> None:
-    """Check a top-level list of ``length`` finite numbers."""
+def _outside(values: Mapping[str, Any], low: float, high: float) -> dict[str, float]:
+    """Return, per key, the first finite number outside [low, high] (a number or in a list).
+
+    Values that are not finite numbers are left to the rules that report them, and so are
+    values below a lower bound of zero (reported as negative or not greater than zero).
+    """
+    found = {}
+    for key, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        bad = [x for x in items if is_finite_number(x) and (x > high or (low < 0 and x < low))]
+        if bad:
+            found[key] = float(bad[0])
+    return found
+
+
+def _in_range(
+    problems: Problems, values: Mapping[str, Any], field: str, kind: str, bounds: tuple
+) -> None:
+    """Report the keys whose value (or a value of whose list) is outside ``bounds``."""
+    low, high = bounds
+    problems.extend(within(_outside(values, low, high), field, kind, low, high))
+
+
+def _top_series(
+    problems: Problems, backpack: Mapping, key: str, length: int, bounds: tuple = PRICE_RANGE
+) -> None:
+    """Check a top-level list of ``length`` finite numbers within ``bounds``."""
     value = _as_sequence(backpack[key])
     if not isinstance(value, (list, tuple)):
         problems.add(f"Field '{key}' is not a list of numbers (found {type(value).__name__}).")
@@ -269,6 +345,10 @@ def _top_series(problems: Problems, backpack: Mapping, key: str, length: int) ->
     bad = [x for x in value if not is_finite_number(x)]
     if bad:
         problems.add(f"Field '{key}' holds a value that is not a finite number: {bad[0]!r}.")
+    elif outside := _outside({key: value}, *bounds):
+        problems.add(
+            f"Field '{key}' holds a value outside [{bounds[0]}, {bounds[1]}]: {outside[key]!r}."
+        )
     if len(value) != length:
         problems.add(
             f"Field '{key}' has {len(value)} values; expected {length} "
@@ -276,7 +356,13 @@ def _top_series(problems: Problems, backpack: Mapping, key: str, length: int) ->
         )
 
 
-def _top_number(problems: Problems, backpack: Mapping, key: str, rule: str = "number") -> None:
+def _top_number(
+    problems: Problems,
+    backpack: Mapping,
+    key: str,
+    rule: str = "number",
+    bounds: tuple | None = None,
+) -> None:
     value = backpack[key]
     if not is_finite_number(value):
         problems.add(f"Field '{key}' is not a finite number (found {value!r}).")
@@ -284,6 +370,8 @@ def _top_number(problems: Problems, backpack: Mapping, key: str, rule: str = "nu
         problems.add(f"Field '{key}' must be greater than zero (found {value!r}).")
     elif rule == "non_negative" and value < 0:
         problems.add(f"Field '{key}' must be zero or more (found {value!r}).")
+    elif bounds is not None and not bounds[0] <= value <= bounds[1]:
+        problems.add(f"Field '{key}' is outside [{bounds[0]}, {bounds[1]}] (found {value!r}).")
 
 
 def _flag(problems: Problems, backpack: Mapping, key: str) -> bool:
@@ -298,7 +386,7 @@ def _flag(problems: Problems, backpack: Mapping, key: str) -> bool:
 
 def _horizon_steps(problems: Problems, backpack: Mapping) -> int | None:
     """Check ``delta_t`` and ``horizon`` and return the number of steps (None if unusable)."""
-    _top_number(problems, backpack, "delta_t", "positive")
+    _top_number(problems, backpack, "delta_t", "positive", DELTA_T_RANGE_H)
     _top_number(problems, backpack, "horizon", "positive")
     if problems:
         return None
@@ -346,59 +434,95 @@ def _check_assets(
     missing = required(records, fields, kind)
     problems.extend(missing)
     complete = {k: r for k, r in records.items() if all(f in r for f in fields)}
-    if not complete:
-        return
+    if complete and storage:
+        _check_storages(problems, complete)
+    elif complete:
+        _check_vehicles(problems, complete, length)
+
+
+def _check_storages(problems: Problems, records: Mapping[str, Mapping]) -> None:
+    """Check the parameters of batteries that have every field (by ``meter/battery`` id)."""
+    kind = "storage"
 
     def column(name: str) -> dict[str, Any]:
-        return {k: r[name] for k, r in complete.items()}
+        return {k: r[name] for k, r in records.items()}
 
-    if storage:
-        problems.extend(positive(column("e_bn"), "e_bn", kind))
-        for name in ("degradation_cost", "init_e", "p_max"):
-            problems.extend(non_negative(column(name), name, kind))
-        for name in ("eff_bc", "eff_bd"):
-            problems.extend(within(column(name), name, kind, 0.0, 1.0))
-            problems.extend(positive(column(name), name, kind))
-        for name in ("soc_min", "soc_max"):
-            problems.extend(within(column(name), name, kind, 0.0, 100.0))
-        _ordered(problems, complete, "soc_min", "soc_max", kind)
-        over = {
-            k: r["init_e"]
-            for k, r in complete.items()
-            if is_finite_number(r["init_e"])
-            and is_finite_number(r["e_bn"])
-            and r["e_bn"] > 0  # a non-positive capacity is reported above, once
-            and r["init_e"] > r["e_bn"]
-        }
-        if over:
-            problems.add(
-                f"Field 'init_e' exceeds the capacity 'e_bn' for {len(over)} {kind}(s): "
-                + ", ".join(f"{k} ({v!r})" for k, v in over.items())
-                + "."
-            )
-    else:
-        for name in ("trip_ev", "bin_ev"):
-            problems.extend(series(column(name), name, kind, length))
-        for name in ("min_energy_storage_ev", "init_e_ev", "pmax_c_ev", "pmax_d_ev"):
-            problems.extend(non_negative(column(name), name, kind))
-        problems.extend(positive(column("battery_capacity_ev"), "battery_capacity_ev", kind))
-        for name in ("eff_bc_ev", "eff_bd_ev"):
-            problems.extend(within(column(name), name, kind, 0.0, 1.0))
-            problems.extend(positive(column(name), name, kind))
-        _ordered(problems, complete, "min_energy_storage_ev", "battery_capacity_ev", kind)
-        _ordered(problems, complete, "min_energy_storage_ev", "init_e_ev", kind)
-        _ordered(problems, complete, "init_e_ev", "battery_capacity_ev", kind)
-        negative_trips = [k for k, r in complete.items() if _has(r["trip_ev"], lambda x: x < 0)]
-        if negative_trips:
-            problems.add(f"Field 'trip_ev' is negative for vehicle(s) {', '.join(negative_trips)}.")
-        not_binary = [
-            k for k, r in complete.items() if _has(r["bin_ev"], lambda x: x not in (0, 1))
-        ]
-        if not_binary:
-            problems.add(
-                f"Field 'bin_ev' must hold 0 (away) or 1 (plugged in) for vehicle(s) "
-                f"{', '.join(not_binary)}."
-            )
+    problems.extend(positive(column("e_bn"), "e_bn", kind))
+    for name in ("degradation_cost", "init_e", "p_max"):
+        problems.extend(non_negative(column(name), name, kind))
+    for name, bounds in STORAGE_RANGES.items():
+        _in_range(problems, column(name), name, kind, bounds)
+    for name in ("eff_bc", "eff_bd"):
+        problems.extend(within(column(name), name, kind, 0.0, 1.0))
+        problems.extend(positive(column(name), name, kind))
+    for name in ("soc_min", "soc_max"):
+        problems.extend(within(column(name), name, kind, 0.0, 100.0))
+    _ordered(problems, records, "soc_min", "soc_max", kind)
+    usable = {
+        k: r
+        for k, r in records.items()
+        if all(is_finite_number(r[f]) for f in ("init_e", "e_bn", "soc_min", "soc_max"))
+        and 0 < r["e_bn"] <= MAX_KWH  # other capacities are reported above, once
+    }
+    over = {k: r["init_e"] for k, r in usable.items() if r["init_e"] > r["e_bn"]}
+    if over:
+        problems.add(
+            f"Field 'init_e' exceeds the capacity 'e_bn' for {len(over)} {kind}(s): "
+            + ", ".join(f"{k} ({v!r})" for k, v in over.items())
+            + "."
+        )
+    _initial_energy_within_soc(problems, {k: r for k, r in usable.items() if k not in over})
+
+
+def _initial_energy_within_soc(problems: Problems, records: Mapping[str, Mapping]) -> None:
+    """Report batteries whose ``init_e`` is outside [soc_min, soc_max] % of ``e_bn``.
+
+    The reference's inputs always start inside these bounds; a start outside them can leave
+    the first step's bounds out of reach (a MILP with no solution), typically because
+    ``soc_min``/``soc_max`` were given as fractions instead of percent.
+    """
+    bad = []
+    for k, r in records.items():
+        low, high = r["soc_min"] * r["e_bn"] / 100.0, r["soc_max"] * r["e_bn"] / 100.0
+        if low <= high and not low - 1e-9 <= r["init_e"] <= high + 1e-9:
+            bad.append(f"{k} ({r['init_e']!r} kWh, bounds [{low:g}, {high:g}] kWh)")
+    if bad:
+        problems.add(
+            f"Field 'init_e' is outside the state-of-charge bounds soc_min..soc_max (percent "
+            f"of e_bn) for {len(bad)} storage(s): {', '.join(bad)}; soc_min and soc_max are "
+            "percentages (0-100), not fractions."
+        )
+
+
+def _check_vehicles(problems: Problems, records: Mapping[str, Mapping], length: int) -> None:
+    """Check the parameters of vehicles that have every field (by ``meter/vehicle`` id)."""
+    kind = "vehicle"
+
+    def column(name: str) -> dict[str, Any]:
+        return {k: r[name] for k, r in records.items()}
+
+    for name in ("trip_ev", "bin_ev"):
+        problems.extend(series(column(name), name, kind, length))
+    for name in ("min_energy_storage_ev", "init_e_ev", "pmax_c_ev", "pmax_d_ev"):
+        problems.extend(non_negative(column(name), name, kind))
+    problems.extend(positive(column("battery_capacity_ev"), "battery_capacity_ev", kind))
+    for name, bounds in VEHICLE_RANGES.items():
+        _in_range(problems, column(name), name, kind, bounds)
+    for name in ("eff_bc_ev", "eff_bd_ev"):
+        problems.extend(within(column(name), name, kind, 0.0, 1.0))
+        problems.extend(positive(column(name), name, kind))
+    _ordered(problems, records, "min_energy_storage_ev", "battery_capacity_ev", kind)
+    _ordered(problems, records, "min_energy_storage_ev", "init_e_ev", kind)
+    _ordered(problems, records, "init_e_ev", "battery_capacity_ev", kind)
+    negative_trips = [k for k, r in records.items() if _has(r["trip_ev"], lambda x: x < 0)]
+    if negative_trips:
+        problems.add(f"Field 'trip_ev' is negative for vehicle(s) {', '.join(negative_trips)}.")
+    not_binary = [k for k, r in records.items() if _has(r["bin_ev"], lambda x: x not in (0, 1))]
+    if not_binary:
+        problems.add(
+            f"Field 'bin_ev' must hold 0 (away) or 1 (plugged in) for vehicle(s) "
+            f"{', '.join(not_binary)}."
+        )
 
 
 def _has(values: Any, test: Callable[[float], bool]) -> bool:
@@ -445,17 +569,19 @@ def _check_meters(
         present = {k: r[name] for k, r in records.items() if name in r}
         wrong = series(present, name, "meter", length)
         problems.extend(wrong)
-        if name in ("e_c", "e_g") and not wrong:  # energies; tariffs may be negative
+        if wrong:
+            continue
+        if name in ("e_c", "e_g"):  # energies; tariffs may be negative
             lowest = {k: min(v) for k, v in present.items() if len(v) and min(v) < 0}
             problems.extend(non_negative(lowest, name, "meter"))
-
-    problems.extend(
-        positive({k: r["max_p"] for k, r in records.items() if "max_p" in r}, "max_p", "meter")
-    )
+        _in_range(problems, present, name, "meter", METER_RANGES[name])
+    max_p = {k: r["max_p"] for k, r in records.items() if "max_p" in r}
+    problems.extend(positive(max_p, "max_p", "meter"))
+    _in_range(problems, max_p, "max_p", "meter", POWER_RANGE)
     if need_c_ind:
-        problems.extend(
-            numbers({k: r["c_ind"] for k, r in records.items() if "c_ind" in r}, "c_ind", "meter")
-        )
+        c_ind = {k: r["c_ind"] for k, r in records.items() if "c_ind" in r}
+        problems.extend(numbers(c_ind, "c_ind", "meter"))
+        _in_range(problems, c_ind, "c_ind", "meter", (-MAX_COST_EUR, MAX_COST_EUR))
     if assets:
         _check_assets(problems, records, "btm_storage", length, storage=True)
         _check_assets(problems, records, "btm_evs", length, storage=False)
@@ -499,7 +625,10 @@ def _check_bilateral_grid(problems: Problems, l_grid: Any, meter_ids: Sequence[s
             + (" ..." if len(missing) > 5 else "")
             + "."
         )
-    problems.extend(series(pairs, "l_grid", "meter pair", length))
+    wrong = series(pairs, "l_grid", "meter pair", length)
+    problems.extend(wrong)
+    if not wrong:
+        _in_range(problems, pairs, "l_grid", "meter pair", PRICE_RANGE)
 
 
 # --- conversion ------------------------------------------------------------------------------
@@ -629,7 +758,7 @@ def parse_collective(
         problems.raise_if_any()
     length = _horizon_steps(problems, backpack)
     problems.raise_if_any()
-    _top_number(problems, backpack, "l_extra", "non_negative")
+    _top_number(problems, backpack, "l_extra", "non_negative", COST_RANGE)
     for key in ("l_market_buy", "l_market_sell") + (("l_lem",) if need_l_lem else ()):
         _top_series(problems, backpack, key, length)
     meters = backpack["meters"]
@@ -767,8 +896,8 @@ def parse_post_individual(backpack: Mapping[str, Any]) -> PostIndividual:
     if not _require_top(problems, backpack, POST_INDIVIDUAL_KEYS):
         problems.raise_if_any()
     meter = str(backpack["id"])
-    _top_number(problems, backpack, "delta_t", "positive")
-    _top_number(problems, backpack, "l_extra", "non_negative")
+    _top_number(problems, backpack, "delta_t", "positive", DELTA_T_RANGE_H)
+    _top_number(problems, backpack, "l_extra", "non_negative", COST_RANGE)
     # the steps: the length most of the lists share, so that the odd one is the one named
     lengths = [
         len(value)
@@ -776,12 +905,17 @@ def parse_post_individual(backpack: Mapping[str, Any]) -> PostIndividual:
         if isinstance(value, (list, tuple))
     ]
     length = max(lengths, key=lengths.count) if lengths else None
-    for key in ("e_met", "l_buy", "l_sell"):
-        problems.extend(series({meter: _as_sequence(backpack[key])}, key, "meter", length))
+    for key, bounds in POST_METER_RANGES.items():
+        values = {meter: _as_sequence(backpack[key])}
+        wrong = series(values, key, "meter", length)
+        problems.extend(wrong)
+        if not wrong:
+            _in_range(problems, values, key, "meter", bounds)
     for key in ("l_market_buy", "l_market_sell"):
         if length is not None:
             _top_series(problems, backpack, key, length)
     problems.extend(positive({meter: backpack["max_p"]}, "max_p", "meter"))
+    _in_range(problems, {meter: backpack["max_p"]}, "max_p", "meter", POWER_RANGE)
     problems.raise_if_any()
     return PostIndividual(
         meter_id=meter,

@@ -13,6 +13,7 @@ mapping ``{n: {m: value}}``; a single value applies to every pair.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -23,7 +24,7 @@ import pandas as pd
 from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.options.rec_pricing import MECHANISMS
-from dec.rec.data import Market, n_steps
+from dec.rec.data import EV_FIELDS, STORAGE_FIELDS, Market, n_steps
 from dec.scenario import Scenario
 from dec.validation import Problems, is_finite_number
 
@@ -44,6 +45,9 @@ BACKPACK_KEYS = (
 )
 OPTION_KEYS = ("timeframe", "market", "mechanism", "pruned", "divider", "compensation")
 METER_KEYS = ("e_c", "e_g", "l_buy", "l_sell", "max_p", "btm_storage", "btm_evs")
+#: The fields of a meter's batteries and vehicles (the API, :mod:`dec.rec.data`, ignores
+#: others, as the reference does; a scenario file refuses them).
+ASSET_KEYS = {"btm_storage": STORAGE_FIELDS, "btm_evs": EV_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,11 @@ class RunOptions:
             problems.add("Mechanism 'dual' needs market 'pool' (dual prices are a pool's).")
         if not isinstance(self.max_iterations, int) or self.max_iterations < 1:
             problems.add(f"The iteration limit must be at least 1 (found {self.max_iterations!r}).")
-        for name in ("mip_rel_gap", "time_limit_s"):
+        for name, high in (("mip_rel_gap", 1.0), ("time_limit_s", math.inf)):
             value = getattr(self, name)
-            if value is not None and (not is_finite_number(value) or value <= 0):
-                problems.add(f"Option '{name}' must be greater than zero (found {value!r}).")
+            if value is not None and (not is_finite_number(value) or not 0 < value < high):
+                allowed = "from 0 to 1, both excluded" if high == 1.0 else "greater than zero"
+                problems.add(f"Option '{name}' must be {allowed} (found {value!r}).")
         problems.raise_if_any()
 
 
@@ -277,6 +282,7 @@ def read_section(
                 f"Field '{where}' has unknown field(s) {', '.join(extra)}; allowed: "
                 f"{', '.join(METER_KEYS)}."
             )
+        _check_asset_keys(meter, where, problems)
         record = dict(meter)
         for key in ("e_c", "e_g", "l_buy", "l_sell"):
             if key in record:
@@ -289,6 +295,26 @@ def read_section(
     backpack["l_grid"] = _grid(section.get("l_grid"), options.market, backpack["meters"], series)
     problems.raise_if_any()
     return backpack, options
+
+
+def _check_asset_keys(meter: Mapping[str, Any], where: str, problems: Problems) -> None:
+    """Refuse unknown fields of a meter's batteries and vehicles (like a meter's own fields).
+
+    Assets that are not mappings are reported by the backpack's validation.
+    """
+    for key, allowed in ASSET_KEYS.items():
+        assets = meter.get(key)
+        if not isinstance(assets, Mapping):
+            continue
+        for asset_id, params in assets.items():
+            extra = (
+                sorted(map(str, set(params) - set(allowed))) if isinstance(params, Mapping) else []
+            )
+            if extra:
+                problems.add(
+                    f"Field '{where}.{key}.{asset_id}' has unknown field(s) {', '.join(extra)}; "
+                    f"allowed: {', '.join(allowed)}."
+                )
 
 
 def _scaled(meter: dict[str, Any], load_scale: float, pv_scale: float) -> dict[str, Any]:

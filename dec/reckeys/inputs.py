@@ -22,6 +22,7 @@ from dec.validation import (
     positive,
     required,
     series,
+    within,
 )
 
 SECTION = "rec_keys"
@@ -60,9 +61,65 @@ BATTERY_FIELDS = {
 }
 PROFILE_DEFAULTS = {"consumption_kwh": 0.0, "production_kwh": 0.0, "selling_price_eur_per_kwh": 0.0}
 
+# Plausible ranges of the numeric inputs (closed intervals), checked before any profile is
+# generated or any problem built. They are far wider than any REC's data and keep the
+# window LPs/QPs well scaled: HiGHS reads 1e20 and more as infinite and 1e308 overflows to
+# inf in the window's arithmetic, so such values used to crash the solvers.
+
+#: Steps of the horizon (n_steps, horizon_steps): a year at one-minute steps is 525,600.
+MAX_STEPS = 1_000_000
+#: Members of a community.
+MAX_MEMBERS = 10_000
+#: Members × steps: every profile and result is an array of this size (80 MB at the bound),
+#: e.g. 1,000 members over a year of hourly steps, or 17 over a year at one-minute steps.
+MAX_MEMBER_STEPS = 10_000_000
+#: Control step time_step_h, h: 3.6 s to one day.
+TIME_STEP_RANGE_H = (1e-3, 24.0)
+#: Consumption and production per step, and battery energies (capacity_kwh, SoC bounds and
+#: initial SoC), kWh: 1 GWh, a 100 MW site over a 10-hour step, or a battery larger than
+#: any REC member's.
+MAX_KWH = 1e6
+#: Battery power limits (charge_max_kw, discharge_max_kw), kW: 1 GW.
+MAX_KW = 1e6
+#: Buying and selling prices in absolute value, and the discharge fee, EUR/kWh: 100 times
+#: the EU intraday price cap of 9,999 EUR/MWh (a price in EUR/MWh typed as EUR/kWh still
+#: passes).
+MAX_EUR_PER_KWH = 1e3
+#: Range of every profile field, kWh per step or EUR/kWh.
+PROFILE_RANGES = {
+    "consumption_kwh": (0.0, MAX_KWH),
+    "production_kwh": (0.0, MAX_KWH),
+    "buying_price_eur_per_kwh": (-MAX_EUR_PER_KWH, MAX_EUR_PER_KWH),
+    "selling_price_eur_per_kwh": (-MAX_EUR_PER_KWH, MAX_EUR_PER_KWH),
+}
+#: Upper bound of every battery field (kWh or kW; each is at least zero).
+BATTERY_MAXIMA = {
+    "capacity_kwh": MAX_KWH,
+    "soc_min_kwh": MAX_KWH,
+    "soc_max_kwh": MAX_KWH,
+    "soc_initial_kwh": MAX_KWH,
+    "charge_max_kw": MAX_KW,
+    "discharge_max_kw": MAX_KW,
+}
+
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def count_problems(value: Any, name: str) -> list[str]:
+    """Return why ``value`` is not a number of steps from 1 to :data:`MAX_STEPS` (or nothing).
+
+    ``name`` says where the value comes from, e.g. ``Field 'n_steps'`` or ``Option '--horizon'``.
+    """
+    if not _is_count(value):
+        return [f"{name} must be a whole number of steps, at least 1; found {value!r}."]
+    if value > MAX_STEPS:
+        return [
+            f"{name} ({value}) exceeds {MAX_STEPS:,} steps, the most a case may have (a year "
+            "at one-minute steps is 525,600)."
+        ]
+    return []
 
 
 def _check_section(section: Mapping[str, Any], problems: Problems) -> None:
@@ -80,13 +137,14 @@ def _check_section(section: Mapping[str, Any], problems: Problems) -> None:
         )
     )
     if "time_step_h" in section:
-        problems.extend(positive({SECTION: section["time_step_h"]}, "time_step_h", "section"))
+        step = {SECTION: section["time_step_h"]}
+        problems.extend(
+            positive(step, "time_step_h", "section")
+            or within(step, "time_step_h", "section", *TIME_STEP_RANGE_H)
+        )
     for key in ("n_steps", "metering_period_steps", "horizon_steps"):
-        if key in section and not _is_count(section[key]):
-            problems.add(
-                f"Field '{key}' must be a whole number of steps, at least 1; "
-                f"found {section[key]!r}."
-            )
+        if key in section:
+            problems.extend(count_problems(section[key], f"Field '{key}'"))
     steps, period = section.get("n_steps"), section.get("metering_period_steps")
     if _is_count(steps) and _is_count(period) and steps % period:
         problems.add(
@@ -94,12 +152,10 @@ def _check_section(section: Mapping[str, Any], problems: Problems) -> None:
             f"({steps}): the horizon must end at the end of a metering period."
         )
     if "discharge_fee_eur_per_kwh" in section:
+        fee = {SECTION: section["discharge_fee_eur_per_kwh"]}
         problems.extend(
-            non_negative(
-                {SECTION: section["discharge_fee_eur_per_kwh"]},
-                "discharge_fee_eur_per_kwh",
-                "section",
-            )
+            non_negative(fee, "discharge_fee_eur_per_kwh", "section")
+            or within(fee, "discharge_fee_eur_per_kwh", "section", 0.0, MAX_EUR_PER_KWH)
         )
     for key, allowed in (
         ("meter_model", METER_MODELS),
@@ -115,6 +171,11 @@ def _member_records(section: Mapping[str, Any], problems: Problems) -> dict[str,
     if not isinstance(members, list) or not members:
         if "members" in section:
             problems.add("Field 'members' must be a non-empty list of member mappings.")
+        return {}
+    if len(members) > MAX_MEMBERS:
+        problems.add(
+            f"Field 'members' lists {len(members):,} members; at most {MAX_MEMBERS:,} are allowed."
+        )
         return {}
     records: dict[str, dict] = {}
     for position, member in enumerate(members, start=1):
@@ -142,6 +203,23 @@ def _member_records(section: Mapping[str, Any], problems: Problems) -> dict[str,
     return records
 
 
+def _profile_steps(n_steps: Any, n_members: int, problems: Problems) -> int | None:
+    """Return ``n_steps`` if every member's profiles can be built over it, else None.
+
+    A bad ``n_steps`` is reported by the section's check; too many member-steps here.
+    """
+    if count_problems(n_steps, "n_steps"):
+        return None
+    if n_members * n_steps > MAX_MEMBER_STEPS:
+        problems.add(
+            f"The case has {n_members:,} members over {n_steps:,} steps, "
+            f"{n_members * n_steps:,} member-steps; at most {MAX_MEMBER_STEPS:,} are allowed "
+            "(fewer members or steps)."
+        )
+        return None
+    return n_steps
+
+
 def _profiles(
     records: dict[str, dict], n_steps: int | None, time_step_h: float | None, problems: Problems
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -161,7 +239,8 @@ def _profiles(
             if problem:
                 problems.add(f"Field '{name}' of member {member_id} {problem}.")
             elif n_steps is not None and time_step_h is not None:
-                values[name][member_id] = expand(value, n_steps, time_step_h)
+                with np.errstate(all="ignore"):  # non-finite values are reported below
+                    values[name][member_id] = expand(value, n_steps, time_step_h)
     arrays: dict[str, dict[str, np.ndarray]] = {f: {} for f in fields}
     for name, by_member in values.items():
         lists = {k: list(v) for k, v in by_member.items()}
@@ -170,10 +249,43 @@ def _profiles(
         if found:
             continue
         if name in ("consumption_kwh", "production_kwh"):
-            negative = {k: min(v) for k, v in lists.items() if v and min(v) < 0}
+            negative = {k: float(min(v)) for k, v in lists.items() if v and min(v) < 0}
             problems.extend(non_negative(negative, name, "member"))
+        low, high = PROFILE_RANGES[name]
+        problems.extend(within(_first_outside(lists, low, high), name, "member", low, high))
         arrays[name] = {k: np.asarray(v, dtype=float) for k, v in lists.items()}
     return arrays
+
+
+def _first_outside(values: Mapping[str, list], low: float, high: float) -> dict[str, float]:
+    """Return, per member, the first value above ``high`` or below a negative ``low``.
+
+    Values below a lower bound of zero are left to the rule that reports them as negative.
+    """
+    found = {}
+    for key, items in values.items():
+        bad = [x for x in items if x > high or (low < 0 and x < low)]
+        if bad:
+            found[key] = float(bad[0])
+    return found
+
+
+def _battery_field_problems(member_id: str, spec: Mapping[str, Any]) -> list[str]:
+    """Return the problems of a battery's fields taken one by one (signs and ranges)."""
+    found = []
+    for key, high in BATTERY_MAXIMA.items():
+        if key not in spec:
+            continue
+        one, field = {member_id: spec[key]}, f"battery.{key}"
+        rule = positive if key == "capacity_kwh" else non_negative
+        found += rule(one, field, "member") or within(one, field, "member", 0.0, high)
+    for key in ("charge_efficiency", "discharge_efficiency"):
+        value = spec.get(key, 1.0)
+        if not is_finite_number(value) or not 0 < value <= 1:
+            found.append(
+                f"Field 'battery.{key}' is outside (0, 1] for member {member_id} ({value!r})."
+            )
+    return found
 
 
 def _battery(member_id: str, spec: Any, problems: Problems) -> Battery | None:
@@ -190,26 +302,9 @@ def _battery(member_id: str, spec: Any, problems: Problems) -> Battery | None:
     missing = [k for k in needed if k not in spec]
     for key in missing:
         problems.add(f"Field 'battery.{key}' is missing for member {member_id}.")
-    start = len(problems.items)
-    one = {member_id: spec.get("capacity_kwh")}
-    if "capacity_kwh" in spec:
-        problems.extend(positive(one, "battery.capacity_kwh", "member"))
-    for key in (
-        "charge_max_kw",
-        "discharge_max_kw",
-        "soc_min_kwh",
-        "soc_max_kwh",
-        "soc_initial_kwh",
-    ):
-        if key in spec:
-            problems.extend(non_negative({member_id: spec[key]}, f"battery.{key}", "member"))
-    for key in ("charge_efficiency", "discharge_efficiency"):
-        value = spec.get(key, 1.0)
-        if not is_finite_number(value) or not 0 < value <= 1:
-            problems.add(
-                f"Field 'battery.{key}' is outside (0, 1] for member {member_id} ({value!r})."
-            )
-    if missing or len(problems.items) > start:
+    found = _battery_field_problems(member_id, spec)
+    problems.extend(found)
+    if missing or found:
         return None
     capacity = float(spec["capacity_kwh"])
     soc_min = float(spec.get("soc_min_kwh", 0.0))
@@ -265,8 +360,10 @@ def load_case(section: Mapping[str, Any], name: str, source: str | None = None) 
     problems = Problems(source)
     _check_section(section, problems)
     records = _member_records(section, problems)
-    n_steps = section.get("n_steps") if _is_count(section.get("n_steps")) else None
-    dt = section.get("time_step_h") if is_finite_number(section.get("time_step_h")) else None
+    n_steps = _profile_steps(section.get("n_steps"), len(records), problems)
+    dt = section.get("time_step_h")
+    low, high = TIME_STEP_RANGE_H
+    dt = dt if is_finite_number(dt) and low <= dt <= high else None
     profiles = _profiles(records, n_steps, dt, problems)
     batteries = {
         member_id: _battery(member_id, record["battery"], problems)

@@ -23,7 +23,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-from dec.errors import SubproblemInfeasible
+from dec.errors import SolverFailed
 from dec.reckeys.window import WindowInputs
 
 #: Variable blocks of one member, in order, and their lengths (W steps, L periods).
@@ -200,8 +200,9 @@ class BatteryMemberQP:
 
         Raises
         ------
-        SubproblemInfeasible
-            If Clarabel does not solve the problem.
+        SolverFailed
+            If Clarabel does not solve the problem (it always has a solution: idle
+            batteries are feasible) or returns non-finite values.
 
         """
         q = self.q0.copy()
@@ -217,9 +218,10 @@ class BatteryMemberQP:
         )
         solution = solver.solve()
         status = str(solution.status)
-        if status not in ("Solved", "AlmostSolved"):
-            raise SubproblemInfeasible("a battery member's local problem", status)
-        x = np.asarray(solution.x).reshape(self.nb, self.n1)
+        x = np.asarray(solution.x, dtype=float)
+        if status not in ("Solved", "AlmostSolved") or not np.isfinite(x).all():
+            raise SolverFailed("the battery members' local problem", "Clarabel", f"status {status}")
+        x = x.reshape(self.nb, self.n1)
         W = self.W
         return {
             "charge_kwh": np.maximum(x[:, s["charge"] : s["charge"] + W], 0.0),

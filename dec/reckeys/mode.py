@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
-from dec.options import refuse_scale_options
+from dec.options import comma_items
 from dec.reckeys.case import RecCase
-from dec.reckeys.inputs import POLICIES, SECTION, load_case
+from dec.reckeys.inputs import MAX_STEPS, POLICIES, SECTION, count_problems, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -27,14 +27,15 @@ def _count(value: object, name: str) -> int:
 
 
 def _horizons(text: str) -> list[int]:
+    items = comma_items(text, "--sweep")
     try:
-        values = [int(item) for item in text.split(",") if item.strip()]
+        values = [int(item) for item in items]
     except ValueError:
         values = []
-    if not values or min(values) < 1:
+    if not values or min(values) < 1 or max(values) > MAX_STEPS:
         raise InputError(
-            f"Option '--sweep' must be a comma-separated list of horizons of at "
-            f"least 1 step, e.g. 4,8,12; found {text!r}."
+            f"Option '--sweep' must be a comma-separated list of horizons of 1 to "
+            f"{MAX_STEPS:,} steps, e.g. 4,8,12; found {text!r}."
         )
     return values
 
@@ -53,7 +54,6 @@ def _steps(case: RecCase, steps: int | None) -> RecCase:
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the scenario's ``rec_keys`` section and the options, then run."""
-    refuse_scale_options(args, "rec-keys")
     section = scenario.section(SECTION)
     case = _steps(load_case(section, scenario.name, scenario.source), args.steps)
     settings = Settings(
@@ -69,5 +69,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
         )
     default = section.get("horizon_steps", max(1, round(24.0 / case.time_step_h)))
-    horizon = _count(args.horizon if args.horizon is not None else default, "--horizon")
+    horizon = args.horizon if args.horizon is not None else default  # the file's is checked
+    problems = count_problems(horizon, "Option '--horizon'")
+    if problems:
+        raise InputError(problems)
     return run_policy(case, policy, horizon, settings)

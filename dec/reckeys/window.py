@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from dec.errors import SubproblemInfeasible
 from dec.reckeys.battery_block import build_battery_members, column_limits, smoothing_weights
 from dec.reckeys.case import RecCase
 from dec.reckeys.exactness import binary_members
 from dec.reckeys.forecast import Forecaster
+from dec.solving import solve_checked
 
 BILLING_RULES = ("ended", "all", "own")
 
@@ -360,8 +360,9 @@ class WindowLP:
 
         Raises
         ------
-        SubproblemInfeasible
-            If the solver does not report an optimal solution.
+        SolverFailed
+            If the solver fails or does not report an optimal solution (the window
+            problem of valid input always has one: idle batteries are feasible).
 
         """
         constant = self._set(x)
@@ -370,9 +371,13 @@ class WindowLP:
             # Clarabel's "almost solved" (reduced tolerances, ~1e-8) is accepted and
             # counted in the run's facts rather than warned about.
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            self.problem.solve(solver=self.solver, **self.solver_options)
-        if self.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            raise SubproblemInfeasible(f"the window problem at step {x.t}", self.problem.status)
+            solve_checked(
+                self.problem,
+                f"the window problem at step {x.t}",
+                self.solver,
+                (cp.OPTIMAL, cp.OPTIMAL_INACCURATE),
+                **self.solver_options,
+            )
         self.inaccurate = self.problem.status == cp.OPTIMAL_INACCURATE
         n, nb = self.case.n_members, len(self.battery)
         W, L = self.n_steps, self.n_periods
