@@ -6,20 +6,24 @@ checked here against what the mode reads) and the file-name rule of the exporter
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from dec.export import export_result, safe_file_stem
 from dec.modes import MODES, load_options
 from dec.result import RunResult
 from dec.run import SHARED_DEFAULTS, main
 
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {
     "curtail": "cigre_lv",
     "inspect": "village",
     "p2p": "cigre_lv",
-    "rec-pricing": "inputs/rec_pricing/rec12.yaml",
-    "rec-keys": "inputs/rec/case0.yaml",
-    "community": "inputs/community/community.yaml",
+    "rec-pricing": f"{ROOT}/inputs/rec_pricing/rec12.yaml",
+    "rec-keys": f"{ROOT}/inputs/rec/case0.yaml",
+    "community": f"{ROOT}/inputs/community/community.yaml",
 }
 VALUES = {
     "solver": "centralized",
@@ -92,13 +96,29 @@ def test_ids_with_the_same_file_name_are_refused_before_writing(tmp_path):
 
 
 @pytest.mark.parametrize(("target", "argv", "message"), [
-    ("inputs/community/community.yaml", ["--sweep-battery", "2,2"], "lists 2 more than once"),
-    ("inputs/community/community.yaml", ["--sweep-battery", "1,,2"], "has an empty item"),
-    ("inputs/community/community.yaml", ["--mechanisms", "mpc,mpc"], "lists mpc more than once"),
-    ("inputs/rec/case0.yaml", ["--sweep", "4,4"], "Option '--sweep' lists 4 more than once"),
-    ("inputs/rec_pricing/rec12.yaml", ["--lem-mip-gap", "2"], "from 0 to 1, both excluded"),
+    (f"{ROOT}/inputs/community/community.yaml", ["--sweep-battery", "2,2"], "lists 2 more than once"),
+    (f"{ROOT}/inputs/community/community.yaml", ["--sweep-battery", "1,,2"], "has an empty item"),
+    (f"{ROOT}/inputs/community/community.yaml", ["--mechanisms", "mpc,mpc"], "lists mpc more than once"),
+    (f"{ROOT}/inputs/rec/case0.yaml", ["--sweep", "4,4"], "Option '--sweep' lists 4 more than once"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mip-gap", "2"], "from 0 to 1, both excluded"),
 ])  # fmt: skip
 def test_list_and_gap_options_exit_2(tmp_path, capsys, target, argv, message):
     assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("example", "section", "field"), [
+    (f"{ROOT}/inputs/community/community.yaml", "community", "profiles"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", "rec_pricing", "timeseries"),
+])  # fmt: skip
+def test_a_data_file_that_is_a_directory_is_named_as_such(
+    tmp_path, capsys, example, section, field
+):
+    scenario = yaml.safe_load(Path(example).read_text())
+    (tmp_path / "data").mkdir()
+    scenario[section][field] = "data"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    assert main([str(path), "--no-plots", "--out", str(tmp_path / "out")]) == 2
+    assert "is a directory, not a file" in capsys.readouterr().err

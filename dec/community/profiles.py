@@ -106,7 +106,7 @@ def read_profile_table(path: Path) -> ProfileTable:
         non-numeric or non-finite values.
 
     """
-    if not path.is_file():
+    if not path.exists():  # a directory: read_table says so
         raise InputError(f"The profile file {str(path)!r} does not exist.")
     frame = read_table(path, "profile")
     if TIME_COLUMN not in frame.columns:

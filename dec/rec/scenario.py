@@ -128,7 +128,7 @@ def _columns(scenario: Scenario, section: Mapping[str, Any]) -> pd.DataFrame | N
         )
     file = scenario.resolve(path)
 
-    if not file.is_file():
+    if not file.exists():  # a directory: read_table says so
         raise InputError(
             f"Field 'timeseries' names {str(file)!r}, which does not exist.", scenario.source
         )
