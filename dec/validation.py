@@ -21,6 +21,19 @@ from dec.errors import InputError
 
 MAX_LISTED = 5
 
+# Plausible magnitudes of the modes' numeric inputs, shared by their checks. They are far
+# wider than any household, REC or feeder data, and keep every coefficient of the LPs and
+# MILPs well inside what the solvers handle (HiGHS reads 1e20 and more as infinite; 1e308
+# overflows to inf in the models' arithmetic).
+
+#: Energies per step and stored energies, kWh: 1 GWh, a 100 MW site over a 10-hour step.
+MAX_KWH = 1e6
+#: Powers, kW: 1 GW.
+MAX_KW = 1e6
+#: Prices and tariffs in absolute value, EUR/kWh: 100 times the EU intraday price cap of
+#: 9,999 EUR/MWh (a price in EUR/MWh typed as EUR/kWh still passes).
+MAX_EUR_PER_KWH = 1e3
+
 
 def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True) -> str:
     shown = [f"{key} ({value!r})" if show_value else f"{key}" for key, value in items[:MAX_LISTED]]

@@ -15,6 +15,8 @@ from typing import Any
 from dec.community.tariff import TwoPeriodTariff, parse_time_of_day
 from dec.options.community import MECHANISMS
 from dec.validation import (
+    MAX_EUR_PER_KWH,
+    MAX_KW,
     Problems,
     is_finite_number,
     non_negative,
@@ -58,9 +60,9 @@ _MEMBER_KEYS = ("id", "profile", "annual_kwh", "shift_days", "profile_file", "ba
 #: the ADMM of mpc-distributed meets its tolerances at 1 MWh per household, stops at its
 #: round limit near the optimum at 10 and 100 MWh, and far from it at 1 GWh.
 MAX_BATTERY_KWH = 1e5
-#: Powers, kW (a battery's p_kw, given or c_rate_per_h × e_kwh; the low-tech threshold_kw
-#: and no_pv_kw; every member's load and the community PV at every step): 1 GW.
-MAX_KW = 1e6
+# MAX_KW of dec.validation bounds the powers (a battery's p_kw, given or c_rate_per_h ×
+# e_kwh; the low-tech threshold_kw and no_pv_kw; every member's load and the community PV
+# at every step), MAX_EUR_PER_KWH the tariff prices.
 #: C-rate, per hour: a full charge in 36 s, far beyond any battery (home batteries charge
 #: at 0.25 to 2 per hour).
 MAX_C_RATE_PER_H = 100.0
@@ -74,8 +76,6 @@ MAX_THRESHOLD_KW_PER_KWP = 10.0
 #: column by annual_kwh / reference_annual_kwh cannot overflow.
 ANNUAL_KWH_RANGE = (0.0, 1e8)
 REFERENCE_KWH_RANGE = (1.0, 1e8)
-#: Tariff prices, EUR/kWh: 100 times the EU intraday price cap of 9,999 EUR/MWh.
-MAX_EUR_PER_KWH = 1e3
 #: Days (period.days, and shift_days in absolute value): a century of profiles.
 MAX_DAYS = 36_600
 #: MPC window and its applied part, h: a window longer than the run plans the whole run

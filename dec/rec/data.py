@@ -19,6 +19,9 @@ from typing import Any, Literal
 import numpy as np
 
 from dec.validation import (
+    MAX_EUR_PER_KWH,
+    MAX_KW,
+    MAX_KWH,
     Problems,
     is_finite_number,
     non_negative,
@@ -65,17 +68,11 @@ MAX_STEPS = 1_000_000
 # 10 × max_p) well inside what HiGHS handles: it reads 1e20 and more as infinite, and
 # 1e308 overflows to inf in the model's arithmetic.
 
-#: Energies per step and stored energies, kWh (e_c, e_g, e_met in absolute value, trip_ev,
-#: e_bn, init_e and the vehicles' energies): 1 GWh, a 100 MW site over a 10-hour step, or
-#: a battery larger than any REC member's.
-MAX_KWH = 1e6
-#: Power limits, kW (max_p, p_max, pmax_c_ev, pmax_d_ev): 1 GW, beyond any meter of a REC.
-MAX_KW = 1e6
-#: Tariffs and prices in absolute value, EUR/kWh (l_buy, l_sell, l_market_buy,
-#: l_market_sell, l_grid, l_lem, degradation_cost), and the penalty l_extra (EUR/kW per
-#: step): 100 times the EU intraday price cap of 9,999 EUR/MWh; a price in EUR/MWh typed
-#: as EUR/kWh still passes.
-MAX_EUR_PER_KWH = 1e3
+# Fields bounded by the shared magnitudes of dec.validation: MAX_KWH (e_c, e_g, e_met in
+# absolute value, trip_ev, e_bn, init_e and the vehicles' energies), MAX_KW (max_p, p_max,
+# pmax_c_ev, pmax_d_ev) and MAX_EUR_PER_KWH (l_buy, l_sell, l_market_buy, l_market_sell,
+# l_grid and l_lem in absolute value; degradation_cost and the penalty l_extra, in EUR/kW
+# per step, from 0).
 #: A meter's cost over the horizon in absolute value, EUR (c_ind): the most the other
 #: bounds allow, MAX_KWH × MAX_EUR_PER_KWH × MAX_STEPS.
 MAX_COST_EUR = 1e15

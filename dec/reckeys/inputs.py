@@ -15,6 +15,9 @@ import numpy as np
 from dec.reckeys.case import Battery, Member, RecCase
 from dec.reckeys.profiles import expand, profile_problem
 from dec.validation import (
+    MAX_EUR_PER_KWH,
+    MAX_KW,
+    MAX_KWH,
     Problems,
     is_finite_number,
     non_negative,
@@ -75,16 +78,10 @@ MAX_MEMBERS = 10_000
 MAX_MEMBER_STEPS = 10_000_000
 #: Control step time_step_h, h: 3.6 s to one day.
 TIME_STEP_RANGE_H = (1e-3, 24.0)
-#: Consumption and production per step, and battery energies (capacity_kwh, SoC bounds and
-#: initial SoC), kWh: 1 GWh, a 100 MW site over a 10-hour step, or a battery larger than
-#: any REC member's.
-MAX_KWH = 1e6
-#: Battery power limits (charge_max_kw, discharge_max_kw), kW: 1 GW.
-MAX_KW = 1e6
-#: Buying and selling prices in absolute value, and the discharge fee, EUR/kWh: 100 times
-#: the EU intraday price cap of 9,999 EUR/MWh (a price in EUR/MWh typed as EUR/kWh still
-#: passes).
-MAX_EUR_PER_KWH = 1e3
+# Fields bounded by the shared magnitudes of dec.validation: MAX_KWH (consumption and
+# production per step, battery capacity, SoC bounds and initial SoC), MAX_KW (charge_max_kw,
+# discharge_max_kw) and MAX_EUR_PER_KWH (buying and selling prices in absolute value, and
+# the discharge fee).
 #: Range of every profile field, kWh per step or EUR/kWh.
 PROFILE_RANGES = {
     "consumption_kwh": (0.0, MAX_KWH),
