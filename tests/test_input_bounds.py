@@ -159,17 +159,23 @@ def test_reckeys_too_many_members_are_refused(tmp_path, capsys):
     assert f"Field 'members' lists {MAX_MEMBERS + 1:,} members; at most {MAX_MEMBERS:,}" in err
 
 
+@pytest.fixture
+def solve_fails(monkeypatch):
+    """Every cvxpy solve raises, as a solver failing numerically on valid data would."""
+
+    def fail(self, *args, **kwargs):
+        raise cp.SolverError("Solver 'CLARABEL' failed.")
+
+    monkeypatch.setattr(cp.Problem, "solve", fail)
+
+
 @pytest.mark.parametrize("option", [["--horizon", "2000000"], ["--sweep", "4,2000000"]])
 def test_reckeys_horizon_options_are_bounded(tmp_path, capsys, option):
     err = refused(capsys, reckeys(tmp_path), tmp_path, *option)
     assert "1,000,000" in err
 
 
-def test_reckeys_solver_failure_on_valid_input_exits_3(tmp_path, capsys, monkeypatch):
-    def fail(self, *args, **kwargs):
-        raise cp.SolverError("Solver 'CLARABEL' failed.")
-
-    monkeypatch.setattr(cp.Problem, "solve", fail)
+def test_reckeys_solver_failure_on_valid_input_exits_3(tmp_path, capsys, solve_fails):
     code, err = run(capsys, reckeys(tmp_path), "--out", str(tmp_path / "out"))
     assert code == 3
     assert "could not solve the window problem at step 0" in err
@@ -355,11 +361,7 @@ def test_community_without_a_policy_writes_the_last_mechanism_run(tmp_path, caps
     assert summary["reference"]["mechanism"] == "low-tech"
 
 
-def test_community_solver_failure_on_valid_input_exits_3(tmp_path, capsys, monkeypatch):
-    def fail(self, *args, **kwargs):
-        raise cp.SolverError("Solver 'CLARABEL' failed.")
-
-    monkeypatch.setattr(cp.Problem, "solve", fail)
+def test_community_solver_failure_on_valid_input_exits_3(tmp_path, capsys, solve_fails):
     code, err = run(capsys, community(tmp_path), "--out", str(tmp_path / "out"))
     assert code == 3
     assert "CLARABEL could not solve the MPC window starting at step 0" in err
