@@ -35,6 +35,11 @@ MAX_KW = 1e6
 MAX_EUR_PER_KWH = 1e3
 
 
+def interval(low: float, high: float) -> str:
+    """Return the closed interval [low, high] as text, numbers in the shortest form (1e+06)."""
+    return f"[{low:g}, {high:g}]"
+
+
 def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True) -> str:
     shown = [f"{key} ({value!r})" if show_value else f"{key}" for key, value in items[:MAX_LISTED]]
     more = len(items) - MAX_LISTED
@@ -90,7 +95,7 @@ def non_negative(values: Mapping[Any, Any], field: str, kind: str) -> list[str]:
 def within(values: Mapping[Any, Any], field: str, kind: str, low: float, high: float) -> list[str]:
     """Every value is a finite number in the closed interval [low, high]."""
     return numbers(values, field, kind) or _rule(
-        values, field, kind, lambda v: not low <= v <= high, f"is outside [{low}, {high}]"
+        values, field, kind, lambda v: not low <= v <= high, f"is outside {interval(low, high)}"
     )
 
 

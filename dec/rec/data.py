@@ -23,6 +23,7 @@ from dec.validation import (
     MAX_KW,
     MAX_KWH,
     Problems,
+    interval,
     is_finite_number,
     non_negative,
     numbers,
@@ -343,9 +344,7 @@ def _top_series(
     if bad:
         problems.add(f"Field '{key}' holds a value that is not a finite number: {bad[0]!r}.")
     elif outside := _outside({key: value}, *bounds):
-        problems.add(
-            f"Field '{key}' holds a value outside [{bounds[0]}, {bounds[1]}]: {outside[key]!r}."
-        )
+        problems.add(f"Field '{key}' holds a value outside {interval(*bounds)}: {outside[key]!r}.")
     if len(value) != length:
         problems.add(
             f"Field '{key}' has {len(value)} values; expected {length} "
@@ -368,7 +367,7 @@ def _top_number(
     elif rule == "non_negative" and value < 0:
         problems.add(f"Field '{key}' must be zero or more (found {value!r}).")
     elif bounds is not None and not bounds[0] <= value <= bounds[1]:
-        problems.add(f"Field '{key}' is outside [{bounds[0]}, {bounds[1]}] (found {value!r}).")
+        problems.add(f"Field '{key}' is outside {interval(*bounds)} (found {value!r}).")
 
 
 def _flag(problems: Problems, backpack: Mapping, key: str) -> bool:
