@@ -197,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # imported after parsing, so that --help and bad options answer at once
     from dec.export import export_result
     from dec.scenario import load_scenario
+    from dec.solving import silence_highs_banner
 
+    silence_highs_banner()
     scenario = None
     try:
         scenario = load_scenario(

@@ -9,9 +9,13 @@ solver and what it reported, instead of a traceback or a message blaming the inp
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from typing import Any
 
 import cvxpy as cp
+import highspy
 import numpy as np
 
 from dec.errors import SolverFailed
@@ -51,3 +55,24 @@ def solve_checked(
         raise SolverFailed(what, solver, f"status {problem.status}")
     if problem.value is None or not np.isfinite(problem.value):
         raise SolverFailed(what, solver, f"objective value {problem.value}")
+
+
+@functools.cache
+def silence_highs_banner() -> None:
+    """Let HiGHS print its once-per-process banner to nowhere.
+
+    highspy 1.16 writes "Running HiGHS ..." to the process's standard output the first time
+    a solver object is made, whatever its ``output_flag``; that would precede the summary
+    table of every run that uses HiGHS. The first object is made here with file
+    descriptor 1 pointed at the null device, so later ones (cvxpy's and dec's) are silent.
+    """
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    null_fd = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null_fd, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        os.close(null_fd)

@@ -89,8 +89,7 @@ def battery(section: dict) -> dict:
         ),
         (
             lambda s: consumer(s).update(selling_price_eur_per_kwh=-1e308),
-            "Field 'selling_price_eur_per_kwh' is outside [-1000, 1000] for 1 member: C "
-            "(-1e+308).",
+            "Field 'selling_price_eur_per_kwh' is outside [-1000, 1000] for 1 member: C (-1e+308).",
         ),
         (
             lambda s: battery(s).update(charge_max_kw=1e308),

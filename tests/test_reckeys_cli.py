@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +189,17 @@ def test_soc_stays_within_its_bounds_exactly(tmp_path):
             battery = record["battery"]
             assert min(record["soc_kwh"]) >= battery["soc_min_kwh"]
             assert max(record["soc_kwh"]) <= battery["soc_max_kwh"]
+
+
+def test_standard_output_of_a_fresh_process_is_the_summary_alone(tmp_path):
+    # highspy 1.16 prints a banner the first time a solver object is made; the command
+    # line makes that first object with standard output pointed at the null device
+    command = [sys.executable, "-m", "dec.run", str(CASE0), "--mode", "rec-keys"]
+    run = subprocess.run(
+        [*command, "--no-plots", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.splitlines()[0] == "case0 / rec-keys"
+    assert "HiGHS" not in run.stdout
