@@ -71,6 +71,24 @@ def test_pool_two_members_by_hand():
     assert out["dual_prices"] == pytest.approx([0.18])
 
 
+def test_pool_with_loads_far_above_the_reference_big_m():
+    # The same community scaled 1000 times (max_p 5 kW stays): the reference's big-M of
+    # 10 * max_p = 50 kWh is below the 1000 kWh A exports and would cut off every schedule.
+    # The optimum scales: 1000 * 0.22 plus the power penalty 10 EUR/kW beyond max_p,
+    # (1000 - 5) for A and (2000 - 5) for B: 220 + 29,900 EUR.
+    backpack = two_members()
+    for meter in backpack["meters"].values():
+        meter["e_c"] = [1000 * meter["e_c"][0]]
+        meter["e_g"] = [1000 * meter["e_g"][0]]
+    out = rec.run_pre_single_stage_collective_pool_milp(backpack)
+    assert out["obj_value"] == pytest.approx(220.0 + 10 * (995 + 1995))
+    assert out["e_sale_pool"]["A"] == pytest.approx([1000.0])
+    assert out["e_slc_pool"]["B"] == pytest.approx([1000.0])
+    stage2, stage1 = rec.run_pre_two_stage_collective_pool_milp(backpack)
+    assert [s["c_ind"] for s in stage1] == pytest.approx([-50.0 + 9950.0, 400.0 + 19950.0])
+    assert stage2["obj_value"] == pytest.approx(out["obj_value"])
+
+
 def test_dual_pre_pool_by_hand():
     prices, outputs = rec.dual_pre_pool(two_members(l_lem=None))
     assert prices == pytest.approx([0.18])

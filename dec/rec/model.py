@@ -47,7 +47,8 @@ from dec.rec.data import RecData
 
 Kind = Literal["individual", "pool", "bilateral"]
 
-#: Big-M of the on/off constraints, in multiples of the meters' power limit (as the reference).
+#: Big-M of the on/off constraints, in multiples of the meters' power limit (as the
+#: reference; raised where the data need more, see :func:`big_m_kwh`).
 BIG_M_PER_KW = 10.0
 #: Cost per kWh traded in the community added to the MILP objective (not to reported costs):
 #: among schedules of equal cost it selects the one with the least internal trading, e.g.
@@ -224,6 +225,24 @@ def net_load_bounds(data: RecData) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def big_m_kwh(data: RecData, kind: Kind) -> np.ndarray:
+    """Return the big-M of the on/off constraints of each meter and step, shape (N, T), kWh.
+
+    As the reference: ``BIG_M_PER_KW`` times the meter's power limit (individual) or the
+    largest power limit (collective). Where the data need more, M is raised to what they
+    need: a meter's largest net load (individual), or the sum of all meters' largest net
+    loads at the step (collective, which bounds every exchange). Below that, M would cut
+    off every schedule (the reference's model then has no solution, e.g. for loads of
+    many times ``max_p``); at or above it, M changes nothing.
+    """
+    low, high = net_load_bounds(data)
+    needed = np.maximum(high, -low)
+    if kind == "individual":
+        return np.maximum(BIG_M_PER_KW * data.max_p[:, None], needed)
+    step_m = np.maximum(BIG_M_PER_KW * float(data.max_p.max()), needed.sum(axis=0))
+    return np.broadcast_to(step_m[None, :], needed.shape).copy()
+
+
 def channel_prices(data: RecData) -> tuple[np.ndarray, np.ndarray]:
     """Return the price of the cheaper supply and of the better-paid surplus, (N, T), EUR/kWh."""
     buy = np.minimum(data.l_buy, data.l_market_buy[None, :])
@@ -287,10 +306,7 @@ def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel
         v[name] = cp.Variable(shape, nonneg=nonneg, name=name)
         return v[name]
 
-    if kind == "individual":
-        big_m = BIG_M_PER_KW * data.max_p[:, None] * np.ones((1, t_len))
-    else:
-        big_m = np.full((n, t_len), BIG_M_PER_KW * float(data.max_p.max()))
+    big_m = big_m_kwh(data, kind)
 
     # Retail and market-indexed exchanges are perfect substitutes apart from their
     # price: only the cheaper supply and the better-paid surplus are modelled (split
