@@ -85,6 +85,7 @@ def test_pre_delivery_pool_mmr(tmp_path, capsys):
     assert summary["iterations"] >= 2
     # the two-stage community cost is never below the single-stage optimum of the same prices,
     # both being optimal within the mode's relative MIP tolerance
+    assert summary["mip_rel_gap"] == MODE_MIP_REL_GAP
     tolerance = MODE_MIP_REL_GAP * abs(summary["objective_centralized"])
     assert summary["objective"] >= summary["objective_centralized"] - tolerance
     assert summary["community_benefit_eur"] > 0
