@@ -50,6 +50,9 @@ def test_sweep_writes_valid_files(tmp_path):
             assert record["time_step_h"] == 0.25
     for name in ("self_production.png", "week.png"):
         assert (folder / name).stat().st_size > 10_000
+    history = pd.read_csv(folder / "admm_history.csv")  # mpc-distributed's rounds per size
+    assert sorted(history["battery_kwh"].unique()) == [0.25, 4.0]
+    assert (history.groupby(["battery_kwh", "window_start"]).iteration.min() == 1).all()
     series = pd.read_csv(folder / "timeseries.csv")
     # community balance in the written table: pv + import - export = load - battery output
     lhs = series["pv_kw"] + series["import_kw"] - series["export_kw"]

@@ -301,7 +301,11 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     summary = summarise(scenario, config, data, cases, reference, time.perf_counter() - start)
     sweep = table[SWEEP_COLUMNS + [c for c in table.columns if c not in SWEEP_COLUMNS]]
     tables = {"sweep": sweep.round(DECIMALS), "timeseries": timeseries(reference)}
-    history = [row for c in cases for row in c.history]
+    history = [
+        {"battery_kwh": size, **row}
+        for c, size in zip(cases, table["battery_kwh"], strict=True)
+        for row in c.history
+    ]
     if history:
         tables["admm_history"] = pd.DataFrame(history)
     title = f"{scenario.name}: {len(data.member_ids)} households, {config.pv_kwp:g} kWp PV"
