@@ -122,3 +122,24 @@ def test_a_data_file_that_is_a_directory_is_named_as_such(
     path.write_text(yaml.safe_dump(scenario))
     assert main([str(path), "--no-plots", "--out", str(tmp_path / "out")]) == 2
     assert "is a directory, not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("target", "argv", "message"), [
+    ("cigre_lv", ["--auction-k", "0.3"],  # the published case prices pay-as-ask
+     "market auction priced pay-as-ask, which does not use --auction-k (uniform auction)"),
+    ("cigre_lv", ["--market", "admm", "--auction-pricing", "uniform"],
+     "market admm, which does not use --auction-pricing (market auction)"),
+    ("cigre_lv", ["--p2p-network-charge", "0.01"], "does not use --p2p-network-charge (market admm)"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "sdr", "--lem-divider", "0.3"],
+     "mechanism sdr, which does not use --lem-divider (mechanism mmr)"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-compensation", "0.2"],  # file: mmr
+     "mechanism mmr, which does not use --lem-compensation (mechanism sdr)"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "dual", "--lem-unpruned"],
+     "mechanism dual, which does not use --lem-unpruned (mechanism mmr or sdr)"),
+])  # fmt: skip
+def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, target, argv, message):
+    mode = "p2p" if target == "cigre_lv" else "rec-pricing"
+    assert main([target, "--mode", mode, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and message in err
+    assert not any(tmp_path.iterdir())

@@ -238,6 +238,28 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any]) -> None:
+    """Raise an InputError for a command-line option the run's market would ignore."""
+    auction = values["market"] == "auction"
+    ignored = [
+        f"--{option} ({used})"
+        for key, option, applies, used in (
+            ("pricing", "auction-pricing", auction, "market auction"),
+            ("k", "auction-k", auction and values["pricing"] == "uniform", "uniform auction"),
+            ("network_charge_eur_per_kwh_km", "p2p-network-charge", not auction, "market admm"),
+        )
+        if key in cli and not applies
+    ]
+    if ignored:
+        pricing = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
+        raise InputError(
+            f"This run is market {values['market']}{pricing}, which does not use "
+            f"{', '.join(ignored)}; remove the option or choose what uses it (--market, "
+            "--auction-pricing).",
+            "the command line",
+        )
+
+
 def _mapping(section: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
     value = section.get(key)
     if value is None:
@@ -452,6 +474,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     if isinstance(values["pricing"], str):
         values["pricing"] = values["pricing"].replace("-", "_")
     _check_scalars(values, problems)
+    _refuse_other_markets_options(cli, values)
     placement = _placement(section, pv_penetration, problems)
     hours = _hours(values["hours"], getattr(args, "steps", None), problems)
     admm = _admm(section, getattr(args, "max_iter", None), problems)

@@ -133,6 +133,30 @@ def solve(backpack: dict[str, Any], data: RecData, options: RunOptions, engine: 
     )
 
 
+#: Options that tune some pricing mechanisms only: option, argparse dest, mechanisms.
+MECHANISM_OPTIONS = (
+    ("--lem-divider", "lem_divider", ("mmr",)),
+    ("--lem-compensation", "lem_compensation", ("sdr",)),
+    ("--lem-unpruned", "lem_unpruned", ("mmr", "sdr")),
+)
+
+
+def _refuse_other_mechanisms_options(args: argparse.Namespace, mechanism: str) -> None:
+    """Raise an InputError for a mechanism option the run's mechanism would ignore."""
+    ignored = [
+        f"{option} (mechanism {' or '.join(users)})"
+        for option, dest, users in MECHANISM_OPTIONS
+        if getattr(args, dest, None) not in (None, False) and mechanism not in users
+    ]
+    if ignored:
+        raise InputError(
+            f"This run prices with mechanism {mechanism}, which does not use "
+            f"{', '.join(ignored)}; remove the option or choose its mechanism with "
+            "--lem-mechanism.",
+            "the command line",
+        )
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the scenario's ``rec_pricing`` section, run it and return the result."""
     start = time.perf_counter()
@@ -156,6 +180,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         time_limit_s=args.lem_time_limit,
     )
     options.check(scenario.source)
+    _refuse_other_mechanisms_options(args, options.mechanism)
     try:
         data = parse_collective(backpack, options.market, assets=options.timeframe == "pre")
     except InputError as err:
