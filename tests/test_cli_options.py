@@ -143,3 +143,18 @@ def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, targ
     err = capsys.readouterr().err
     assert "Invalid input in the command line" in err and message in err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--sweep", "4", "--policy", "optimal"], "Option --sweep runs every policy for each of its"),
+    (["--sweep", "4", "--horizon", "3"], "horizons; remove --horizon."),
+    (["--max-iter", "5"],  # the file's policy: look-ahead-billing
+     "Option --max-iter limits the ADMM rounds of policy distributed; this run's policy is "
+     "look-ahead-billing."),
+])  # fmt: skip
+def test_rec_keys_options_the_run_would_ignore_exit_2(tmp_path, capsys, argv, message):
+    target = f"{ROOT}/inputs/rec/case0.yaml"
+    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and message in err
+    assert not any(tmp_path.iterdir())

@@ -62,11 +62,24 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         max_iter=_count(args.max_iter, "--max-iter") if args.max_iter is not None else None,
     )
     if args.sweep is not None:
+        given = [f"--{name}" for name in ("policy", "horizon") if getattr(args, name) is not None]
+        if given:
+            raise InputError(
+                f"Option --sweep runs every policy for each of its horizons; remove "
+                f"{' and '.join(given)}.",
+                "the command line",
+            )
         return run_sweep(case, _horizons(args.sweep), settings)
     policy = args.policy or section.get("policy", "look-ahead-billing")
     if policy not in POLICIES:
         raise InputError(
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
+        )
+    if args.max_iter is not None and policy != "distributed":
+        raise InputError(
+            f"Option --max-iter limits the ADMM rounds of policy distributed; this run's "
+            f"policy is {policy}. Remove the option or choose --policy distributed.",
+            "the command line",
         )
     default = section.get("horizon_steps", max(1, round(24.0 / case.time_step_h)))
     horizon = args.horizon if args.horizon is not None else default  # the file's is checked
