@@ -158,3 +158,14 @@ def test_rec_keys_options_the_run_would_ignore_exit_2(tmp_path, capsys, argv, me
     err = capsys.readouterr().err
     assert "Invalid input in the command line" in err and message in err
     assert not any(tmp_path.iterdir())
+
+
+def test_admm_options_with_the_centralized_curtailment_solve_exit_2(tmp_path, capsys):
+    argv = ["cigre_lv", "--solver", "centralized", "--eps-abs", "1e-6", "--anderson", "0"]
+    assert main([*argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "Invalid input in the command line: Options --eps-abs, --anderson tune the ADMM rounds, "
+        "which --solver centralized does not run" in err
+    )
+    assert not any(tmp_path.iterdir())

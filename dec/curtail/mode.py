@@ -14,7 +14,7 @@ from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
-from dec.options.curtail import SCHEMES
+from dec.options.curtail import ANDERSON_MEMORY, EPS_ABS, EPS_REL, SCHEMES
 from dec.result import RunResult
 from dec.scenario import Scenario
 from dec.validation import Problems, one_of, positive, within
@@ -46,6 +46,8 @@ def settings_from(
     problems.extend(
         positive({"eps_abs": args.eps_abs, "eps_rel": args.eps_rel}, "tolerance", "setting")
     )
+    if args.solver == "centralized":
+        _refuse_admm_options(args)
     max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
     problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
     problems.extend(within({"--anderson": args.anderson}, "anderson", "option", 0, MAX_ANDERSON))
@@ -70,6 +72,26 @@ def settings_from(
         tolerances=Tolerances(args.eps_abs, args.eps_rel, int(max_iter)),
         anderson_memory=args.anderson,
     )
+
+
+def _refuse_admm_options(args: argparse.Namespace) -> None:
+    """Raise an InputError for an ADMM option given to a centralized run (it would be ignored)."""
+    given = [
+        option
+        for option, value, default in (
+            ("--eps-abs", args.eps_abs, EPS_ABS),
+            ("--eps-rel", args.eps_rel, EPS_REL),
+            ("--anderson", args.anderson, ANDERSON_MEMORY),
+            ("--max-iter", args.max_iter, None),
+        )
+        if value != default
+    ]
+    if given:
+        raise InputError(
+            f"Options {', '.join(given)} tune the ADMM rounds, which --solver centralized does "
+            "not run; remove them or use --solver admm.",
+            "the command line",
+        )
 
 
 def _comparison(scenario: Scenario, args: argparse.Namespace, engine) -> pd.DataFrame:

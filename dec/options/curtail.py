@@ -8,6 +8,11 @@ from dec.options import whole_number
 
 SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 
+#: Defaults of the ADMM options (see the README on why the tolerances are tight).
+EPS_ABS = 1e-10
+EPS_REL = 1e-9
+ANDERSON_MEMORY = 5
+
 HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
 
 
@@ -49,14 +54,14 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--vmax", type=float, default=None, help="upper voltage limit, pu (default: feeder's, 1.05)"
     )
     group.add_argument(
-        "--eps-abs", type=float, default=1e-10, help="ADMM absolute tolerance (curtail)"
+        "--eps-abs", type=float, default=EPS_ABS, help="ADMM absolute tolerance (curtail)"
     )
     group.add_argument(
-        "--eps-rel", type=float, default=1e-9, help="ADMM relative tolerance (curtail)"
+        "--eps-rel", type=float, default=EPS_REL, help="ADMM relative tolerance (curtail)"
     )
     group.add_argument(
         "--anderson",
         type=whole_number,
-        default=5,
+        default=ANDERSON_MEMORY,
         help="memory of the Anderson acceleration of the ADMM rounds (curtail; 0: plain ADMM)",
     )
