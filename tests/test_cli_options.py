@@ -130,6 +130,8 @@ def test_a_data_file_that_is_a_directory_is_named_as_such(
     ("cigre_lv", ["--market", "admm", "--auction-pricing", "uniform"],
      "market admm, which does not use --auction-pricing (market auction)"),
     ("cigre_lv", ["--p2p-network-charge", "0.01"], "does not use --p2p-network-charge (market admm)"),
+    ("cigre_lv", ["--market", "admm", "--solver", "centralized", "--max-iter", "9"],
+     "does not use --max-iter (market admm, --solver admm)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "sdr", "--lem-divider", "0.3"],
      "mechanism sdr, which does not use --lem-divider (mechanism mmr)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-compensation", "0.2"],  # file: mmr
@@ -168,4 +170,18 @@ def test_admm_options_with_the_centralized_curtailment_solve_exit_2(tmp_path, ca
         "Invalid input in the command line: Options --eps-abs, --anderson tune the ADMM rounds, "
         "which --solver centralized does not run" in err
     )
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--max-iter", "5"], "The mechanisms run (none, low-tech, mpc) do not use --max-iter "
+     "(mpc-distributed)"),
+    (["--mechanisms", "none,low-tech", "--horizon", "96"],
+     "The mechanisms run (none, low-tech) do not use --horizon (mpc or mpc-distributed)"),
+])  # fmt: skip
+def test_community_options_no_mechanism_uses_exit_2(tmp_path, capsys, argv, message):
+    target = f"{ROOT}/inputs/community/community.yaml"
+    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and message in err
     assert not any(tmp_path.iterdir())

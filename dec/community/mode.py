@@ -92,6 +92,24 @@ def _mechanisms(text: str | None, config: CommunityConfig, source: str) -> list[
     return names
 
 
+def _refuse_unused_mpc_options(args: argparse.Namespace, mechanisms: list[str]) -> None:
+    """Raise an InputError for an MPC option that none of the mechanisms run would use."""
+    ignored = [
+        f"{option} ({user})"
+        for option, value, user in (
+            ("--horizon", args.horizon, "mpc or mpc-distributed"),
+            ("--max-iter", args.max_iter, "mpc-distributed"),
+        )
+        if value is not None and not set(user.split(" or ")) & set(mechanisms)
+    ]
+    if ignored:
+        raise InputError(
+            f"The mechanisms run ({', '.join(mechanisms)}) do not use {', '.join(ignored)}; "
+            "remove the option or add its mechanism with --mechanisms.",
+            "the command line",
+        )
+
+
 def _policy(config: CommunityConfig, mechanisms: list[str], source: str) -> str:
     """Return the mechanism whose schedules are written per member.
 
@@ -278,6 +296,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     start = time.perf_counter()
     config, data = prepare(scenario, args)
     mechanisms = _mechanisms(args.mechanisms, config, scenario.source)
+    _refuse_unused_mpc_options(args, mechanisms)
     policy = _policy(config, mechanisms, scenario.source)
     sizes = _sizes(args.sweep_battery, config, scenario.source) if args.sweep_battery else [None]
     model = build_community_model(data.member_ids, seed=args.seed)

@@ -238,15 +238,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any]) -> None:
+def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any], solver: str) -> None:
     """Raise an InputError for a command-line option the run's market would ignore."""
     auction = values["market"] == "auction"
+    rounds = not auction and solver != "centralized"
     ignored = [
         f"--{option} ({used})"
         for key, option, applies, used in (
             ("pricing", "auction-pricing", auction, "market auction"),
             ("k", "auction-k", auction and values["pricing"] == "uniform", "uniform auction"),
             ("network_charge_eur_per_kwh_km", "p2p-network-charge", not auction, "market admm"),
+            ("max_iter", "max-iter", rounds, "market admm, --solver admm"),
         )
         if key in cli and not applies
     ]
@@ -254,7 +256,7 @@ def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any]) -
         pricing = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
         raise InputError(
             f"This run is market {values['market']}{pricing}, which does not use "
-            f"{', '.join(ignored)}; remove the option or choose what uses it (--market, "
+            f"{', '.join(ignored)}; remove the option or choose what uses it (--market, --solver, "
             "--auction-pricing).",
             "the command line",
         )
@@ -474,7 +476,8 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     if isinstance(values["pricing"], str):
         values["pricing"] = values["pricing"].replace("-", "_")
     _check_scalars(values, problems)
-    _refuse_other_markets_options(cli, values)
+    given = cli if getattr(args, "max_iter", None) is None else {**cli, "max_iter": args.max_iter}
+    _refuse_other_markets_options(given, values, getattr(args, "solver", "admm"))
     placement = _placement(section, pv_penetration, problems)
     hours = _hours(values["hours"], getattr(args, "steps", None), problems)
     admm = _admm(section, getattr(args, "max_iter", None), problems)
