@@ -138,6 +138,8 @@ def test_a_data_file_that_is_a_directory_is_named_as_such(
      "mechanism mmr, which does not use --lem-compensation (mechanism sdr)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "dual", "--lem-unpruned"],
      "mechanism dual, which does not use --lem-unpruned (mechanism mmr or sdr)"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-timeframe", "post", "--max-iter", "3"],
+     "Option --max-iter limits the pre-delivery loop; a post-delivery run makes two passes."),
 ])  # fmt: skip
 def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, target, argv, message):
     mode = "p2p" if target == "cigre_lv" else "rec-pricing"

@@ -181,6 +181,12 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     )
     options.check(scenario.source)
     _refuse_other_mechanisms_options(args, options.mechanism)
+    if options.timeframe == "post" and args.max_iter is not None:
+        raise InputError(
+            "Option --max-iter limits the pre-delivery loop; a post-delivery run makes two "
+            "passes. Remove the option or use --lem-timeframe pre.",
+            "the command line",
+        )
     try:
         data = parse_collective(backpack, options.market, assets=options.timeframe == "pre")
     except InputError as err:
