@@ -3,8 +3,11 @@
 Layout (DESIGN.md): ``<root>/<scenario>/<mode>/`` with ``setpoints/<agent_id>.json``,
 ``summary.json``, ``<table>.csv``, further ``<document>.json`` and ``<figure>.png``.
 Every file is validated against its JSON Schema before it is written and written
-atomically; setpoint files of agents that are not in this result (left over from
-an earlier run) are removed after the new files are in place.
+atomically; ``summary.json`` comes last. Files of the kinds the exporter writes
+(``.json``, ``.csv``, ``.png``) that this run did not write, left over from an earlier
+run with other options or agents (a comparison table, an ADMM history, a plot of a run
+with plots, an agent no longer there), are removed before the summary is written, so
+the folder never mixes two runs. Other files in it are left alone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dec.files import to_jsonable, write_csv, write_figure, write_json, write_te
 from dec.result import SETPOINT_FIELDS, SUMMARY_FIELDS, RunResult
 from dec.schemas import validate
 
+#: The kinds of file the exporter writes at the top of an output folder.
+OUTPUT_PATTERNS = ("*.json", "*.csv", "*.png")
 _SAFE_NAME = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and _
 
 
@@ -87,22 +92,29 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
     for name, document in documents.items():
         validate(document, name, result.mode)
 
-    written = set()
-    for record, name in zip(records, file_names, strict=True):
+    written = {
         write_json(setpoint_dir / name, record, first_keys=SETPOINT_FIELDS)
-        written.add(name)
-    if setpoint_dir.is_dir():
-        for stale in setpoint_dir.glob("*.json"):
-            if stale.name not in written:
-                stale.unlink()
+        for record, name in zip(records, file_names, strict=True)
+    }
     for name, document in documents.items():
-        write_json(out / f"{name}.json", document)
+        written.add(write_json(out / f"{name}.json", document))
     for name, frame in result.tables.items():
-        write_csv(out / f"{name}.csv", frame)
+        written.add(write_csv(out / f"{name}.csv", frame))
     for file_name, text in result.texts.items():
-        write_text(out / file_name, text)
+        written.add(write_text(out / file_name, text))
     if plots:
         for name, draw in result.figures.items():
-            write_figure(out / f"{name}.png", draw())
-    write_json(out / "summary.json", summary, first_keys=SUMMARY_FIELDS)
+            written.add(write_figure(out / f"{name}.png", draw()))
+    summary_path = out / "summary.json"
+    _remove_stale(out, written | {summary_path})
+    write_json(summary_path, summary, first_keys=SUMMARY_FIELDS)
     return out
+
+
+def _remove_stale(out: Path, written: set[Path]) -> None:
+    """Remove the output files in ``out`` and ``out/setpoints`` that are not in ``written``."""
+    for folder, patterns in ((out, OUTPUT_PATTERNS), (out / "setpoints", ("*.json",))):
+        for pattern in patterns:
+            for path in folder.glob(pattern):
+                if path not in written and path.is_file():
+                    path.unlink()

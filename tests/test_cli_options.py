@@ -187,3 +187,19 @@ def test_community_options_no_mechanism_uses_exit_2(tmp_path, capsys, argv, mess
     err = capsys.readouterr().err
     assert "Invalid input in the command line" in err and message in err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_rerun_removes_the_outputs_of_the_earlier_run_only(tmp_path):
+    # the folder never mixes two runs: the ADMM history and the plots of a first run that
+    # the second (auction, --no-plots) does not write are removed; a user's notes are kept
+    argv = ["cigre_lv", "--mode", "p2p", "--steps", "11", "--out", str(tmp_path)]  # 4 trade
+    assert main([*argv, "--market", "admm"]) == 0
+    folder = tmp_path / "cigre_lv" / "p2p"
+    (folder / "notes.txt").write_text("mine")
+    assert {"admm_history.csv", "convergence.png"} <= {p.name for p in folder.iterdir()}
+    n_setpoints = len(list((folder / "setpoints").iterdir()))
+    assert main([*argv, "--no-plots"]) == 0
+    names = {p.name for p in folder.iterdir()}
+    assert "notes.txt" in names and "trades.csv" in names and "summary.json" in names
+    assert not {"admm_history.csv"} & names and not [n for n in names if n.endswith(".png")]
+    assert len(list((folder / "setpoints").iterdir())) == n_setpoints

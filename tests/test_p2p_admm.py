@@ -175,3 +175,15 @@ def test_admm_round_limit_exits_3_with_outputs(tmp_path):
     assert summary["converged"] is False and summary["iterations"] == 3
     record = json.loads((tmp_path / "cigre_lv" / "p2p" / "setpoints" / "h12.json").read_text())
     assert record["converged"] is False
+
+
+def test_hours_without_pairs_to_trade_need_no_round(tmp_path):
+    # the first two hours have no PV output, so no seller: the market has no pair and is
+    # solved as it stands (0 rounds, converged); no history table or plot is written
+    assert main([*ADMM_CLI, "--steps", "2", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "cigre_lv" / "p2p"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["converged"] is True and summary["iterations"] == 0
+    assert summary["p2p_energy_kwh"] == 0.0
+    assert not (folder / "admm_history.csv").exists()
+    assert not (folder / "convergence.png").exists()

@@ -64,8 +64,8 @@ class MarketOutcome:
 
     @property
     def converged(self) -> bool:
-        """Whether the market converged (always true without ADMM)."""
-        return self.history is None or self.history.converged
+        """Whether the market converged (always true without ADMM or without pairs to trade)."""
+        return self.history is None or not self.history.rows or self.history.converged
 
 
 def _per_agent(
@@ -387,7 +387,7 @@ def build_result(
         "prices": lambda: plot_prices(hourly, trades_frame, settings, doc["pricing"], scenario),
         "network": lambda: plot_network(hourly, settings, scenario),
     }
-    if outcome.history is not None:
+    if outcome.history is not None and outcome.history.rows:  # no rounds without pairs
         tables["admm_history"] = outcome.history.frame()
         figures["convergence"] = lambda: plot_residuals(outcome.history, scenario)
     return RunResult(
