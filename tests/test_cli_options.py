@@ -126,20 +126,20 @@ def test_a_data_file_that_is_a_directory_is_named_as_such(
 
 @pytest.mark.parametrize(("target", "argv", "message"), [
     ("cigre_lv", ["--auction-k", "0.3"],  # the published case prices pay-as-ask
-     "market auction priced pay-as-ask, which does not use --auction-k (uniform auction)"),
+     "market auction priced pay-as-ask, so it does not use --auction-k (uniform auction)"),
     ("cigre_lv", ["--market", "admm", "--auction-pricing", "uniform"],
-     "market admm, which does not use --auction-pricing (market auction)"),
+     "market admm, so it does not use --auction-pricing (market auction)"),
     ("cigre_lv", ["--p2p-network-charge", "0.01"], "does not use --p2p-network-charge (market admm)"),
     ("cigre_lv", ["--market", "admm", "--solver", "centralized", "--max-iter", "9"],
      "does not use --max-iter (market admm, --solver admm)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "sdr", "--lem-divider", "0.3"],
-     "mechanism sdr, which does not use --lem-divider (mechanism mmr)"),
+     "mechanism sdr, so it does not use --lem-divider (mechanism mmr)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-compensation", "0.2"],  # file: mmr
-     "mechanism mmr, which does not use --lem-compensation (mechanism sdr)"),
+     "mechanism mmr, so it does not use --lem-compensation (mechanism sdr)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "dual", "--lem-unpruned"],
-     "mechanism dual, which does not use --lem-unpruned (mechanism mmr or sdr)"),
+     "mechanism dual, so it does not use --lem-unpruned (mechanism mmr or sdr)"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-timeframe", "post", "--max-iter", "3"],
-     "Option --max-iter limits the pre-delivery loop; a post-delivery run makes two passes."),
+     "This run is post-delivery (two passes, no loop), so it does not use --max-iter"),
 ])  # fmt: skip
 def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, target, argv, message):
     mode = "p2p" if target == "cigre_lv" else "rec-pricing"
@@ -150,11 +150,13 @@ def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, targ
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--sweep", "4", "--policy", "optimal"], "Option --sweep runs every policy for each of its"),
-    (["--sweep", "4", "--horizon", "3"], "horizons; remove --horizon."),
+    (["--sweep", "4", "--policy", "optimal"],
+     "This run is a sweep (--sweep: every policy for each of its horizons), so it does not use "
+     "--policy; remove the option."),
+    (["--sweep", "4", "--horizon", "3"], "so it does not use --horizon; remove the option."),
     (["--max-iter", "5"],  # the file's policy: look-ahead-billing
-     "Option --max-iter limits the ADMM rounds of policy distributed; this run's policy is "
-     "look-ahead-billing."),
+     "This run's policy is look-ahead-billing, so it does not use --max-iter (policy "
+     "distributed)"),
 ])  # fmt: skip
 def test_rec_keys_options_the_run_would_ignore_exit_2(tmp_path, capsys, argv, message):
     target = f"{ROOT}/inputs/rec/case0.yaml"
@@ -169,17 +171,18 @@ def test_admm_options_with_the_centralized_curtailment_solve_exit_2(tmp_path, ca
     assert main([*argv, "--no-plots", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert (
-        "Invalid input in the command line: Options --eps-abs, --anderson tune the ADMM rounds, "
-        "which --solver centralized does not run" in err
+        "Invalid input in the command line: This run is solved centrally (--solver centralized), "
+        "so it does not use --eps-abs (ADMM), --anderson (ADMM); remove the option" in err
     )
     assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--max-iter", "5"], "The mechanisms run (none, low-tech, mpc) do not use --max-iter "
+    (["--max-iter", "5"], "This run's mechanisms are none, low-tech, mpc, so it does not use --max-iter "
      "(mpc-distributed)"),
     (["--mechanisms", "none,low-tech", "--horizon", "96"],
-     "The mechanisms run (none, low-tech) do not use --horizon (mpc or mpc-distributed)"),
+     "This run's mechanisms are none, low-tech, so it does not use --horizon (mpc or "
+     "mpc-distributed)"),
 ])  # fmt: skip
 def test_community_options_no_mechanism_uses_exit_2(tmp_path, capsys, argv, message):
     target = f"{ROOT}/inputs/community/community.yaml"

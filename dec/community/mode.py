@@ -32,7 +32,7 @@ from dec.community.metrics import flows, member_cycles
 from dec.community.plots import plot_sweep, plot_week
 from dec.community.sweep import Case, Runner, run_sweep
 from dec.errors import InputError
-from dec.options import comma_items
+from dec.options import comma_items, refuse_ignored
 from dec.options.community import MECHANISMS
 from dec.progress import progress
 from dec.result import RunResult
@@ -102,12 +102,11 @@ def _refuse_unused_mpc_options(args: argparse.Namespace, mechanisms: list[str]) 
         )
         if value is not None and not set(user.split(" or ")) & set(mechanisms)
     ]
-    if ignored:
-        raise InputError(
-            f"The mechanisms run ({', '.join(mechanisms)}) do not use {', '.join(ignored)}; "
-            "remove the option or add its mechanism with --mechanisms.",
-            "the command line",
-        )
+    refuse_ignored(
+        ignored,
+        f"This run's mechanisms are {', '.join(mechanisms)}",
+        "remove the option or add its mechanism with --mechanisms",
+    )
 
 
 def _policy(config: CommunityConfig, mechanisms: list[str], source: str) -> str:

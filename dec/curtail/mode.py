@@ -14,6 +14,7 @@ from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
+from dec.options import refuse_ignored
 from dec.options.curtail import ANDERSON_MEMORY, EPS_ABS, EPS_REL, SCHEMES
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -77,7 +78,7 @@ def settings_from(
 def _refuse_admm_options(args: argparse.Namespace) -> None:
     """Raise an InputError for an ADMM option given to a centralized run (it would be ignored)."""
     given = [
-        option
+        f"{option} (ADMM)"
         for option, value, default in (
             ("--eps-abs", args.eps_abs, EPS_ABS),
             ("--eps-rel", args.eps_rel, EPS_REL),
@@ -86,12 +87,11 @@ def _refuse_admm_options(args: argparse.Namespace) -> None:
         )
         if value != default
     ]
-    if given:
-        raise InputError(
-            f"Options {', '.join(given)} tune the ADMM rounds, which --solver centralized does "
-            "not run; remove them or use --solver admm.",
-            "the command line",
-        )
+    refuse_ignored(
+        given,
+        "This run is solved centrally (--solver centralized)",
+        "remove the option or use --solver admm",
+    )
 
 
 def _comparison(scenario: Scenario, args: argparse.Namespace, engine) -> pd.DataFrame:

@@ -43,3 +43,24 @@ def comma_items(text: str, option: str) -> list[str]:
     if twice:
         raise InputError(f"Option '{option}' lists {', '.join(twice)} more than once, in {text!r}.")
     return items
+
+
+def refuse_ignored(ignored: list[str], run: str, remedy: str) -> None:
+    """Raise an InputError naming the command-line options this run would ignore.
+
+    Parameters
+    ----------
+    ignored
+        The options given that the run does not use, each with what uses it, e.g.
+        ``"--auction-k (uniform auction)"``; nothing is raised when empty.
+    run
+        What the run is, e.g. ``"This run is market admm"`` (the message goes on with
+        ", so it does not use ...").
+    remedy
+        How to resolve it, e.g. ``"remove the option or choose its market with --market"``.
+
+    """
+    if ignored:
+        raise InputError(
+            f"{run}, so it does not use {', '.join(ignored)}; {remedy}.", "the command line"
+        )

@@ -30,6 +30,7 @@ import yaml
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
+from dec.options import refuse_ignored
 from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
 from dec.p2p.profiles import HOURS_PER_DAY
 from dec.scenario import Scenario, YamlLoader
@@ -252,14 +253,12 @@ def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any], s
         )
         if key in cli and not applies
     ]
-    if ignored:
-        pricing = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
-        raise InputError(
-            f"This run is market {values['market']}{pricing}, which does not use "
-            f"{', '.join(ignored)}; remove the option or choose what uses it (--market, --solver, "
-            "--auction-pricing).",
-            "the command line",
-        )
+    pricing = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
+    refuse_ignored(
+        ignored,
+        f"This run is market {values['market']}{pricing}",
+        "remove the option or choose what uses it (--market, --solver, --auction-pricing)",
+    )
 
 
 def _mapping(section: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:

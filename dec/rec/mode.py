@@ -26,6 +26,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError, SolverLimit
+from dec.options import refuse_ignored
 from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
@@ -148,13 +149,11 @@ def _refuse_other_mechanisms_options(args: argparse.Namespace, mechanism: str) -
         for option, dest, users in MECHANISM_OPTIONS
         if getattr(args, dest, None) not in (None, False) and mechanism not in users
     ]
-    if ignored:
-        raise InputError(
-            f"This run prices with mechanism {mechanism}, which does not use "
-            f"{', '.join(ignored)}; remove the option or choose its mechanism with "
-            "--lem-mechanism.",
-            "the command line",
-        )
+    refuse_ignored(
+        ignored,
+        f"This run prices with mechanism {mechanism}",
+        "remove the option or choose its mechanism with --lem-mechanism",
+    )
 
 
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
@@ -181,12 +180,13 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     )
     options.check(scenario.source)
     _refuse_other_mechanisms_options(args, options.mechanism)
-    if options.timeframe == "post" and args.max_iter is not None:
-        raise InputError(
-            "Option --max-iter limits the pre-delivery loop; a post-delivery run makes two "
-            "passes. Remove the option or use --lem-timeframe pre.",
-            "the command line",
-        )
+    refuse_ignored(
+        ["--max-iter (the pre-delivery loop)"]
+        if options.timeframe == "post" and args.max_iter is not None
+        else [],
+        "This run is post-delivery (two passes, no loop)",
+        "remove the option or use --lem-timeframe pre",
+    )
     try:
         data = parse_collective(backpack, options.market, assets=options.timeframe == "pre")
     except InputError as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
-from dec.options import comma_items
+from dec.options import comma_items, refuse_ignored
 from dec.reckeys.case import RecCase
 from dec.reckeys.inputs import MAX_STEPS, POLICIES, SECTION, count_problems, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
@@ -62,25 +62,24 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         max_iter=_count(args.max_iter, "--max-iter") if args.max_iter is not None else None,
     )
     if args.sweep is not None:
-        given = [f"--{name}" for name in ("policy", "horizon") if getattr(args, name) is not None]
-        if given:
-            raise InputError(
-                f"Option --sweep runs every policy for each of its horizons; remove "
-                f"{' and '.join(given)}.",
-                "the command line",
-            )
+        refuse_ignored(
+            [f"--{name}" for name in ("policy", "horizon") if getattr(args, name) is not None],
+            "This run is a sweep (--sweep: every policy for each of its horizons)",
+            "remove the option",
+        )
         return run_sweep(case, _horizons(args.sweep), settings)
     policy = args.policy or section.get("policy", "look-ahead-billing")
     if policy not in POLICIES:
         raise InputError(
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
         )
-    if args.max_iter is not None and policy != "distributed":
-        raise InputError(
-            f"Option --max-iter limits the ADMM rounds of policy distributed; this run's "
-            f"policy is {policy}. Remove the option or choose --policy distributed.",
-            "the command line",
-        )
+    refuse_ignored(
+        ["--max-iter (policy distributed)"]
+        if args.max_iter is not None and policy != "distributed"
+        else [],
+        f"This run's policy is {policy}",
+        "remove the option or choose --policy distributed",
+    )
     default = section.get("horizon_steps", max(1, round(24.0 / case.time_step_h)))
     horizon = args.horizon if args.horizon is not None else default  # the file's is checked
     problems = count_problems(horizon, "Option '--horizon'")
