@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from dec.errors import DecError, InputError, SolverFailed, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
-from dec.options import whole_number
+from dec.options import refuse_ignored, whole_number
 
 if TYPE_CHECKING:
     from dec.result import RunResult
@@ -134,12 +134,11 @@ def _refuse_other_modes_options(
         for action in group._group_actions
         if getattr(args, action.dest, action.default) != action.default
     ]
-    if given:
-        options = ", ".join(f"{option} (mode {owner})" for option, owner in given)
-        raise InputError(
-            f"This run is mode {mode}, which does not use {options}; remove the option or "
-            "choose its mode with --mode."
-        )
+    refuse_ignored(
+        [f"{option} (mode {owner})" for option, owner in given],
+        f"This run is mode {mode}",
+        "remove the option or choose its mode with --mode",
+    )
 
 
 def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
@@ -153,12 +152,12 @@ def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
         for dest in SHARED_DEFAULTS
         if dest not in used and getattr(args, dest) is not None
     ]
-    if given:
-        takes = ", ".join(f"--{dest.replace('_', '-')}" for dest in SHARED_DEFAULTS if dest in used)
-        raise InputError(
-            f"This run is mode {mode}, which does not use {', '.join(given)}; remove the "
-            f"option(s). Of the shared options, mode {mode} takes {takes}."
-        )
+    takes = ", ".join(f"--{dest.replace('_', '-')}" for dest in SHARED_DEFAULTS if dest in used)
+    refuse_ignored(
+        given,
+        f"This run is mode {mode}",
+        f"remove the option (of the shared options, mode {mode} takes {takes})",
+    )
     for dest, default in SHARED_DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)

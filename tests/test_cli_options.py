@@ -55,7 +55,7 @@ def test_a_shared_option_the_mode_does_not_use_exits_2(tmp_path, capsys, mode, d
     argv = [EXAMPLES[mode], "--mode", mode, option, VALUES[dest], "--out", str(tmp_path)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert f"mode {mode}, which does not use {option} " in err
+    assert f"This run is mode {mode}, so it does not use {option} " in err
     assert "Traceback" not in err
     assert not any(tmp_path.iterdir()), "nothing is written"
 
