@@ -24,9 +24,10 @@ import dec.rec as rec
 from dec.community.admm import _check_replies
 from dec.community.config import MAX_BATTERY_KWH
 from dec.errors import SolverFailed
-from dec.rec.data import MAX_EUR_PER_KWH, MAX_KW, MAX_KWH, parse_collective
+from dec.rec.data import parse_collective
 from dec.reckeys.inputs import MAX_MEMBER_STEPS, MAX_MEMBERS, MAX_STEPS
 from dec.run import main
+from dec.validation import MAX_EUR_PER_KWH, MAX_KW, MAX_KWH
 from tests.community_cases import PROFILES, section
 
 INPUTS = Path(__file__).parents[1] / "inputs"

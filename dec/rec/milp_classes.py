@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dec.errors import InputError
-from dec.rec.data import check_run_options, parse_collective, parse_individual
+from dec.rec.checks import check_run_options
+from dec.rec.data import parse_collective, parse_individual
 from dec.rec.pricing import check_flag
 from dec.rec.stages import CollectiveSolver, solve_individual
 

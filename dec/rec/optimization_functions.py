@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dec.admm.engine import Engine
+from dec.rec.checks import check_run_options
 from dec.rec.data import (
     RecData,
-    check_run_options,
     parse_collective,
     parse_individual,
     parse_post_individual,

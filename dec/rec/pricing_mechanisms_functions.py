@@ -19,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from dec.admm.engine import Engine
-from dec.rec.data import Market, check_run_options, parse_collective
+from dec.rec.checks import check_run_options
+from dec.rec.data import Market, parse_collective
 from dec.rec.loops import PricingFunc, post_delivery_loop, pre_delivery_loop, pricing_function
 from dec.rec.pricing import (
     OffersList,

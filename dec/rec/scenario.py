@@ -24,7 +24,8 @@ import pandas as pd
 from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.options.rec_pricing import MECHANISMS
-from dec.rec.data import EV_FIELDS, STORAGE_FIELDS, Market, n_steps
+from dec.rec.checks import EV_FIELDS, STORAGE_FIELDS, n_steps
+from dec.rec.data import Market
 from dec.scenario import Scenario
 from dec.validation import Problems, is_finite_number
 
