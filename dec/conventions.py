@@ -33,8 +33,3 @@ def kw_to_mw(p_kw: float | np.ndarray) -> float | np.ndarray:
 def kw_to_pu(p_kw: float | np.ndarray, sn_mva: float) -> float | np.ndarray:
     """Convert kW to per unit of a base of ``sn_mva`` MVA."""
     return p_kw / (KW_PER_MW * sn_mva)
-
-
-def pu_to_kw(p_pu: float | np.ndarray, sn_mva: float) -> float | np.ndarray:
-    """Convert per unit of a base of ``sn_mva`` MVA to kW."""
-    return p_pu * KW_PER_MW * sn_mva

@@ -2,9 +2,9 @@
 
 ``DecError`` is the root. ``InputError`` (a ``ValueError``) is raised for bad input
 before any work starts; the command line turns it into exit code 2 with its message
-and no traceback. ``NotConverged`` carries the residual history of a distributed run
-that stopped at its round limit (exit code 3). ``SubproblemInfeasible`` names the
-agent or coordinator whose local problem has no solution. ``SolverLimit`` says that
+and no traceback. A distributed run that stops at its round limit is not an error: it
+writes its outputs marked ``"converged": false`` (exit code 3). ``SubproblemInfeasible``
+names the agent or coordinator whose local problem has no solution. ``SolverLimit`` says that
 a solver stopped at its time limit before it proved an optimum, ``SolverFailed`` that
 it failed numerically on valid input (both exit code 3).
 
@@ -96,20 +96,3 @@ class SolverFailed(DecError):
             "ranges, so this is a numerical failure of the solver, not an input error; "
             "rescaling the data (e.g. fewer extreme values) may avoid it."
         )
-
-
-class NotConverged(DecError):
-    """A distributed algorithm reached its round limit without meeting its tolerances.
-
-    Parameters
-    ----------
-    message
-        What did not converge and how far it got.
-    history
-        Residual history (one mapping per round), kept for diagnostics.
-
-    """
-
-    def __init__(self, message: str, history: Sequence[dict] | None = None):
-        self.history = list(history or [])
-        super().__init__(message)

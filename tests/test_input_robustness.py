@@ -25,7 +25,6 @@ from dec.errors import (
     DecError,
     InfeasibleError,
     InputError,
-    NotConverged,
     SolverLimit,
     SubproblemInfeasible,
 )
@@ -43,7 +42,6 @@ ERRORS = {
     "InfeasibleError": InfeasibleError("The loads exceed the supply.", "x.yaml"),
     "SubproblemInfeasible": SubproblemInfeasible("agent pv_3", "infeasible"),
     "SolverLimit": SolverLimit("HiGHS stopped at its time limit."),
-    "NotConverged": NotConverged("ADMM stopped at 5 rounds.", [{"r_primal": 1.0}]),
     "PowerFlowFailed": PowerFlowFailed("The AC power flow did not converge."),
 }
 

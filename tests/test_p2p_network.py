@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pandapower as pp
+import pandas as pd
 import pytest
 
 from dec.conventions import kw_to_mw
@@ -160,6 +161,17 @@ def test_stress_case_dc_cuts_and_ac_leaves_no_violation(stress):
     assert sum(e["reduced_kwh"] for e in events) == pytest.approx(
         summary["ac_curtailed_kwh"], rel=1e-9
     )
+    # hourly.csv counts the same violations and rounds, hour by hour
+    hourly = pd.read_csv(folder / "hourly.csv").set_index("hour")
+    by_hour = {e["hour"]: e for e in events}
+    for hour, row in hourly.iterrows():
+        event = by_hour.get(hour, {"n_found": 0, "rounds": 0})
+        assert (row["ac_violations_found"], row["ac_reduction_rounds"]) == (
+            event["n_found"],
+            event["rounds"],
+        )
+    assert (hourly["dc_violations_without_p2p"] == 0).all()  # the case's base is within limits
+    assert hourly.loc[[11, 12], "dc_binding_branches"].min() >= 1  # the trafo at 100 % (README)
 
 
 def test_stress_dc_flows_within_ratings_and_ac_equals_fresh_power_flow():

@@ -92,7 +92,6 @@ class History:
     """Residual history of an ADMM run, one row per round."""
 
     rows: list[dict] = field(default_factory=list)
-    _start: float = field(default_factory=time.perf_counter)
     _last: float = field(default_factory=time.perf_counter)
 
     def record(
@@ -129,11 +128,6 @@ class History:
             last["primal_residual"] <= last["eps_primal"]
             and last["dual_residual"] <= last["eps_dual"]
         )
-
-    @property
-    def elapsed_s(self) -> float:
-        """Wall time since the history was created, s."""
-        return self._last - self._start
 
     def frame(self) -> pd.DataFrame:
         """Return the history as a table, one row per round (columns: residuals, thresholds, ρ, time)."""

@@ -19,9 +19,6 @@ import numpy as np
 
 from dec.community.config import BatteryConfig
 
-#: Slack on SoC bounds when applying planned schedules, kWh (solver tolerances).
-SOC_SLACK_KWH = 1e-9
-
 
 @dataclass(frozen=True)
 class Batteries:

@@ -60,10 +60,6 @@ def clean_fraction(x: np.ndarray | float) -> np.ndarray:
     return np.where(x < ZERO_FRACTION, 0.0, x)
 
 
-#: Schemes whose objective is linear in the curtailment (regularised by ``reg``, except feeder).
-LINEAR_SCHEMES = ("feeder", "transformer", "efficient")
-
-
 @dataclass(frozen=True)
 class CurtailSettings:
     """Settings of a curtailment run.

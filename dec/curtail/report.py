@@ -16,7 +16,7 @@ from dec.curtail.cim import difference_message
 from dec.curtail.metrics import jain_index
 from dec.curtail.problem import clean_fraction
 from dec.curtail.simulate import PV_REPORTS, CurtailRun
-from dec.curtail.solve import CurtailSolution, net_with_setpoints
+from dec.curtail.solve import CurtailSolution, net_with_setpoints, relative_gap
 from dec.network.topology import build_tree
 from dec.result import RunResult
 
@@ -130,7 +130,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "dual_residual": float(last["dual_residual"]) if last is not None else None,
         "objective": objective,
         "objective_centralized": objective_c,
-        "objective_gap_rel": abs(objective - objective_c) / max(abs(objective_c), 1e-6),
+        "objective_gap_rel": relative_gap(objective, objective_c),
         "runtime_s": run.runtime_s,
         "runtime_solver_s": float(sum(s.runtime_solver_s for s in sols)),
         "runtime_centralized_s": float(sum(s.runtime_centralized_s for s in sols)),

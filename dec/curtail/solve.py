@@ -96,10 +96,13 @@ class CurtailSolution:
 
     @property
     def objective_gap_rel(self) -> float:
-        """|objective − centralized| / max(|centralized|, 1e-6): relative, absolute near zero."""
-        return abs(self.objective - self.objective_centralized) / max(
-            abs(self.objective_centralized), 1e-6
-        )
+        """Relative gap of the objective to the centralized one (:func:`relative_gap`)."""
+        return relative_gap(self.objective, self.objective_centralized)
+
+
+def relative_gap(objective: float, centralized: float) -> float:
+    """|objective − centralized| / max(|centralized|, 1e-6): relative, absolute near zero."""
+    return abs(objective - centralized) / max(abs(centralized), 1e-6)
 
 
 def net_with_setpoints(solution: CurtailSolution) -> pp.pandapowerNet:

@@ -207,14 +207,6 @@ class LinearVoltageModel:
         """Convert kW (or kvar) at one node to per unit on the model's base."""
         return kw_to_pu(np.asarray(p_kw, dtype=float), self.phase_base_mva)
 
-    def subtree_sum(self, x: np.ndarray) -> np.ndarray:
-        """Sum tree-node values over each tree node's subtree (the flow into its branch)."""
-        return self._sub.solve(np.asarray(x, dtype=float))
-
-    def path_sum(self, w: np.ndarray) -> np.ndarray:
-        """Sum branch values along the path from the root to each tree node."""
-        return self._path.solve(np.asarray(w, dtype=float))
-
     # --- (tree node, phase) slots ----------------------------------------------------
     def _to_slots(self, x: np.ndarray) -> np.ndarray:
         """Model-node values (n_nodes or n_nodes × m) -> slots (tree nodes, phases, m)."""

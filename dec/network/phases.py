@@ -33,11 +33,6 @@ PHASE_LETTERS = "abc"
 PHASE_ANGLES_RAD = np.array([0.0, -2.0 * np.pi / 3.0, 2.0 * np.pi / 3.0])
 
 
-def phase_code(letter: str) -> int:
-    """Phase code of a phase letter: 1 = a, 2 = b, 3 = c."""
-    return PHASE_LETTERS.index(letter) + 1
-
-
 def parse_phases(value: object) -> np.ndarray:
     """Boolean mask (a, b, c) of a phase string such as ``"abc"`` or ``"b"`` (empty/NaN: all)."""
     if not isinstance(value, str) or not value:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandapower as pp
-import pandas as pd
 
-from dec.conventions import kw_to_mw
 from dec.errors import DecError
 
 
@@ -51,25 +48,6 @@ def _run(solve, net: pp.pandapowerNet, options: dict, what: str) -> pp.pandapowe
             f"{what} failed on a numerical error ({err}): a branch without impedance?"
         ) from None
     return net
-
-
-def bus_voltages_pu(net: pp.pandapowerNet) -> pd.Series:
-    """Return the AC voltage magnitude of every connected bus, pu (after :func:`run_ac`)."""
-    return net.res_bus["vm_pu"].dropna()
-
-
-def set_injections(
-    net: pp.pandapowerNet,
-    table: str,
-    index: np.ndarray,
-    p_kw: np.ndarray | None = None,
-    q_kvar: np.ndarray | None = None,
-) -> None:
-    """Write active/reactive power setpoints (kW/kvar, the table's own sign) into a net table."""
-    if p_kw is not None:
-        net[table].loc[index, "p_mw"] = kw_to_mw(np.asarray(p_kw, dtype=float))
-    if q_kvar is not None:
-        net[table].loc[index, "q_mvar"] = kw_to_mw(np.asarray(q_kvar, dtype=float))
 
 
 def run_ac_3ph(net: pp.pandapowerNet, **kwargs) -> pp.pandapowerNet:

@@ -98,8 +98,6 @@ class AcCheck:
         Power drawn from the ext_grid, and network losses.
     violations_found
         Number of limit violations in the AC result of the DC-checked trades.
-    base_violations
-        Number of violations that exist without any P2P trade (left alone).
     rounds
         Number of reductions the hour needed.
     events
@@ -115,7 +113,6 @@ class AcCheck:
     slack_kw: np.ndarray
     losses_kw: np.ndarray
     violations_found: np.ndarray
-    base_violations: np.ndarray
     rounds: np.ndarray
     events: list[dict] = field(default_factory=list)
 
@@ -407,7 +404,7 @@ def ac_check(
     out = {
         name: np.zeros(n_hours) for name in ("vm_min", "vm_max", "line", "trafo", "slack", "losses")
     }
-    found, base, rounds = (np.zeros(n_hours, dtype=int) for _ in range(3))
+    found, rounds = np.zeros(n_hours, dtype=int), np.zeros(n_hours, dtype=int)
     events: list[dict] = []
     build_tree(case.net)  # fails early, with a clear message, on a net the voltage model cannot use
     run_ac(case.net)  # the internal model that later power flows recycle
@@ -418,7 +415,6 @@ def ac_check(
         if event is not None:
             events.append(event)
             found[hour] = event["n_found"]
-            base[hour] = event["n_without_p2p"]
             rounds[hour] = event["rounds"]
         vm = state.vm_pu[model.in_service]
         out["vm_min"][hour], out["vm_max"][hour] = np.nanmin(vm), np.nanmax(vm)
@@ -434,7 +430,6 @@ def ac_check(
         slack_kw=out["slack"],
         losses_kw=out["losses"],
         violations_found=found,
-        base_violations=base,
         rounds=rounds,
         events=events,
     )

@@ -161,6 +161,10 @@ def hourly_table(
             "slack_import_kw": ac.slack_kw,
             "losses_kw": ac.losses_kw,
             "ac_reduced_kwh": dc_kw - executed,
+            "dc_binding_branches": dc.binding,
+            "dc_violations_without_p2p": dc.base_violations,
+            "ac_violations_found": ac.violations_found,
+            "ac_reduction_rounds": ac.rounds,
         }
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,10 +63,6 @@ class Trades:
                 )
             )
         )
-
-    def with_quantity(self, quantity_kw: np.ndarray) -> Trades:
-        """Return the same trades with other quantities (e.g. the executed ones)."""
-        return replace(self, quantity_kw=np.asarray(quantity_kw, dtype=float))
 
     def welfare_eur(self) -> float:
         """Gains from trade, Σ (bid − ask) × quantity × 1 h, EUR."""

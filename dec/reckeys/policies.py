@@ -28,7 +28,7 @@ import numpy as np
 
 from dec.reckeys.case import RecCase
 from dec.reckeys.forecast import Forecaster
-from dec.reckeys.window import SMOOTHING_EUR_PER_KWH, WindowLP, window_inputs
+from dec.reckeys.window import SMOOTHING_EUR_PER_KWH, BillingRule, WindowLP, window_inputs
 
 
 @dataclass
@@ -94,7 +94,7 @@ class LookAhead:
     #: κ of the window problem's strictly convex tie-break (0 for a pure LP).
     smoothing = SMOOTHING_EUR_PER_KWH
 
-    def __init__(self, horizon: int, rule: str, name: str):
+    def __init__(self, horizon: int, rule: BillingRule, name: str):
         self.horizon = horizon
         self.rule = rule
         self.name = name

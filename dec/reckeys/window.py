@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import cvxpy as cp
 import numpy as np
@@ -35,7 +36,8 @@ from dec.reckeys.exactness import binary_members
 from dec.reckeys.forecast import Forecaster
 from dec.solving import solve_checked
 
-BILLING_RULES = ("ended", "all", "own")
+#: Which metering periods a window bills (see the module docstring).
+BillingRule = Literal["ended", "all", "own"]
 
 #: Strength κ (EUR/kWh) of the strictly convex tie-break of the receding-horizon
 #: policies: ``κ/2 · (charge²/charge_max + discharge²/discharge_max)`` per battery and
@@ -112,7 +114,7 @@ def window_inputs(
     n_steps: int,
     elapsed_consumption_kwh: np.ndarray,
     elapsed_production_kwh: np.ndarray,
-    rule: str,
+    rule: BillingRule,
 ) -> WindowInputs:
     """Assemble the numbers of the window of ``n_steps`` steps starting at step ``t``.
 
