@@ -4,6 +4,9 @@ plain HiGHS MILP solve of the same cvxpy model (the centralized reference)."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import cvxpy as cp
 import numpy as np
@@ -466,3 +469,20 @@ def test_post_delivery_list_of_the_wrong_length_is_named():
     }
     with pytest.raises(ValueError, match=r"Field 'l_buy' has the wrong length .*m1 \(2\)"):
         rec.run_post_individual_cost(backpack)
+
+
+def test_the_api_prints_nothing_in_a_fresh_process():
+    # highspy 1.16 prints a banner the first time a solver object is made; dec.rec makes
+    # that first object quietly (a drop-in for a library that prints nothing)
+    probe = (
+        "import dec.rec as rec; from rec_cases import two_members; "
+        "rec.run_pre_single_stage_collective_pool_milp(two_members())"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
+    )
+    assert run.stdout == ""

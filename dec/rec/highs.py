@@ -20,6 +20,8 @@ import highspy
 import numpy as np
 from cvxpy.reductions.solvers.conic_solvers.highs_conif import dims_to_solver_dict
 
+from dec.solving import silence_highs_banner
+
 Mode = Literal["relaxed", "fixed", "milp"]
 
 #: HiGHS model status names :meth:`HighsDriver.solve` returns.
@@ -98,6 +100,7 @@ class HighsDriver:
         """
         data, chain, inverse = self.problem.get_problem_data(cp.HIGHS)
         lp = self._lp(data, mode, fixed)
+        silence_highs_banner()  # the API is as quiet as the command line
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         for name, value in (options or {}).items():
