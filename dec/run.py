@@ -144,7 +144,9 @@ def _refuse_other_modes_options(
 def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
     """Raise an InputError if a shared option that ``mode`` does not use was given.
 
-    Otherwise fill in the defaults of the shared options (see :data:`SHARED_DEFAULTS`).
+    Otherwise record which shared options were given (``args.given_shared``, for the
+    mode's own refusals: see :func:`dec.options.was_given`) and fill in the defaults of
+    the others (see :data:`SHARED_DEFAULTS`).
     """
     used = load_options(mode).SHARED_OPTIONS
     given = [
@@ -158,6 +160,7 @@ def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
         f"This run is mode {mode}",
         f"remove the option (of the shared options, mode {mode} takes {takes})",
     )
+    args.given_shared = frozenset(d for d in SHARED_DEFAULTS if getattr(args, d) is not None)
     for dest, default in SHARED_DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)

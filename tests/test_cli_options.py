@@ -206,3 +206,24 @@ def test_a_rerun_removes_the_outputs_of_the_earlier_run_only(tmp_path):
     assert "notes.txt" in names and "trades.csv" in names and "summary.json" in names
     assert not {"admm_history.csv"} & names and not [n for n in names if n.endswith(".png")]
     assert len(list((folder / "setpoints").iterdir())) == n_setpoints
+
+
+@pytest.mark.parametrize(("target", "argv", "message"), [
+    ("cigre_lv", ["--solver", "centralized", "--engine", "process"],
+     "solved centrally (--solver centralized), so it does not use --engine (ADMM)"),
+    (f"{ROOT}/inputs/rec/case0.yaml", ["--engine", "process"],
+     "policy is look-ahead-billing, so it does not use --engine (policy distributed)"),
+    ("cigre_lv", ["--mode", "p2p", "--solver", "admm"], "so it does not use --solver (market admm)"),
+    ("cigre_lv", ["--mode", "p2p", "--engine", "process"],
+     "so it does not use --engine (market admm, --solver admm)"),
+    (f"{ROOT}/inputs/community/community.yaml", ["--engine", "process"],
+     "so it does not use --engine (mpc-distributed, or two battery sizes or more)"),
+    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-timeframe", "post", "--engine", "ray"],
+     "post-delivery (two passes, no loop), so it does not use --engine (pre-delivery)"),
+])  # fmt: skip
+def test_engine_or_solver_the_run_would_not_use_exit_2(tmp_path, capsys, target, argv, message):
+    # their defaults are filled in before a mode runs: the mode asks whether they were given
+    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and message in err
+    assert not any(tmp_path.iterdir())

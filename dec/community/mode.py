@@ -32,7 +32,7 @@ from dec.community.metrics import flows, member_cycles
 from dec.community.plots import plot_sweep, plot_week
 from dec.community.sweep import Case, Runner, run_sweep
 from dec.errors import InputError
-from dec.options import comma_items, refuse_ignored
+from dec.options import comma_items, refuse_ignored, was_given
 from dec.options.community import MECHANISMS
 from dec.progress import progress
 from dec.result import RunResult
@@ -298,6 +298,13 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     _refuse_unused_mpc_options(args, mechanisms)
     policy = _policy(config, mechanisms, scenario.source)
     sizes = _sizes(args.sweep_battery, config, scenario.source) if args.sweep_battery else [None]
+    refuse_ignored(
+        ["--engine (mpc-distributed, or two battery sizes or more)"]
+        if was_given(args, "engine") and "mpc-distributed" not in mechanisms and len(sizes) < 2
+        else [],
+        f"This run's mechanisms are {', '.join(mechanisms)}, at one battery size",
+        "remove the option, add mpc-distributed with --mechanisms or sweep --sweep-battery",
+    )
     model = build_community_model(data.member_ids, seed=args.seed)
     community = model.agents_of("community")[0]
     engine = make_engine(args.engine)

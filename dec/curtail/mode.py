@@ -14,7 +14,7 @@ from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
-from dec.options import refuse_ignored
+from dec.options import refuse_ignored, was_given
 from dec.options.curtail import ANDERSON_MEMORY, EPS_ABS, EPS_REL, SCHEMES
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -84,6 +84,7 @@ def _refuse_admm_options(args: argparse.Namespace) -> None:
             ("--eps-rel", args.eps_rel, EPS_REL),
             ("--anderson", args.anderson, ANDERSON_MEMORY),
             ("--max-iter", args.max_iter, None),
+            ("--engine", was_given(args, "engine"), False),
         )
         if value != default
     ]

@@ -45,6 +45,14 @@ def comma_items(text: str, option: str) -> list[str]:
     return items
 
 
+def was_given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the shared option ``dest`` (e.g. ``"engine"``) was given on the command line.
+
+    Its default is filled in before the mode runs, so its value alone cannot tell.
+    """
+    return dest in getattr(args, "given_shared", ())
+
+
 def refuse_ignored(ignored: list[str], run: str, remedy: str) -> None:
     """Raise an InputError naming the command-line options this run would ignore.
 

@@ -30,7 +30,7 @@ import yaml
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
-from dec.options import refuse_ignored
+from dec.options import refuse_ignored, was_given
 from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
 from dec.p2p.profiles import HOURS_PER_DAY
 from dec.scenario import Scenario, YamlLoader
@@ -250,6 +250,8 @@ def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any], s
             ("k", "auction-k", auction and values["pricing"] == "uniform", "uniform auction"),
             ("network_charge_eur_per_kwh_km", "p2p-network-charge", not auction, "market admm"),
             ("max_iter", "max-iter", rounds, "market admm, --solver admm"),
+            ("engine", "engine", rounds, "market admm, --solver admm"),
+            ("solver", "solver", not auction, "market admm"),
         )
         if key in cli and not applies
     ]
@@ -475,7 +477,11 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     if isinstance(values["pricing"], str):
         values["pricing"] = values["pricing"].replace("-", "_")
     _check_scalars(values, problems)
-    given = cli if getattr(args, "max_iter", None) is None else {**cli, "max_iter": args.max_iter}
+    given = cli | {
+        dest: getattr(args, dest)
+        for dest in ("max_iter", "solver", "engine")
+        if was_given(args, dest) or (dest == "max_iter" and getattr(args, dest, None) is not None)
+    }
     _refuse_other_markets_options(given, values, getattr(args, "solver", "admm"))
     placement = _placement(section, pv_penetration, problems)
     hours = _hours(values["hours"], getattr(args, "steps", None), problems)

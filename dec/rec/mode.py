@@ -26,7 +26,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError, SolverLimit
-from dec.options import refuse_ignored
+from dec.options import refuse_ignored, was_given
 from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
@@ -181,9 +181,14 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     options.check(scenario.source)
     _refuse_other_mechanisms_options(args, options.mechanism)
     refuse_ignored(
-        ["--max-iter (the pre-delivery loop)"]
-        if options.timeframe == "post" and args.max_iter is not None
-        else [],
+        [
+            f"{option} (pre-delivery)"
+            for option, given in (
+                ("--max-iter", args.max_iter is not None),
+                ("--engine", was_given(args, "engine")),
+            )
+            if given and options.timeframe == "post"
+        ],
         "This run is post-delivery (two passes, no loop)",
         "remove the option or use --lem-timeframe pre",
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
-from dec.options import comma_items, refuse_ignored
+from dec.options import comma_items, refuse_ignored, was_given
 from dec.reckeys.case import RecCase
 from dec.reckeys.inputs import MAX_STEPS, POLICIES, SECTION, count_problems, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
@@ -74,9 +74,14 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
         )
     refuse_ignored(
-        ["--max-iter (policy distributed)"]
-        if args.max_iter is not None and policy != "distributed"
-        else [],
+        [
+            f"{option} (policy distributed)"
+            for option, given in (
+                ("--max-iter", args.max_iter is not None),
+                ("--engine", was_given(args, "engine")),
+            )
+            if given and policy != "distributed"
+        ],
         f"This run's policy is {policy}",
         "remove the option or choose --policy distributed",
     )
