@@ -275,3 +275,24 @@ def test_under_voltage_that_curtailment_cannot_fix_is_reported_not_imposed(tmp_p
     [note] = summary["notes"]
     assert note.startswith("Without any curtailment, 12 buses are below the 0.95 pu lower limit")
     assert "35 (Bus C12, 0.9343 pu)" in note
+
+
+@pytest.mark.parametrize(("vm_ext_pu", "within"), [(1.02, True), (1.06, False)])
+def test_an_operating_point_without_pv_output_has_nothing_to_curtail(tmp_path, vm_ext_pu, within):
+    # no PV output: no solve, every setpoint 0, voltages of the AC power flow as they are
+    # (reference: pandapower runpp of the same feeder); a source above the limit is reported
+    # as not within it (curtailment cannot lower it)
+    path = tmp_path / "dark.yaml"
+    path.write_text(f"feeder: cigre_lv\nknobs:\n  vm_ext_pu: {vm_ext_pu}\n  pv_scale: 0\n")
+    code = main([str(path), "--no-plots", "--out", str(tmp_path)])
+    assert code == 0
+    summary, records = _files(tmp_path / "dark" / "curtail")
+    validate(summary, "summary", "curtail")
+    assert summary["iterations"] == 0 and summary["converged"] is True
+    assert summary["total_curtailment_kw"] == 0.0 and summary["alpha"] is None
+    assert all(r["p_setpoint_kw"] == 0.0 == r["curtailment_kw"] for r in records)
+    net = feeders.load("cigre_lv", vm_ext_pu=vm_ext_pu, pv_scale=0.0).net
+    pp.runpp(net)
+    assert summary["vmax_pu_after_ac"] == pytest.approx(net.res_bus.vm_pu.max(), abs=1e-9)
+    assert summary["vmax_pu_before"] == summary["vmax_pu_after_ac"]
+    assert summary["vmax_limit_pu"] == 1.05 and summary["ac_within_limit"] is within

@@ -108,12 +108,29 @@ class CurtailSettings:
     anderson_memory: int = 5
     theta_weight: float | None = None
 
+    def upper_limit_pu(self, feeder: Feeder) -> float:
+        """Return the upper voltage limit on ``feeder``: ``vmax_pu``, else the feeder's, pu."""
+        return self.vmax_pu if self.vmax_pu is not None else feeder.vm_max_pu
+
     def __post_init__(self):
         if self.fairness not in SCHEMES:
             raise InputError(
                 f"Field 'fairness' has the unknown value {self.fairness!r}; allowed: "
                 f"{', '.join(SCHEMES)}."
             )
+
+
+#: Output below which a PV agent does not count as producing, kW.
+PRODUCING_KW = 1e-9
+
+
+def available_pv_kw(feeder: Feeder) -> np.ndarray:
+    """Return the available power of each of the feeder's PV agents, kW (0 out of service)."""
+    net, pvs = feeder.net, list(feeder.agents_of_type("pv"))
+    tables = np.array([a.element[0] for a in pvs])
+    index = np.array([a.element[1] for a in pvs], dtype=int)
+    p_kw, _ = element_power_kw(net, tables, index, np.array([a.phase for a in pvs], dtype=int))
+    return np.where(element_in_service(net, tables, index), p_kw, 0.0)
 
 
 @dataclass
@@ -167,14 +184,13 @@ class CurtailProblem:
     @classmethod
     def from_feeder(cls, feeder: Feeder, settings: CurtailSettings) -> CurtailProblem:
         """Collect the PV agents producing power and the fairness structure of a feeder."""
-        net = feeder.net
         grid = Grid.from_feeder(feeder)
         pvs = list(feeder.agents_of_type("pv"))
         tables = np.array([a.element[0] for a in pvs])
         index = np.array([a.element[1] for a in pvs], dtype=int)
         phase = np.array([a.phase for a in pvs], dtype=int)
-        p_kw, _ = element_power_kw(net, tables, index, phase)
-        keep = (p_kw > 1e-9) & element_in_service(net, tables, index)
+        p_kw = available_pv_kw(feeder)
+        keep = p_kw > PRODUCING_KW
         if not keep.any():
             raise InputError(
                 "No PV unit produces power: there is nothing to curtail.", feeder.feeder_id
@@ -203,7 +219,7 @@ class CurtailProblem:
             node=grid.tree.nodes_of_buses(np.array([a.bus for a in pvs])),
             y_of_agent=y_of_agent,
             group_names=names,
-            vmax_pu=settings.vmax_pu if settings.vmax_pu is not None else feeder.vm_max_pu,
+            vmax_pu=settings.upper_limit_pu(feeder),
             vmin_pu=settings.vmin_pu if settings.vmin_pu is not None else feeder.vm_min_pu,
         )
 

@@ -140,7 +140,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "fairness": run.settings.fairness,
         "reactive": run.settings.reactive,
         "anderson_memory": run.settings.anderson_memory if solver == "admm" else None,
-        "vmax_limit_pu": sols[0].problem.vmax_pu if sols else None,
+        "vmax_limit_pu": run.settings.upper_limit_pu(run.feeder),
         "vmax_pu_before": float(run.ac_extremes["vmax_pu_before"].max()),
         "vmax_pu_after_linear": float(max(s.vm_after_linear_pu.max() for s in sols))
         if sols
@@ -156,7 +156,11 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "feeder_knobs": dict(run.feeder.knobs),
         "three_phase": run.feeder.three_phase,
         "operating_point": run.feeder.operating_point,
-        "ac_within_limit": all(s.ac_converged for s in sols),
+        # solved steps: the AC validation met the limit; steps without PV output (nothing
+        # to curtail) are within it if their AC voltages are
+        "ac_within_limit": all(s.ac_converged for s in sols)
+        and run.ac_extremes["vmax_pu_after_ac"].max()
+        <= run.settings.upper_limit_pu(run.feeder) + run.settings.ac_tol_pu,
         "notes": sorted({note for s in sols for note in s.notes}),
     }
     summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
@@ -250,7 +254,7 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         tables["steps"] = series
         figures["daily"] = lambda: plots.daily(
             series,
-            summary["vmax_limit_pu"] or 1.05,
+            summary["vmax_limit_pu"],
             f"{name}: PV and voltage over the day, {scheme}",
         )
     console = [

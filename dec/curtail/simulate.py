@@ -21,7 +21,7 @@ import pandas as pd
 from agents.coordinator import CoordinatorAgent
 from agents.model import CoordinationModel
 from dec.admm.engine import Engine
-from dec.curtail.problem import CurtailProblem, CurtailSettings
+from dec.curtail.problem import PRODUCING_KW, CurtailProblem, CurtailSettings, available_pv_kw
 from dec.curtail.solve import CurtailSolution, solve_curtailment
 from dec.errors import InfeasibleError, InputError, SubproblemInfeasible
 from dec.network.grid import Grid
@@ -195,17 +195,24 @@ def run_snapshot(
     """Solve one operating point (the feeder's scenario)."""
     start = time.perf_counter()
     model, coordinator = new_model(feeder, seed)
-    problem = CurtailProblem.from_feeder(feeder, settings)
-    solution = solve_curtailment(problem, solver, engine, coordinator=coordinator)
-    _record(model, feeder, solution)
+    solutions, extremes = {}, []
+    if (available_pv_kw(feeder) > PRODUCING_KW).any():
+        problem = CurtailProblem.from_feeder(feeder, settings)
+        solution = solve_curtailment(problem, solver, engine, coordinator=coordinator)
+        solutions[0] = solution
+        extremes.append(_extremes(solution.vm_before_pu, solution.vm_after_ac_pu))
+        _record(model, feeder, solution)
+    else:  # nothing to curtail: reported like a series' step without PV output
+        vm_pu = Grid.from_feeder(feeder).run_ac(feeder.net)
+        extremes.append(_extremes(vm_pu, vm_pu))
+        _record(model, feeder, None, vm_pu)
     model.datacollector.collect(model)
-    extremes = pd.DataFrame([_extremes(solution.vm_before_pu, solution.vm_after_ac_pu)])
     return CurtailRun(
         feeder,
         settings,
-        {0: solution},
+        solutions,
         _res_agent(model),
-        extremes,
+        pd.DataFrame(extremes),
         None,
         time.perf_counter() - start,
     )
@@ -276,7 +283,7 @@ def run_series(
         scale_loads(step_feeder.net, load_shape[t] / load_scale)
         set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
         solution = None
-        if pv_shape[t] > 0:
+        if (available_pv_kw(step_feeder) > PRODUCING_KW).any():
             problem = CurtailProblem.from_feeder(step_feeder, settings)
             try:
                 solution = solve_curtailment(problem, solver, engine, state, coordinator)
