@@ -124,69 +124,64 @@ def test_a_data_file_that_is_a_directory_is_named_as_such(
     assert "is a directory, not a file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("target", "argv", "message"), [
-    ("cigre_lv", ["--auction-k", "0.3"],  # the published case prices pay-as-ask
-     "market auction priced pay-as-ask, so it does not use --auction-k (uniform auction)"),
-    ("cigre_lv", ["--market", "admm", "--auction-pricing", "uniform"],
-     "market admm, so it does not use --auction-pricing (market auction)"),
-    ("cigre_lv", ["--p2p-network-charge", "0.01"], "does not use --p2p-network-charge (market admm)"),
-    ("cigre_lv", ["--market", "admm", "--solver", "centralized", "--max-iter", "9"],
-     "does not use --max-iter (market admm, --solver admm)"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "sdr", "--lem-divider", "0.3"],
-     "mechanism sdr, so it does not use --lem-divider (mechanism mmr)"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-compensation", "0.2"],  # file: mmr
-     "mechanism mmr, so it does not use --lem-compensation (mechanism sdr)"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mechanism", "dual", "--lem-unpruned"],
-     "mechanism dual, so it does not use --lem-unpruned (mechanism mmr or sdr)"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-timeframe", "post", "--max-iter", "3"],
-     "This run is post-delivery (two passes, no loop), so it does not use --max-iter"),
-])  # fmt: skip
-def test_an_option_of_another_market_or_mechanism_exits_2(tmp_path, capsys, target, argv, message):
-    mode = "p2p" if target == "cigre_lv" else "rec-pricing"
-    assert main([target, "--mode", mode, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "Invalid input in the command line" in err and message in err
-    assert not any(tmp_path.iterdir())
+REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
+CASE0 = f"{ROOT}/inputs/rec/case0.yaml"
+COMMUNITY = f"{ROOT}/inputs/community/community.yaml"
+P2P = ["cigre_lv", "--mode", "p2p"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--sweep", "4", "--policy", "optimal"],
+    # p2p: the published case is an auction priced pay-as-ask
+    ([*P2P, "--auction-k", "0.3"],
+     "market auction priced pay-as-ask, so it does not use --auction-k (uniform auction)"),
+    ([*P2P, "--market", "admm", "--auction-pricing", "uniform"],
+     "market admm, so it does not use --auction-pricing (market auction)"),
+    ([*P2P, "--p2p-network-charge", "0.01"], "does not use --p2p-network-charge (market admm)"),
+    ([*P2P, "--market", "admm", "--solver", "centralized", "--max-iter", "9"],
+     "does not use --max-iter (market admm, --solver admm)"),
+    ([*P2P, "--solver", "admm"], "so it does not use --solver (market admm)"),
+    ([*P2P, "--engine", "process"], "so it does not use --engine (market admm, --solver admm)"),
+    # rec-pricing: the file's mechanism is mmr
+    ([REC12, "--lem-mechanism", "sdr", "--lem-divider", "0.3"],
+     "mechanism sdr, so it does not use --lem-divider (mechanism mmr)"),
+    ([REC12, "--lem-compensation", "0.2"],
+     "mechanism mmr, so it does not use --lem-compensation (mechanism sdr)"),
+    ([REC12, "--lem-mechanism", "dual", "--lem-unpruned"],
+     "mechanism dual, so it does not use --lem-unpruned (mechanism mmr or sdr)"),
+    ([REC12, "--lem-timeframe", "post", "--max-iter", "3"],
+     "This run is post-delivery (two passes, no loop), so it does not use --max-iter"),
+    ([REC12, "--lem-timeframe", "post", "--engine", "ray"],
+     "post-delivery (two passes, no loop), so it does not use --engine (pre-delivery)"),
+    # rec-keys: the file's policy is look-ahead-billing
+    ([CASE0, "--sweep", "4", "--policy", "optimal"],
      "This run is a sweep (--sweep: every policy for each of its horizons), so it does not use "
      "--policy; remove the option."),
-    (["--sweep", "4", "--horizon", "3"], "so it does not use --horizon; remove the option."),
-    (["--max-iter", "5"],  # the file's policy: look-ahead-billing
+    ([CASE0, "--sweep", "4", "--horizon", "3"], "so it does not use --horizon; remove the option."),
+    ([CASE0, "--max-iter", "5"],
      "This run's policy is look-ahead-billing, so it does not use --max-iter (policy "
      "distributed)"),
-])  # fmt: skip
-def test_rec_keys_options_the_run_would_ignore_exit_2(tmp_path, capsys, argv, message):
-    target = f"{ROOT}/inputs/rec/case0.yaml"
-    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "Invalid input in the command line" in err and message in err
-    assert not any(tmp_path.iterdir())
-
-
-def test_admm_options_with_the_centralized_curtailment_solve_exit_2(tmp_path, capsys):
-    argv = ["cigre_lv", "--solver", "centralized", "--eps-abs", "1e-6", "--anderson", "0"]
-    assert main([*argv, "--no-plots", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert (
-        "Invalid input in the command line: This run is solved centrally (--solver centralized), "
-        "so it does not use --eps-abs (ADMM), --anderson (ADMM); remove the option" in err
-    )
-    assert not any(tmp_path.iterdir())
-
-
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--max-iter", "5"], "This run's mechanisms are none, low-tech, mpc, so it does not use --max-iter "
+    ([CASE0, "--engine", "process"],
+     "policy is look-ahead-billing, so it does not use --engine (policy distributed)"),
+    # curtail
+    (["cigre_lv", "--solver", "centralized", "--eps-abs", "1e-6", "--anderson", "0"],
+     "This run is solved centrally (--solver centralized), so it does not use --eps-abs (ADMM), "
+     "--anderson (ADMM); remove the option"),
+    (["cigre_lv", "--solver", "centralized", "--engine", "process"],
+     "solved centrally (--solver centralized), so it does not use --engine (ADMM)"),
+    # community: the file runs none, low-tech and mpc at one battery size
+    ([COMMUNITY, "--max-iter", "5"],
+     "This run's mechanisms are none, low-tech, mpc, so it does not use --max-iter "
      "(mpc-distributed)"),
-    (["--mechanisms", "none,low-tech", "--horizon", "96"],
+    ([COMMUNITY, "--mechanisms", "none,low-tech", "--horizon", "96"],
      "This run's mechanisms are none, low-tech, so it does not use --horizon (mpc or "
      "mpc-distributed)"),
+    ([COMMUNITY, "--engine", "process"],
+     "so it does not use --engine (mpc-distributed, or two battery sizes or more)"),
 ])  # fmt: skip
-def test_community_options_no_mechanism_uses_exit_2(tmp_path, capsys, argv, message):
-    target = f"{ROOT}/inputs/community/community.yaml"
-    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
+def test_an_option_the_run_would_ignore_exits_2(tmp_path, capsys, argv, message):
+    # another market, mechanism, policy or solver than the run's; --engine and --solver
+    # have defaults filled in before a mode runs, so the mode asks whether they were given
+    assert main([*argv, "--no-plots", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Invalid input in the command line" in err and message in err
     assert not any(tmp_path.iterdir())
@@ -206,24 +201,3 @@ def test_a_rerun_removes_the_outputs_of_the_earlier_run_only(tmp_path):
     assert "notes.txt" in names and "trades.csv" in names and "summary.json" in names
     assert not {"admm_history.csv"} & names and not [n for n in names if n.endswith(".png")]
     assert len(list((folder / "setpoints").iterdir())) == n_setpoints
-
-
-@pytest.mark.parametrize(("target", "argv", "message"), [
-    ("cigre_lv", ["--solver", "centralized", "--engine", "process"],
-     "solved centrally (--solver centralized), so it does not use --engine (ADMM)"),
-    (f"{ROOT}/inputs/rec/case0.yaml", ["--engine", "process"],
-     "policy is look-ahead-billing, so it does not use --engine (policy distributed)"),
-    ("cigre_lv", ["--mode", "p2p", "--solver", "admm"], "so it does not use --solver (market admm)"),
-    ("cigre_lv", ["--mode", "p2p", "--engine", "process"],
-     "so it does not use --engine (market admm, --solver admm)"),
-    (f"{ROOT}/inputs/community/community.yaml", ["--engine", "process"],
-     "so it does not use --engine (mpc-distributed, or two battery sizes or more)"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-timeframe", "post", "--engine", "ray"],
-     "post-delivery (two passes, no loop), so it does not use --engine (pre-delivery)"),
-])  # fmt: skip
-def test_engine_or_solver_the_run_would_not_use_exit_2(tmp_path, capsys, target, argv, message):
-    # their defaults are filled in before a mode runs: the mode asks whether they were given
-    assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "Invalid input in the command line" in err and message in err
-    assert not any(tmp_path.iterdir())
