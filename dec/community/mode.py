@@ -92,20 +92,28 @@ def _mechanisms(text: str | None, config: CommunityConfig, source: str) -> list[
     return names
 
 
-def _refuse_unused_mpc_options(args: argparse.Namespace, mechanisms: list[str]) -> None:
-    """Raise an InputError for an MPC option that none of the mechanisms run would use."""
+def _refuse_unused_options(args: argparse.Namespace, mechanisms: list[str], n_sizes: int) -> None:
+    """Raise an InputError for an option that no mechanism run (at these sizes) would use."""
+    mpc = {"mpc", "mpc-distributed"} & set(mechanisms)
+    distributed = "mpc-distributed" in mechanisms
     ignored = [
         f"{option} ({user})"
-        for option, value, user in (
-            ("--horizon", args.horizon, "mpc or mpc-distributed"),
-            ("--max-iter", args.max_iter, "mpc-distributed"),
+        for option, given, used, user in (
+            ("--horizon", args.horizon is not None, mpc, "mpc or mpc-distributed"),
+            ("--max-iter", args.max_iter is not None, distributed, "mpc-distributed"),
+            (
+                "--engine",
+                was_given(args, "engine"),
+                distributed or n_sizes >= 2,
+                "mpc-distributed, or two battery sizes or more",
+            ),
         )
-        if value is not None and not set(user.split(" or ")) & set(mechanisms)
+        if given and not used
     ]
     refuse_ignored(
         ignored,
         f"This run's mechanisms are {', '.join(mechanisms)}",
-        "remove the option or add its mechanism with --mechanisms",
+        "remove the option or add what uses it (--mechanisms, --sweep-battery)",
     )
 
 
@@ -295,16 +303,9 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     start = time.perf_counter()
     config, data = prepare(scenario, args)
     mechanisms = _mechanisms(args.mechanisms, config, scenario.source)
-    _refuse_unused_mpc_options(args, mechanisms)
-    policy = _policy(config, mechanisms, scenario.source)
     sizes = _sizes(args.sweep_battery, config, scenario.source) if args.sweep_battery else [None]
-    refuse_ignored(
-        ["--engine (mpc-distributed, or two battery sizes or more)"]
-        if was_given(args, "engine") and "mpc-distributed" not in mechanisms and len(sizes) < 2
-        else [],
-        f"This run's mechanisms are {', '.join(mechanisms)}, at one battery size",
-        "remove the option, add mpc-distributed with --mechanisms or sweep --sweep-battery",
-    )
+    _refuse_unused_options(args, mechanisms, len(sizes))
+    policy = _policy(config, mechanisms, scenario.source)
     model = build_community_model(data.member_ids, seed=args.seed)
     community = model.agents_of("community")[0]
     engine = make_engine(args.engine)

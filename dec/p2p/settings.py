@@ -478,9 +478,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         values["pricing"] = values["pricing"].replace("-", "_")
     _check_scalars(values, problems)
     given = cli | {
-        dest: getattr(args, dest)
-        for dest in ("max_iter", "solver", "engine")
-        if was_given(args, dest) or (dest == "max_iter" and getattr(args, dest, None) is not None)
+        d: getattr(args, d) for d in ("max_iter", "solver", "engine") if was_given(args, d)
     }
     _refuse_other_markets_options(given, values, getattr(args, "solver", "admm"))
     placement = _placement(section, pv_penetration, problems)
