@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=["serial", "process", "ray"],
         default=None,
-        help="where agents' local updates run (default: serial)",
+        help="where parallel work runs: agents' local updates, stage-1 MILPs (rec-pricing), "
+        "battery sizes of a sweep (community) (default: serial)",
     )
     parser.add_argument("--out", default="outputs", help="root folder of the outputs")
     parser.add_argument(
