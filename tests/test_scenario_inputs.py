@@ -180,8 +180,8 @@ def test_output_root_that_is_a_file_exits_2_before_any_work(tmp_path, capsys):
 
 
 def test_feeder_error_of_a_scenario_file_names_the_file(tmp_path, capsys):
-    spec = tmp_path / "no_pv.yaml"
-    spec.write_text("feeder: cigre_lv\nknobs:\n  pv_scale: 0\n")
-    assert main([str(spec), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    spec = tmp_path / "no_load.yaml"  # a series scales the loads' nominal powers
+    spec.write_text("feeder: cigre_lv\nknobs:\n  load_scale: 0\n")
+    assert main([str(spec), "--steps", "2", "--out", str(tmp_path / "out"), "--no-plots"]) == 2
     err = capsys.readouterr().err
-    assert f"Invalid input in cigre_lv (scenario {spec}): No PV unit produces power" in err
+    assert f"Invalid input in cigre_lv (scenario {spec}): Knob 'load_scale' is 0.0" in err
