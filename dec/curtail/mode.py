@@ -14,7 +14,7 @@ from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
-from dec.options import refuse_ignored, was_given
+from dec.options import given_options, refuse_ignored
 from dec.options.curtail import ANDERSON_MEMORY, EPS_ABS, EPS_REL, SCHEMES
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -77,17 +77,16 @@ def settings_from(
 
 def _refuse_admm_options(args: argparse.Namespace) -> None:
     """Raise an InputError for an ADMM option given to a centralized run (it would be ignored)."""
-    given = [
-        f"{option} (ADMM)"
+    tuned = [
+        option
         for option, value, default in (
             ("--eps-abs", args.eps_abs, EPS_ABS),
             ("--eps-rel", args.eps_rel, EPS_REL),
             ("--anderson", args.anderson, ANDERSON_MEMORY),
-            ("--max-iter", args.max_iter, None),
-            ("--engine", was_given(args, "engine"), False),
         )
         if value != default
     ]
+    given = [f"{option} (ADMM)" for option in tuned + given_options(args, "max_iter", "engine")]
     refuse_ignored(
         given,
         "This run is solved centrally (--solver centralized)",

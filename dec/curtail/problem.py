@@ -124,6 +124,11 @@ class CurtailSettings:
 PRODUCING_KW = 1e-9
 
 
+def has_pv_output(feeder: Feeder) -> bool:
+    """Whether any of the feeder's PV agents produces power (else there is nothing to curtail)."""
+    return bool((available_pv_kw(feeder) > PRODUCING_KW).any())
+
+
 def available_pv_kw(feeder: Feeder) -> np.ndarray:
     """Return the available power of each of the feeder's PV agents, kW (0 out of service)."""
     net, pvs = feeder.net, list(feeder.agents_of_type("pv"))

@@ -21,7 +21,7 @@ import pandas as pd
 from agents.coordinator import CoordinatorAgent
 from agents.model import CoordinationModel
 from dec.admm.engine import Engine
-from dec.curtail.problem import PRODUCING_KW, CurtailProblem, CurtailSettings, available_pv_kw
+from dec.curtail.problem import CurtailProblem, CurtailSettings, has_pv_output
 from dec.curtail.solve import CurtailSolution, solve_curtailment
 from dec.errors import InfeasibleError, InputError, SubproblemInfeasible
 from dec.network.grid import Grid
@@ -196,7 +196,7 @@ def run_snapshot(
     start = time.perf_counter()
     model, coordinator = new_model(feeder, seed)
     solutions, extremes = {}, []
-    if (available_pv_kw(feeder) > PRODUCING_KW).any():
+    if has_pv_output(feeder):
         problem = CurtailProblem.from_feeder(feeder, settings)
         solution = solve_curtailment(problem, solver, engine, coordinator=coordinator)
         solutions[0] = solution
@@ -283,7 +283,7 @@ def run_series(
         scale_loads(step_feeder.net, load_shape[t] / load_scale)
         set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
         solution = None
-        if (available_pv_kw(step_feeder) > PRODUCING_KW).any():
+        if has_pv_output(step_feeder):
             problem = CurtailProblem.from_feeder(step_feeder, settings)
             try:
                 solution = solve_curtailment(problem, solver, engine, state, coordinator)

@@ -53,6 +53,11 @@ def was_given(args: argparse.Namespace, dest: str) -> bool:
     return dest in getattr(args, "given_shared", ())
 
 
+def given_options(args: argparse.Namespace, *dests: str) -> list[str]:
+    """Return the shared options among ``dests`` given on the command line, as ``--name``."""
+    return [f"--{dest.replace('_', '-')}" for dest in dests if was_given(args, dest)]
+
+
 def refuse_ignored(ignored: list[str], run: str, remedy: str) -> None:
     """Raise an InputError naming the command-line options this run would ignore.
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError, SolverLimit
-from dec.options import refuse_ignored, was_given
+from dec.options import given_options, refuse_ignored
 from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
@@ -181,14 +181,9 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     options.check(scenario.source)
     _refuse_other_mechanisms_options(args, options.mechanism)
     refuse_ignored(
-        [
-            f"{option} (pre-delivery)"
-            for option, given in (
-                ("--max-iter", args.max_iter is not None),
-                ("--engine", was_given(args, "engine")),
-            )
-            if given and options.timeframe == "post"
-        ],
+        [f"{option} (pre-delivery)" for option in given_options(args, "max_iter", "engine")]
+        if options.timeframe == "post"
+        else [],
         "This run is post-delivery (two passes, no loop)",
         "remove the option or use --lem-timeframe pre",
     )

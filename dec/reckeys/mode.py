@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
-from dec.options import comma_items, refuse_ignored, was_given
+from dec.options import comma_items, given_options, refuse_ignored
 from dec.reckeys.case import RecCase
 from dec.reckeys.inputs import MAX_STEPS, POLICIES, SECTION, count_problems, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
@@ -63,7 +63,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     )
     if args.sweep is not None:
         refuse_ignored(
-            [f"--{name}" for name in ("policy", "horizon") if getattr(args, name) is not None],
+            given_options(args, "policy", "horizon"),
             "This run is a sweep (--sweep: every policy for each of its horizons)",
             "remove the option",
         )
@@ -74,14 +74,9 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
         )
     refuse_ignored(
-        [
-            f"{option} (policy distributed)"
-            for option, given in (
-                ("--max-iter", args.max_iter is not None),
-                ("--engine", was_given(args, "engine")),
-            )
-            if given and policy != "distributed"
-        ],
+        [f"{option} (policy distributed)" for option in given_options(args, "max_iter", "engine")]
+        if policy != "distributed"
+        else [],
         f"This run's policy is {policy}",
         "remove the option or choose --policy distributed",
     )
