@@ -74,22 +74,27 @@ def test_pool_two_members_by_hand():
     assert out["dual_prices"] == pytest.approx([0.18])
 
 
-def test_pool_with_loads_far_above_the_reference_big_m():
-    # The same community scaled 1000 times (max_p 5 kW stays): the reference's big-M of
-    # 10 * max_p = 50 kWh is below the 1000 kWh A exports and would cut off every schedule.
-    # The optimum scales: 1000 * 0.22 plus the power penalty 10 EUR/kW beyond max_p,
-    # (1000 - 5) for A and (2000 - 5) for B: 220 + 29,900 EUR.
+@pytest.mark.parametrize(("scale", "l_extra"), [(1000.0, 10.0), (5e5, 1000.0)])
+def test_pool_with_loads_far_above_the_reference_big_m(scale, l_extra):
+    # The same community scaled (max_p 5 kW stays): the reference's big-M of 10 * max_p =
+    # 50 kWh is below what A exports and would cut off every schedule. The optimum scales:
+    # scale * 0.22 plus the power penalty l_extra EUR/kW beyond max_p, (scale - 5) for A
+    # and (2 scale - 5) for B. At 5e5 kWh and 1000 EUR/kW the costs pass 1e9 EUR (B alone:
+    # 1.0002e9 EUR), inside the documented ranges; the stage-2 bound must still hold.
     backpack = two_members()
+    backpack["l_extra"] = l_extra
     for meter in backpack["meters"].values():
-        meter["e_c"] = [1000 * meter["e_c"][0]]
-        meter["e_g"] = [1000 * meter["e_g"][0]]
+        meter["e_c"] = [scale * meter["e_c"][0]]
+        meter["e_g"] = [scale * meter["e_g"][0]]
+    optimum = scale * 0.22 + l_extra * ((scale - 5) + (2 * scale - 5))
     out = rec.run_pre_single_stage_collective_pool_milp(backpack)
-    assert out["obj_value"] == pytest.approx(220.0 + 10 * (995 + 1995))
-    assert out["e_sale_pool"]["A"] == pytest.approx([1000.0])
-    assert out["e_slc_pool"]["B"] == pytest.approx([1000.0])
+    assert out["obj_value"] == pytest.approx(optimum, rel=1e-9)
+    assert out["e_sale_pool"]["A"] == pytest.approx([scale])
+    assert out["e_slc_pool"]["B"] == pytest.approx([scale])
     stage2, stage1 = rec.run_pre_two_stage_collective_pool_milp(backpack)
-    assert [s["c_ind"] for s in stage1] == pytest.approx([-50.0 + 9950.0, 400.0 + 19950.0])
-    assert stage2["obj_value"] == pytest.approx(out["obj_value"])
+    c_ind = [-0.05 * scale + l_extra * (scale - 5), 0.4 * scale + l_extra * (2 * scale - 5)]
+    assert [s["c_ind"] for s in stage1] == pytest.approx(c_ind, rel=1e-9)
+    assert stage2["obj_value"] == pytest.approx(optimum, rel=1e-9)
 
 
 def test_dual_pre_pool_by_hand():
@@ -107,6 +112,27 @@ def test_bilateral_two_members_by_hand():
     assert out["e_pur_bilateral"]["B"]["A"] == pytest.approx([1.0])
     assert out["c_ind2bilateral"] == pytest.approx({"A": -0.1, "B": 0.32})
     assert "dual_prices" not in out
+
+
+@pytest.mark.parametrize("grid_key", [int, str], ids=["int-keys", "text-keys"])
+def test_bilateral_meters_with_integer_ids_match_by_text(grid_key):
+    """Meters 1 and 2 (ints) with l_grid keyed by ints or by text: the hand case above."""
+    backpack = two_members()
+    backpack["meters"] = {1: backpack["meters"]["A"], 2: backpack["meters"]["B"]}
+    backpack["l_grid"] = {grid_key(1): {grid_key(2): [0.02]}, grid_key(2): {grid_key(1): [0.02]}}
+    out = rec.run_pre_single_stage_collective_bilateral_milp(backpack)
+    assert out["obj_value"] == pytest.approx(0.22)
+    assert out["e_sale_bilateral"]["1"]["2"] == pytest.approx([1.0])
+
+
+def test_bilateral_grid_naming_a_meter_twice_is_refused(no_solve):
+    backpack = two_members()
+    backpack["meters"] = {1: backpack["meters"]["A"], 2: backpack["meters"]["B"]}
+    backpack["l_grid"] = {1: {2: [0.01]}, 2: {1: [0.01]}, "2": {"1": [0.02]}}
+    with pytest.raises(
+        ValueError, match=r"names a meter twice, as a number and as text: l_grid\[2\]"
+    ):
+        rec.run_pre_single_stage_collective_bilateral_milp(backpack)
 
 
 def test_two_stage_pool_by_hand():

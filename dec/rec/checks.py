@@ -399,48 +399,70 @@ def check_meters(
 
 def check_bilateral_grid(
     problems: Problems, l_grid: Any, meter_ids: Sequence[str], length: int
-) -> None:
-    """Check a bilateral ``l_grid[n][m]``: a list of ``length`` prices for every pair."""
+) -> dict[tuple[str, str], Sequence]:
+    """Check a bilateral ``l_grid[n][m]``: a list of ``length`` prices for every pair.
+
+    Meters are matched by the text of their ids, as in ``meters`` (``l_grid[1][2]`` and
+    ``l_grid["1"]["2"]`` name the same pair).
+
+    Returns
+    -------
+    dict
+        The price list of every ordered pair ``(n, m)`` of distinct meter ids found (EUR/kWh
+        per step); complete when no problem was added.
+    """
     if not isinstance(l_grid, Mapping):
         problems.add(
             "Field 'l_grid' must be a mapping l_grid[n][m] of lists (bilateral market), "
             f"found {type(l_grid).__name__}."
         )
-        return
+        return {}
+    rows: dict[str, Any] = {}
+    twice = []
+    for n, row in l_grid.items():
+        if str(n) in rows:
+            twice.append(f"l_grid[{n}]")
+        rows[str(n)] = row
+        if isinstance(row, Mapping):
+            rows[str(n)] = {}
+            for m, cell in row.items():
+                if str(m) in rows[str(n)]:
+                    twice.append(f"l_grid[{n}][{m}]")
+                rows[str(n)][str(m)] = cell
+    if twice:
+        problems.add(
+            f"Field 'l_grid' names a meter twice, as a number and as text: {', '.join(twice)}."
+        )
     known = set(meter_ids)
     unknown = sorted(
-        {str(n) for n in l_grid if str(n) not in known}
-        | {
-            str(m)
-            for row in l_grid.values()
-            if isinstance(row, Mapping)
-            for m in row
-            if str(m) not in known
-        }
+        {n for n in rows if n not in known}
+        | {m for row in rows.values() if isinstance(row, Mapping) for m in row if m not in known}
     )
     if unknown:
         problems.add(f"Field 'l_grid' names meters that are not in 'meters': {', '.join(unknown)}.")
-    pairs: dict[str, Any] = {}
+    pairs: dict[tuple[str, str], Sequence] = {}
     missing = []
     for n in meter_ids:
-        row = l_grid.get(n)
+        row = rows.get(n)
         for m in meter_ids:
             if m == n:
                 continue
             if not isinstance(row, Mapping) or m not in row:
                 missing.append(f"l_grid[{n}][{m}]")
             else:
-                pairs[f"{n}->{m}"] = as_sequence(row[m])
+                pairs[n, m] = as_sequence(row[m])
     if missing:
         problems.add(
             f"Field 'l_grid' lacks {len(missing)} pair(s) of meters: {', '.join(missing[:5])}"
             + (" ..." if len(missing) > 5 else "")
             + "."
         )
-    wrong = series(pairs, "l_grid", "meter pair", length)
+    named = {f"{n}->{m}": prices for (n, m), prices in pairs.items()}
+    wrong = series(named, "l_grid", "meter pair", length)
     problems.extend(wrong)
     if not wrong:
-        in_range(problems, pairs, "l_grid", "meter pair", PRICE_RANGE)
+        in_range(problems, named, "l_grid", "meter pair", PRICE_RANGE)
+    return pairs
 
 
 def check_run_options(mipgap: Any = None, timeout: Any = None, engine: Any = None) -> None:

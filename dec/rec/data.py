@@ -11,7 +11,7 @@ solvers work on the numpy arrays of a :class:`RecData`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -324,10 +324,11 @@ def parse_collective(
         top_series(problems, backpack, key, length)
     meters = backpack["meters"]
     usable = check_meters(problems, meters, length, assets=assets, need_c_ind=need_c_ind)
+    pairs: dict[tuple[str, str], Sequence] = {}
     if market == "pool":
         top_series(problems, backpack, "l_grid", length)
     elif usable:
-        check_bilateral_grid(problems, backpack["l_grid"], [str(k) for k in meters], length)
+        pairs = check_bilateral_grid(problems, backpack["l_grid"], [str(k) for k in meters], length)
     strict = flag(problems, backpack, "strict_pos_coeffs")
     share = flag(problems, backpack, "total_share_coeffs")
     problems.raise_if_any()
@@ -337,10 +338,10 @@ def parse_collective(
         l_grid = np.asarray(backpack["l_grid"], dtype=float)
     else:
         l_grid = np.zeros((len(ids), len(ids), length))
-        for i, n in enumerate(meters):
-            for j, m in enumerate(meters):
+        for i, n in enumerate(ids):
+            for j, m in enumerate(ids):
                 if i != j:
-                    l_grid[i, j] = np.asarray(backpack["l_grid"][n][m], dtype=float)
+                    l_grid[i, j] = np.asarray(pairs[n, m], dtype=float)
     return RecData(
         meter_ids=ids,
         delta_t=float(backpack["delta_t"]),

@@ -123,8 +123,8 @@ def post_stage_one(data: RecData) -> list[dict[str, Any]]:
     ]
 
 
-#: Bound given to meters whose stage-2 cost bound is not (yet) enforced, EUR.
-INACTIVE_BOUND = 1e9
+#: Bound given to meters whose stage-2 cost bound is not (yet) enforced (no bound), EUR.
+INACTIVE_BOUND = np.inf
 #: A cost above its bound by more than this is a violation, EUR.
 BOUND_TOLERANCE = 1e-7
 
