@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from dec.errors import DecError, InputError, SolverFailed, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
-from dec.options import refuse_ignored, whole_number
+from dec.options import non_negative_number, refuse_ignored, whole_number
 
 if TYPE_CHECKING:
     from dec.result import RunResult
@@ -97,10 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     parser.add_argument(
-        "--load-scale", type=float, default=None, help="multiplier of loads (default: scenario's)"
+        "--load-scale",
+        type=non_negative_number,
+        default=None,
+        help="multiplier of loads (default: scenario's)",
     )
     parser.add_argument(
-        "--pv-scale", type=float, default=None, help="multiplier of PV output (default: scenario's)"
+        "--pv-scale",
+        type=non_negative_number,
+        default=None,
+        help="multiplier of PV output (default: scenario's)",
     )
     parser.add_argument(
         "--max-iter",

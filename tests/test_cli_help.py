@@ -57,6 +57,19 @@ def test_negative_seed_is_refused_by_the_parser(capsys):
     )
 
 
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e400", "two"])
+@pytest.mark.parametrize("option", ["--load-scale", "--pv-scale"])
+def test_a_scale_that_is_not_a_finite_number_from_zero_is_refused_by_the_parser(
+    capsys, option, value
+):
+    # every mode multiplies loads or PV by it; a negative or infinite scale is no scenario
+    with pytest.raises(SystemExit) as exit_:
+        main(["cigre_lv", option, value])
+    assert exit_.value.code == 2
+    expected = f"argument {option}: must be a finite number, 0 or more; found {value!r}"
+    assert expected in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

@@ -61,8 +61,8 @@ def test_sweep_writes_valid_files(tmp_path):
 
 
 def test_scale_options_it_would_ignore_exit_2(tmp_path, capsys):
-    assert main([scenario(tmp_path), "--load-scale", "-5", "--out", str(tmp_path / "o")]) == 2
-    assert "does not use --load-scale -5.0" in capsys.readouterr().err
+    assert main([scenario(tmp_path), "--load-scale", "5", "--out", str(tmp_path / "o")]) == 2
+    assert "does not use --load-scale 5.0" in capsys.readouterr().err
 
 
 def test_negative_battery_size_exits_2(tmp_path, capsys):

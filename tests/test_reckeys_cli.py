@@ -166,7 +166,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
         (["--policy", "greedy"], "Option"),
         (["--policy", "distributed", "--max-iter", "0"], "'--max-iter' must be a whole number"),
         (["--load-scale", "5"], "does not use --load-scale 5.0"),
-        (["--pv-scale", "nan"], "does not use --pv-scale nan"),
+        (["--pv-scale", "2"], "does not use --pv-scale 2.0"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, capsys, options, expected):

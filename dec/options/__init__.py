@@ -25,6 +25,17 @@ def whole_number(text: str) -> int:
     return value
 
 
+def non_negative_number(text: str) -> float:
+    """Parse an option that takes a finite number, 0 or more (e.g. ``--load-scale``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more; found {text!r}")
+    return value
+
+
 def comma_items(text: str, option: str) -> list[str]:
     """Split a comma-separated option value (``--sweep 4,8``) into its stripped items.
 
