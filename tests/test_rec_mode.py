@@ -173,6 +173,15 @@ def write_variant(tmp_path: Path, edit) -> Path:
             "Field 'rec_pricing.strict_pos_coeffs' must be true or false, found None",
         ),
         (
+            lambda s: s.pop("l_grid"),
+            "Field 'rec_pricing.l_grid' is missing or empty; give a number, a list of one "
+            "value per step or the name of a column of the timeseries file.",
+        ),
+        (
+            lambda s: s["meters"]["h06"].update(e_g=None),
+            "Field 'rec_pricing.meters.h06.e_g' is missing or empty",
+        ),
+        (
             lambda s: s["meters"]["h02"].update(e_c=[0.5] * 95 + [-1.0]),
             "Field 'e_c' is negative (must be zero or more) for 1 meter: h02 (-1.0)",
         ),

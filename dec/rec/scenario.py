@@ -145,6 +145,12 @@ class _Series:
         self.problems = problems
 
     def __call__(self, value: Any, where: str) -> Any:
+        if value is None:
+            self.problems.add(
+                f"Field '{where}' is missing or empty; give a number, a list of one value per "
+                "step or the name of a column of the timeseries file."
+            )
+            return value
         if isinstance(value, str):
             if self.table is None:
                 self.problems.add(
