@@ -20,7 +20,14 @@ from tabulate import tabulate
 
 from dec.errors import DecError, InputError, SolverFailed, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
-from dec.options import non_negative_number, refuse_ignored, whole_number
+from dec.options import (
+    non_empty_text,
+    non_negative_number,
+    refuse_ignored,
+    round_limit,
+    whole_number,
+)
+from dec.validation import MAX_ROUNDS
 
 if TYPE_CHECKING:
     from dec.result import RunResult
@@ -41,6 +48,8 @@ SHARED_DEFAULTS = {
     "policy": None,
     "steps": None,
 }
+#: What a mode's own option holds until :func:`_take_mode_options` when it was not given.
+_NOT_GIVEN = object()
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -110,14 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-iter",
-        type=int,
+        type=round_limit,
         default=None,
-        help="round limit of distributed algorithms (default: per mode; curtail 5000)",
+        help=f"round limit of distributed algorithms, 1 to {MAX_ROUNDS:,} (default: per mode; "
+        "curtail 5000)",
     )
     parser.add_argument(
         "--horizon", type=int, default=None, help="look-ahead window in control steps (per mode)"
     )
-    parser.add_argument("--policy", default=None, help="control policy (per mode)")
+    parser.add_argument(
+        "--policy", type=non_empty_text, default=None, help="control policy (per mode)"
+    )
     parser.add_argument("--steps", type=int, default=None, help="number of time steps to run")
     for name in sorted(MODES):
         module = load_options(name)
@@ -126,26 +138,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _refuse_other_modes_options(
+def _mode_actions(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    """Return every mode's own options as (mode, argparse action)."""
+    return [
+        (group.title.removeprefix("mode "), action)
+        for group in parser._action_groups  # argparse keeps each mode's options in its group
+        if group.title and group.title.startswith("mode ")
+        for action in group._group_actions
+    ]
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse ``argv``; the modes' own options not given on it hold :data:`_NOT_GIVEN`.
+
+    argparse fills in an option's default only where the namespace has no value yet, so
+    presetting the marker tells an option given at its default value from one not given;
+    :func:`_take_mode_options` then fills in the defaults.
+    """
+    preset = {action.dest: _NOT_GIVEN for _, action in _mode_actions(parser)}
+    return parser.parse_args(argv, argparse.Namespace(**preset))
+
+
+def _take_mode_options(
     parser: argparse.ArgumentParser, args: argparse.Namespace, mode: str
 ) -> None:
-    """Raise an InputError if an option of another mode was given (it would be ignored).
+    """Refuse the options of other modes given on the command line, whatever their value.
 
-    An option counts as given when its value differs from its default (options whose default
-    is ``argparse.SUPPRESS`` are absent unless given).
+    Then fill in the defaults of the options not given (an option whose default is
+    ``argparse.SUPPRESS`` stays absent).
+
+    Raises
+    ------
+    InputError
+        If an option of another mode was given (the run would ignore it).
+
     """
-    given = [
-        (action.option_strings[0], group.title.removeprefix("mode "))
-        for group in parser._action_groups  # argparse keeps each mode's options in its group
-        if group.title.startswith("mode ") and group.title != f"mode {mode}"
-        for action in group._group_actions
-        if getattr(args, action.dest, action.default) != action.default
-    ]
+    actions = _mode_actions(parser)
     refuse_ignored(
-        [f"{option} (mode {owner})" for option, owner in given],
+        [
+            f"{action.option_strings[0]} (mode {owner})"
+            for owner, action in actions
+            if owner != mode and getattr(args, action.dest) is not _NOT_GIVEN
+        ],
         f"This run is mode {mode}",
         "remove the option or choose its mode with --mode",
     )
+    for _, action in actions:
+        if getattr(args, action.dest) is not _NOT_GIVEN:
+            continue
+        if action.default is argparse.SUPPRESS:
+            delattr(args, action.dest)
+        else:
+            setattr(args, action.dest, action.default)
 
 
 def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
@@ -173,14 +219,14 @@ def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
             setattr(args, dest, default)
 
 
-def print_summary(result: RunResult, out: str) -> None:
-    """Print the run's summary table and where its outputs are."""
+def print_summary(result: RunResult, out: str, title: str) -> None:
+    """Print the run's summary table, headed by the scenario's ``title``, and where its outputs are."""
     # tabulate formats floats only in all-numeric columns; this one mixes in text
     rows = [
         (k, f"{v:.6g}" if isinstance(v, float) else "n/a" if v is None else v)
         for k, v in result.console
     ]
-    print(tabulate(rows, headers=[f"{result.scenario} / {result.mode}", ""]))
+    print(tabulate(rows, headers=[f"{title} / {result.mode}", ""]))
 
     print(f"outputs: {out}")
     if not result.converged:
@@ -202,7 +248,7 @@ def _check_out(root: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     # imported after parsing, so that --help and bad options answer at once
     from dec.export import export_result
     from dec.scenario import load_scenario
@@ -220,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"Field 'mode' has the unknown value {mode!r}; allowed: {', '.join(sorted(MODES))}.",
                 scenario.source,
             )
-        _refuse_other_modes_options(parser, args, mode)
+        _take_mode_options(parser, args, mode)
         _refuse_unused_shared_options(args, mode)
         _check_out(args.out)
         result = load_mode(mode).run(scenario, args)
@@ -253,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INPUT
-    print_summary(result, str(out))
+    print_summary(result, str(out), scenario.title)
     return EXIT_OK if result.converged else EXIT_NOT_CONVERGED
 
 

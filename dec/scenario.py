@@ -3,7 +3,8 @@
 A scenario YAML file is a mapping with these reserved keys, all optional:
 
 ``name``
-    Output folder name (default: the file's stem).
+    A title for the run, shown above its console table (default: the file's stem). The
+    output folder is always named by the file's stem, so that two files never share one.
 ``mode``
     Default mode when ``--mode`` is not given.
 ``feeder``
@@ -47,6 +48,8 @@ class Scenario:
     ----------
     name
         Output folder name: the feeder id or the scenario file's stem.
+    title
+        The scenario file's ``name`` (a title for people), else ``name``.
     source
         What the user gave (feeder id or file path), for messages.
     mode
@@ -62,6 +65,7 @@ class Scenario:
 
     name: str
     source: str
+    title: str
     mode: str | None = None
     feeder: Feeder | None = None
     sections: dict[str, Any] = field(default_factory=dict)
@@ -217,6 +221,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise InputError(
             "The file nests its lists and mappings too deeply to be read as YAML.", str(path)
         ) from None
+    except OSError as err:
+        raise InputError(f"The file cannot be read ({err.strerror or err}).", str(path)) from None
     if not isinstance(data, dict):
         raise InputError(
             f"The top level must be a mapping of keys ({_allowed_keys()}), "
@@ -263,12 +269,20 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
     elif data.get("knobs"):
         raise InputError("Field 'knobs' is given but 'feeder' is not.", source)
     return Scenario(
-        name=data.get("name") or path.stem,
+        name=path.stem,
         source=source,
+        title=data.get("name") or path.stem,
         mode=data.get("mode"),
         feeder=feeder,
         sections={k: v for k, v in data.items() if k not in RESERVED_KEYS},
         base_dir=path.parent,
+    )
+
+
+def _what_to_give() -> str:
+    return (
+        f"give a feeder id ({', '.join(feeders.available())}), a pandapower JSON net (*.json) "
+        "or a scenario YAML file (*.yaml)"
     )
 
 
@@ -315,11 +329,9 @@ def load_scenario(
     text = str(spec)
     if Path(text).name.lower().endswith(YAML_SUFFIXES):  # also 'dir.yaml/'
         return _from_yaml(Path(text), cli_knobs)
+    if not text.strip():
+        raise InputError(f"The scenario is empty; {_what_to_give()}.")
     if text not in feeders.FEEDERS and Path(text).is_dir():
-        raise InputError(
-            f"The scenario {text!r} is a directory, not a file; give a feeder id "
-            f"({', '.join(feeders.available())}), a pandapower JSON net (*.json) or a "
-            "scenario YAML file (*.yaml).",
-        )
+        raise InputError(f"The scenario {text!r} is a directory, not a file; {_what_to_give()}.")
     feeder = feeders.load(text, **cli_knobs)
-    return Scenario(name=feeder.feeder_id, source=text, feeder=feeder)
+    return Scenario(name=feeder.feeder_id, source=text, title=feeder.feeder_id, feeder=feeder)

@@ -33,6 +33,9 @@ MAX_KW = 1e6
 #: Prices and tariffs in absolute value, EUR/kWh: 100 times the EU intraday price cap of
 #: 9,999 EUR/MWh (a price in EUR/MWh typed as EUR/kWh still passes).
 MAX_EUR_PER_KWH = 1e3
+#: Round limits of the iterative algorithms (ADMM rounds, market rounds): a million rounds
+#: of the largest case take days; a larger limit is a typo.
+MAX_ROUNDS = 1_000_000
 
 
 def interval(low: float, high: float) -> str:

@@ -71,17 +71,54 @@ def test_a_scale_that_is_not_a_finite_number_from_zero_is_refused_by_the_parser(
 
 
 @pytest.mark.parametrize(
-    ("args", "named"),
-    [
-        (["--mode", "inspect", "--fairness", "efficient"], "--fairness (mode curtail)"),
-        (["--market", "admm"], "--market (mode p2p)"),  # default mode curtail
-        (["--mode", "p2p", "--sweep", "1,2"], "--sweep (mode rec-keys)"),
-    ],
-)
-def test_an_option_of_another_mode_is_refused(tmp_path, capsys, args, named):
+    ("value", "found"),
+    [("0", "'0'"), ("-3", "'-3'"), ("1000001", "'1000001'"), ("1e3", "'1e3'"),
+     ("100000000000000000000", "'100000000000000000000'")],
+)  # fmt: skip
+def test_a_round_limit_outside_1_to_a_million_is_refused_by_the_parser(capsys, value, found):
+    # 1e20 rounds once overflowed the progress bar (OverflowError traceback)
+    with pytest.raises(SystemExit) as exit_:
+        main(["cigre_lv", "--mode", "p2p", "--market", "admm", f"--max-iter={value}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "python -m dec.run: error: argument --max-iter: must be a whole number from 1 to "
+        f"1,000,000; found {found}\n"
+    )
+
+
+@pytest.mark.parametrize(("args", "mode", "named"), [
+    (["--mode", "inspect", "--fairness", "efficient"], "inspect", "--fairness (mode curtail)"),
+    (["--market", "admm"], "curtail", "--market (mode p2p)"),  # the default mode
+    (["--mode", "p2p", "--sweep", "1,2"], "p2p", "--sweep (mode rec-keys)"),
+    # given at their default values: given all the same (they were let through)
+    (["--mode", "p2p", "--fairness", "feeder"], "p2p", "--fairness (mode curtail)"),
+    (["--mode", "p2p", "--first-step", "0"], "p2p", "--first-step (mode curtail)"),
+    (["--mode", "p2p", "--fair", "feeder"], "p2p", "--fairness (mode curtail)"),  # abbreviated
+    (["--mode", "inspect", "--eps-abs=1e-10", "--anderson", "5"], "inspect",
+     "--eps-abs (mode curtail), --anderson (mode curtail)"),
+])  # fmt: skip
+def test_an_option_of_another_mode_is_refused(tmp_path, capsys, args, mode, named):
     # silently ignoring it would run a different study than the one asked for
     code = main(["cigre_lv", *args, "--no-plots", "--out", str(tmp_path)])
     assert code == 2
-    err = capsys.readouterr().err
-    assert named in err and "choose its mode with --mode" in err
+    assert capsys.readouterr().err == (
+        f"dec: error: Invalid input in the command line: This run is mode {mode}, so it does "
+        f"not use {named}; remove the option or choose its mode with --mode.\n"
+    )
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("scenario", "option"),
+    [("inputs/rec/case0.yaml", "--policy"), ("inputs/community/community.yaml", "--sweep-battery")],
+)
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_text_option_is_refused_by_the_parser(capsys, scenario, option, value):
+    # an empty value is no choice: it must not run the scenario's own as if nothing was given
+    with pytest.raises(SystemExit) as exit_:
+        main([scenario, f"{option}={value}"])
+    assert exit_.value.code == 2
+    assert (
+        f"argument {option}: must be a non-empty text; found {value!r}" in capsys.readouterr().err
+    )

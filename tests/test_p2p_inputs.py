@@ -61,13 +61,66 @@ def test_profile_column_named_twice(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_negative_load(tmp_path, capsys):
-    loads = pd.read_csv(INPUT_DIR / "cluster_medians.csv")
-    loads.loc[5, "Cluster_0"] = -1.5
-    code, err = _run(tmp_path, _write(tmp_path, _scenario(), loads), capsys)
+@pytest.mark.parametrize(
+    ("kind", "table", "column", "hour"),
+    [
+        ("load", "cluster_medians.csv", "Cluster_0", 5),
+        ("pv", "cluster_medians_solar.csv", "Cluster_1", 12),
+    ],
+)
+@pytest.mark.parametrize("value", [-1.5, 2e6, 1e300])
+def test_a_profile_value_outside_zero_to_the_maximum_energy(
+    tmp_path, capsys, kind, table, column, hour, value
+):
+    # 1e300 kWh once reached the power flow, which diverged with RuntimeWarnings
+    profiles = pd.read_csv(INPUT_DIR / table)
+    profiles.loc[hour, column] = value
+    profiles.to_csv(tmp_path / "table.csv", index=False)
+    scenario = _scenario()
+    scenario["p2p"]["profiles"] = {kind: "table.csv"}
+    code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
     assert code == 2
-    assert "Cluster_0" in err and "negative" in err and "[5]" in err and "-1.5" in err
+    assert err == (
+        f"dec: error: Invalid input in {tmp_path / 'table.csv'}: Column '{column}' holds {kind} "
+        f"values outside [0, 1e+06] kWh per hour at hours [{hour}]: [{value!r}].\n"
+    )
     assert not (tmp_path / "out").exists()
+
+
+def _write_text_profile(tmp_path, text: str):
+    (tmp_path / "loads.csv").write_text(text)
+    scenario = _scenario()
+    scenario["p2p"]["profiles"] = {"load": "loads.csv"}
+    return _write(tmp_path, scenario)
+
+
+def _shipped_load_lines(separator: str = ",", decimal: str = ".") -> list[str]:
+    lines = (INPUT_DIR / "cluster_medians.csv").read_text().splitlines()
+    return [line.replace(",", separator).replace(".", decimal) for line in lines]
+
+
+@pytest.mark.parametrize(("separator", "decimal"), [(";", "."), (";", ",")])
+def test_a_profile_file_not_separated_by_commas_gets_a_hint(tmp_path, capsys, separator, decimal):
+    text = "\n".join(_shipped_load_lines(separator, decimal)) + "\n"
+    code, err = _run(tmp_path, _write_text_profile(tmp_path, text), capsys)
+    assert code == 2
+    assert (
+        "loads.csv: Column 'Hour' is missing; found columns ['Hour;Cluster_0;Cluster_2;"
+        "Cluster_1']. The file must be comma-separated, with '.' as the decimal mark." in err
+    )
+
+
+def test_profile_names_are_quoted_so_that_spaces_show(tmp_path, capsys):
+    # "Hour, Cluster_0, ..." names the column ' Cluster_0'; names are matched exactly
+    header, *rows = _shipped_load_lines()
+    text = "\n".join([header.replace(",", ", "), *rows]) + "\n"
+    code, err = _run(tmp_path, _write_text_profile(tmp_path, text), capsys)
+    assert code == 2
+    assert (
+        "loads.csv: The load profile 'Cluster_0' is not a column of the profile table; "
+        "available: ' Cluster_0', ' Cluster_2', ' Cluster_1' (names are matched exactly, "
+        "spaces included)." in err
+    )
 
 
 def test_unknown_bus_in_placement(tmp_path, capsys):
@@ -107,20 +160,90 @@ def test_bad_section_values(tmp_path, capsys, change, words):
     assert all(w in err for w in words), err
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    # null (or an empty 'buses:') once put households on every leaf bus
+    ({"households": {"buses": None}},
+     "Field 'p2p.households.buses' must be a non-empty list of pandapower bus indices or "
+     "'leaves', found None."),
+    ({"households": {"buses": []}},
+     "Field 'p2p.households.buses' must be a non-empty list of pandapower bus indices or "
+     "'leaves', found []."),
+    ({"households": {"buses": [12], "profile": ["Cluster_0"]}},
+     "Field 'p2p.households.profile' must be a column name of the load profile table (text, "
+     "e.g. Cluster_0), found ['Cluster_0']."),
+    ({"pv": {"buses": [16], "profile": 1}},
+     "Field 'p2p.pv.profile' must be a column name of the PV profile table (text, e.g. "
+     "Cluster_0), found 1."),
+    # 1e30 rounds once overflowed the progress bar
+    ({"market": "admm", "admm": {"max_iter": 1e30}},
+     "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 1e+30."),
+    ({"market": "admm", "admm": {"max_iter": 1_000_001}},
+     "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 1000001."),
+    ({"market": "admm", "admm": {"max_iter": 0}},
+     "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 0."),
+    ({"market": "admm", "admm": {"max_iter": 2.5}},
+     "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 2.5."),
+])  # fmt: skip
+def test_bad_section_values_exact_message(tmp_path, capsys, change, message):
+    scenario = _scenario()
+    scenario["p2p"].update(change)
+    path = _write(tmp_path, scenario)
+    code, err = _run(tmp_path, path, capsys)
+    assert code == 2
+    assert err == f"dec: error: Invalid input in {path}: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("section", [None, {}])
+def test_an_empty_p2p_section_is_named_empty(tmp_path, capsys, section):
+    # 'p2p:' with nothing under it was reported as missing
+    path = _write(tmp_path, _scenario() | {"p2p": section})
+    code, err = _run(tmp_path, path, capsys)
+    assert code == 2
+    assert f"Invalid input in {path}: Section 'p2p' is empty. The p2p mode needs a placement" in err
+
+
 def test_feeder_knobs_that_p2p_would_ignore(tmp_path, capsys):
     scenario = _scenario() | {"knobs": {"load_scale": 3.0}}
     code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
     assert code == 2 and "load_scale" in err and "'p2p' section" in err
 
 
-@pytest.mark.parametrize(
-    ("option", "words"),
-    [(["--auction-k", "2"], "k (2.0)"), (["--seed", "99999999999999999999999"], "'seed'")],
-)
-def test_bad_option_values_are_blamed_on_the_command_line(tmp_path, capsys, option, words):
+@pytest.mark.parametrize(("option", "message"), [
+    (["--seed", "99999999999999999999999"],
+     "Field 'seed' must be a whole number from 0 to 2**32 - 1, found 99999999999999999999999."),
+    (["--load-scale", "1e7"],
+     "Field 'load_scale' is outside [0, 1e+06] for 1 setting: load_scale (10000000.0)."),
+])  # fmt: skip
+def test_bad_option_values_are_blamed_on_the_command_line(tmp_path, capsys, option, message):
     """Not on the scenario file (here the shipped published scenario) whose values are fine."""
     code, err = _run(tmp_path, "cigre_lv", capsys, "--mode", "p2p", *option)
-    assert code == 2 and "Invalid input in the command line:" in err and words in err
+    assert code == 2
+    assert err == f"dec: error: Invalid input in the command line: {message}\n"
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("--pv-penetration", "-0.1", "a number from 0 to 1"),
+    ("--pv-penetration", "100", "a number from 0 to 1"),
+    ("--pv-penetration", "nan", "a number from 0 to 1"),
+    ("--auction-k", "2", "a number from 0 to 1"),
+    ("--auction-k", "inf", "a number from 0 to 1"),
+    ("--p2p-network-charge", "-0.1", "a number from 0 to 1000"),
+    ("--p2p-network-charge", "1e4", "a number from 0 to 1000"),
+    ("--p2p-network-charge", "cheap", "a number from 0 to 1000"),
+])  # fmt: skip
+def test_p2p_option_values_out_of_range_are_refused_by_the_parser(
+    tmp_path, capsys, option, value, allowed
+):
+    # they were blamed on the shipped published scenario ("Field 'pv.penetration' ...")
+    with pytest.raises(SystemExit) as exit_:
+        main(["cigre_lv", "--mode", "p2p", option, value, "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        f"python -m dec.run: error: argument {option}: must be {allowed}; found {value!r}\n"
+    )
+    assert not any(tmp_path.iterdir())
 
 
 def test_feeder_without_placement(tmp_path, capsys):

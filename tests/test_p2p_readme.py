@@ -34,4 +34,5 @@ def test_readme_command_runs(tmp_path, command):
     assert 0.9 <= summary["vmin_pu"] and summary["vmax_pu"] <= 1.1
     if "--pv-penetration" in command:
         assert summary["n_pv"] == 4 and summary["n_households"] == 13  # 0.3 x 13 leaves
+        assert "reference" not in summary  # another placement than the published case's
     assert re.fullmatch(r"[a-z_]+", summary["scenario"])

@@ -164,7 +164,6 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
         (["--horizon", "0"], "Option"),
         (["--sweep", "a,b"], "Option"),
         (["--policy", "greedy"], "Option"),
-        (["--policy", "distributed", "--max-iter", "0"], "'--max-iter' must be a whole number"),
         (["--load-scale", "5"], "does not use --load-scale 5.0"),
         (["--pv-scale", "2"], "does not use --pv-scale 2.0"),
     ],

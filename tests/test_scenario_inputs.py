@@ -61,11 +61,12 @@ def test_bad_input_exits_2_with_clear_message(tmp_path, capsys, name):
     assert not any(tmp_path.iterdir()), "nothing is written for bad input"
 
 
-@pytest.mark.parametrize("spec", ["not_a_feeder", "missing.yaml", "missing.json"])
+@pytest.mark.parametrize("spec", ["not_a_feeder", "missing.yaml", "missing.json", "", " "])
 def test_bad_scenario_argument(tmp_path, capsys, spec):
     assert main([spec, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "does not exist" in err or "Unknown feeder" in err
+    expected = "The scenario is empty; give a feeder id" if not spec.strip() else None
+    assert expected in err if expected else ("does not exist" in err or "Unknown feeder" in err)
 
 
 def _dangling_line(net):
@@ -185,3 +186,35 @@ def test_feeder_error_of_a_scenario_file_names_the_file(tmp_path, capsys):
     assert main([str(spec), "--steps", "2", "--out", str(tmp_path / "out"), "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert f"Invalid input in cigre_lv (scenario {spec}): Knob 'load_scale' is 0.0" in err
+
+
+def test_outputs_are_named_by_the_file_stem_and_name_titles_the_table(tmp_path, capsys):
+    # Two variants of one scenario keep their 'name' and must not share (and so erase)
+    # one output folder: the folder is the file's stem (DESIGN.md), 'name' heads the table.
+    for stem in ("variant_a", "variant_b"):
+        path = tmp_path / f"{stem}.yaml"
+        path.write_text("name: study\nfeeder: cigre_lv\nmode: inspect\n")
+        assert main([str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
+        assert capsys.readouterr().out.lstrip().startswith("study / inspect")
+    folders = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert folders == ["variant_a", "variant_b"]
+    for stem in folders:
+        summary = (tmp_path / "out" / stem / "inspect" / "summary.json").read_text()
+        assert f'"scenario": "{stem}"' in summary
+
+
+def test_unreadable_scenario_file_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    # chmod 000 does not stop root (CI may run as root): the read itself is made to fail
+    path = tmp_path / "locked.yaml"
+    path.write_text("feeder: cigre_lv\n")
+    real_read_text = Path.read_text
+
+    def read_text(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"Invalid input in {path}: The file cannot be read (Permission denied)." in error

@@ -10,30 +10,73 @@ build in a fraction of a second; the modes import the names they accept from her
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
+from typing import Any
 
 from dec.errors import InputError
+from dec.validation import MAX_ROUNDS
+
+
+def _checked(
+    text: str, convert: Callable[[str], float], accept: Callable[[float], bool], allowed: str
+) -> Any:
+    """Return ``convert(text)`` if ``accept`` takes it, else raise the parser's error.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        ``must be <allowed>; found '<text>'``, which argparse prints after the option's name.
+
+    """
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"must be {allowed}; found {text!r}")
+    return value
+
+
+def non_empty_text(text: str) -> str:
+    """Parse an option that takes a text with more than blanks (e.g. ``--policy``), stripped."""
+    return _checked(text, str.strip, bool, "a non-empty text")
 
 
 def whole_number(text: str) -> int:
     """Parse an option that takes a whole number, 0 or more (e.g. ``--seed``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; found {text!r}")
-    return value
+    return _checked(text, int, lambda v: v >= 0, "a whole number, 0 or more")
 
 
 def non_negative_number(text: str) -> float:
     """Parse an option that takes a finite number, 0 or more (e.g. ``--load-scale``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more; found {text!r}")
-    return value
+    return _checked(text, float, lambda v: 0.0 <= v < math.inf, "a finite number, 0 or more")
+
+
+def round_limit(text: str) -> int:
+    """Parse a round limit (``--max-iter``): a whole number from 1 to :data:`MAX_ROUNDS`."""
+    return _checked(
+        text, int, lambda v: 1 <= v <= MAX_ROUNDS, f"a whole number from 1 to {MAX_ROUNDS:,}"
+    )
+
+
+def number_from(low: float, high: float) -> Callable[[str], float]:
+    """Return the parser of an option that takes a number from ``low`` to ``high`` (both included).
+
+    Parameters
+    ----------
+    low, high
+        The range, in the option's unit (e.g. EUR per kWh and km); NaN and infinities are
+        outside it.
+
+    """
+
+    def parse(text: str) -> float:
+        return _checked(
+            text, float, lambda v: low <= v <= high, f"a number from {low:g} to {high:g}"
+        )
+
+    return parse
 
 
 def comma_items(text: str, option: str) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dec.options import non_empty_text
+
 MECHANISMS = ("none", "low-tech", "mpc", "mpc-distributed")
 
 HELP = (
@@ -20,6 +22,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     """Add the options of ``community``."""
     group.add_argument(
         "--sweep-battery",
+        type=non_empty_text,
         default=None,
         metavar="KWH,...",
         help="battery capacities per household to sweep, kWh (default: the scenario's batteries)",

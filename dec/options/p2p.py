@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from dec.options import number_from
+from dec.validation import MAX_EUR_PER_KWH
+
 MARKETS = ("auction", "admm")
 PRICING_RULES = ("uniform", "discriminatory", "pay_as_ask")
 BIDDING_STRATEGIES = ("fixed", "valuation")
+#: Ranges of the settings that options override, the same in the scenario's p2p section:
+#: the bid weight k, the PV penetration (a share of the leaf buses) and the network
+#: charge (EUR per kWh and km of path).
+K_RANGE = (0.0, 1.0)
+PENETRATION_RANGE = (0.0, 1.0)
+NETWORK_CHARGE_RANGE = (0.0, MAX_EUR_PER_KWH)
 
 HELP = (
     "peer-to-peer trades per hour (double auction or bilateral ADMM market), checked against "
@@ -46,20 +55,21 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--auction-k",
-        type=float,
+        type=number_from(*K_RANGE),
         default=unset,
-        help="bid weight k of the uniform price k*bid + (1-k)*ask (default: 0.5)",
+        help="bid weight k of the uniform price k*bid + (1-k)*ask, from 0 to 1 (default: 0.5)",
     )
     group.add_argument(
         "--pv-penetration",
-        type=float,
+        type=number_from(*PENETRATION_RANGE),
         default=unset,
-        help="place households on every leaf bus and PV units on this share of them (seeded by "
-        "--seed), e.g. 0.1, 0.3, 0.5",
+        help="place households on every leaf bus and PV units on this share of them, from 0 to 1 "
+        "(seeded by --seed), e.g. 0.1, 0.3, 0.5",
     )
     group.add_argument(
         "--p2p-network-charge",
-        type=float,
+        type=number_from(*NETWORK_CHARGE_RANGE),
         default=unset,
-        help="network usage charge of the ADMM market, EUR per kWh and km of path (default: 0)",
+        help="network usage charge of the ADMM market, EUR per kWh and km of path, from 0 to "
+        f"{NETWORK_CHARGE_RANGE[1]:g} (default: 0)",
     )

@@ -1,12 +1,12 @@
 """AC network check: pandapower's power flow for every hour, reducing trades that violate limits.
 
 Each hour's executed trades (after the DC check) set the traders' loads and PV
-units under the transfer model of :mod:`dec.p2p.grid`, and pandapower's
+units under the physical model of :mod:`dec.p2p.grid`, and pandapower's
 Newton-Raphson power flow gives voltages and line/transformer loadings. Where a
 voltage leaves ``[vm_min_pu, vm_max_pu]`` or a loading exceeds
 ``max_loading_percent``, the executed fractions are reduced by successive
 linear programs: around the current AC point, loadings move with the PTDF
-transfer flows (scaled by each branch's P/S ratio) and voltages with the
+flows of the sellers' injections (scaled by each branch's P/S ratio) and voltages with the
 LinDistFlow sensitivities anchored at the AC voltages
 (:class:`~dec.network.linear.LinearVoltageModel`); the LP keeps the most traded
 energy with ``x ≤ x_current`` inside limits tightened by a margin that doubles
@@ -125,9 +125,8 @@ class _HourModel:
         self.label = int(case.hours[hour])
         self.rows = trades.of_hour(hour)
         self.q_kw = trades.quantity_kw[self.rows]
-        self.buyer = trades.buyer[self.rows]
         self.seller = trades.seller[self.rows]
-        self.bought, self.sold = matched_positions(case, trades, hour)
+        _, self.sold = matched_positions(case, trades, hour)
         net = case.net
         self.bus_position = {int(b): i for i, b in enumerate(net.bus.index)}
         self.in_service = net.bus["in_service"].to_numpy()
@@ -139,9 +138,8 @@ class _HourModel:
         case, net = self.case, self.case.net
         executed = self.q_kw * x
         n = case.n_traders
-        unexec_bought = self.bought - np.bincount(self.buyer, executed, minlength=n)
-        unexec_sold = self.sold - np.bincount(self.seller, executed, minlength=n)
-        load_kw, pv_kw = element_powers_kw(case, self.hour, unexec_bought, unexec_sold)
+        held_back = self.sold - np.bincount(self.seller, executed, minlength=n)
+        load_kw, pv_kw = element_powers_kw(case, self.hour, held_back)
         has_load, has_pv = case.load_index >= 0, case.sgen_index >= 0
         idx = case.load_index[has_load]
         net.load.loc[idx, "p_mw"] = kw_to_mw(load_kw[has_load])
@@ -186,12 +184,7 @@ class _HourModel:
 
         """
         ptdf, case = self.ptdf, self.case
-        transfer = transfer_matrix_mw(
-            ptdf,
-            bus_columns(ptdf, case.bus[self.seller]),
-            bus_columns(ptdf, case.bus[self.buyer]),
-            self.q_kw,
-        )
+        transfer = transfer_matrix_mw(ptdf, bus_columns(ptdf, case.bus[self.seller]), self.q_kw)
         ratio = np.divide(state.p_mw, state.s_mva, out=np.sign(state.p_mw), where=state.s_mva > 0)
         ratio[state.s_mva <= 0] = 1.0
         loading = 100.0 * ratio[:, None] * transfer / rating_mva[:, None]
@@ -199,19 +192,27 @@ class _HourModel:
         tree = model.tree
         k = np.arange(len(self.q_kw))
         seller_node = tree.nodes_of_buses(case.bus[self.seller])
-        buyer_node = tree.nodes_of_buses(case.bus[self.buyer])
         q_pu = model.kw_to_pu(self.q_kw)
         dp = np.zeros((tree.n_nodes, len(k)))
         dq = np.zeros((tree.n_nodes, len(k)))
         np.add.at(dp, (seller_node, k), q_pu)
-        np.add.at(dp, (buyer_node, k), -q_pu)
         np.add.at(dq, (seller_node, k), q_pu * case.pv_tan_phi)
-        np.add.at(dq, (buyer_node, k), -q_pu * case.load_tan_phi)
         dv_node = model.delta_v(dp, dq)
         voltage = np.zeros((len(case.net.bus), len(k)))
         for bus, node in tree.bus_node.items():
             voltage[self.bus_position[bus]] = dv_node[node]
         return loading, voltage
+
+
+def _build_recycled_model(case: P2PCase) -> None:
+    """Build the internal model the hours' power flows recycle, with the traders at zero.
+
+    An hour whose power flow cannot be solved is then named by the hour's own check.
+    """
+    net = case.net
+    for table, index in (("load", case.load_index), ("sgen", case.sgen_index)):
+        net[table].loc[index[index >= 0], ["p_mw", "q_mvar"]] = 0.0
+    run_ac(net)
 
 
 def _violations(
@@ -407,7 +408,7 @@ def ac_check(
     found, rounds = np.zeros(n_hours, dtype=int), np.zeros(n_hours, dtype=int)
     events: list[dict] = []
     build_tree(case.net)  # fails early, with a clear message, on a net the voltage model cannot use
-    run_ac(case.net)  # the internal model that later power flows recycle
+    _build_recycled_model(case)
     for hour in range(n_hours):
         model = _HourModel(case, ptdf, trades, hour)
         x, state, event = _check_hour(model, fraction[model.rows], rating, limits)

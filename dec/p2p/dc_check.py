@@ -1,11 +1,12 @@
 """DC network check: the largest share of each hour's trades the lines and transformers carry.
 
-For hour ``h`` with trades ``k`` (seller ``s_k``, buyer ``b_k``, quantity ``q_k``),
-branch flows in the DC model (pandapower's PTDF ``H``, slack connected, MW) are
+For hour ``h`` with trades ``k`` (seller ``s_k``, quantity ``q_k``), branch flows in the
+DC model (pandapower's PTDF ``H``, slack connected, MW) are
 
-    F(x) = H · p_base + Σ_k x_k q_k (H[:, s_k] − H[:, b_k]),
+    F(x) = H · p_base + Σ_k x_k q_k H[:, s_k],
 
-``p_base`` being the injections without P2P (:mod:`dec.p2p.grid`). The linear
+``p_base`` being the injections without P2P: the buyers' full demand, the sellers' output
+less what they sold (:mod:`dec.p2p.grid`). The linear
 program
 
     maximise Σ_k q_k x_k   subject to   −R ≤ F(x) ≤ R,   0 ≤ x ≤ 1
@@ -128,18 +129,15 @@ def dc_check(case: P2PCase, trades: Trades, ptdf: PTDF, max_loading_percent: flo
     base_violations = np.zeros(case.n_hours, dtype=int)
     for hour in range(case.n_hours):
         rows = trades.of_hour(hour)
-        bought, sold = matched_positions(case, trades, hour)
+        _, sold = matched_positions(case, trades, hour)
         base_flow = ptdf.flows_mw(
-            bus_injections_mw(case, ptdf, *element_powers_kw(case, hour, bought, sold))
+            bus_injections_mw(case, ptdf, *element_powers_kw(case, hour, sold))
         )
         over = np.abs(base_flow) > rating_mw * (1 + 1e-9)
         base_violations[hour] = int(over.sum())
         limit = np.where(over, np.abs(base_flow), rating_mw)
         transfer = transfer_matrix_mw(
-            ptdf,
-            bus_columns(ptdf, case.bus[trades.seller[rows]]),
-            bus_columns(ptdf, case.bus[trades.buyer[rows]]),
-            trades.quantity_kw[rows],
+            ptdf, bus_columns(ptdf, case.bus[trades.seller[rows]]), trades.quantity_kw[rows]
         )
         fraction[rows] = solve_hour(base_flow, transfer, limit, trades.quantity_kw[rows])
         flow = base_flow + transfer @ fraction[rows]

@@ -1,15 +1,17 @@
-"""The network side of P2P trades: the transfer model, branch ratings and electrical distances.
+"""The network side of P2P trades: the physical model, branch ratings and electrical distances.
 
-Physical model (the reference study's, and the issue's): a trade of ``q`` kW
-from seller ``s`` to buyer ``b`` is a *transfer* on top of the hour's operating
-point without P2P. In that base point every seller injects its output less what
-it sold, and every buyer draws its consumption less what it bought (the study's
-"network state without P2P"). Executing a fraction ``x`` of the trade adds
-``x·q`` kW of injection at the seller's bus and ``x·q`` kW of withdrawal at the
-buyer's bus; the slack (ext_grid) balances the rest. With every trade executed
-the injections are the physical ones (all PV output, all consumption). The part
-of a trade that is not executed is held back by the seller (its PV output is
-reduced by that much) and is not drawn over the network by the buyer.
+Physical model. Trades are contracts; what the network carries is the agents' injections.
+Consumption is not flexible: every load draws its full demand in every state, whoever it
+buys from. A trade of ``q`` kW from seller ``s`` to buyer ``b`` is delivered by ``s``
+injecting ``q`` kW more; the buyer then takes ``q`` kW less from the grid, so the slack
+(ext_grid) supplies ``q`` kW less. The hour's operating point without P2P is the one in
+which every seller holds back what it sold (its PV output is reduced by that much) and
+every buyer buys its whole deficit from the grid; executing a fraction ``x`` of a trade
+adds ``x·q`` kW of injection at the seller's bus, balanced by the slack. With every trade
+executed the injections are the physical ones (all PV output, all consumption). The part
+of a trade that is not executed is held back by the seller, and the buyer buys it from the
+retailer over the network: both sides of the settlement describe the state the network
+checks validate.
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ def bus_columns(ptdf: PTDF, buses: np.ndarray) -> np.ndarray:
     return np.array([position[int(b)] for b in buses], dtype=int)
 
 
-def transfer_matrix_mw(
-    ptdf: PTDF, seller_col: np.ndarray, buyer_col: np.ndarray, q_kw: np.ndarray
-) -> np.ndarray:
-    """Flow change on every branch when each trade is executed in full (branches × trades), MW."""
-    return (ptdf.matrix[:, seller_col] - ptdf.matrix[:, buyer_col]) * kw_to_mw(np.asarray(q_kw))
+def transfer_matrix_mw(ptdf: PTDF, seller_col: np.ndarray, q_kw: np.ndarray) -> np.ndarray:
+    """Flow change on every branch when each trade is executed in full (branches × trades), MW.
+
+    The seller injects the trade's ``q_kw`` and the slack supplies as much less (its PTDF
+    column is zero); the buyer's draw does not change.
+    """
+    return ptdf.matrix[:, seller_col] * kw_to_mw(np.asarray(q_kw))
 
 
 def matched_positions(case: P2PCase, trades: Trades, hour: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +70,9 @@ def matched_positions(case: P2PCase, trades: Trades, hour: int) -> tuple[np.ndar
 
 
 def element_powers_kw(
-    case: P2PCase, hour: int, unexecuted_bought_kw: np.ndarray, unexecuted_sold_kw: np.ndarray
+    case: P2PCase, hour: int, held_back_kw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Active power of every trader's load and PV element under the transfer model, kW.
+    """Active power of every trader's load and PV element, kW.
 
     Parameters
     ----------
@@ -76,19 +80,19 @@ def element_powers_kw(
         The traders.
     hour
         The hour.
-    unexecuted_bought_kw, unexecuted_sold_kw
-        What each trader bought or sold but the network checks did not execute, kW.
+    held_back_kw
+        What each trader sold but the network checks did not execute (its PV output held
+        back), kW.
 
     Returns
     -------
     tuple of ndarray
-        ``(load_kw, pv_kw)`` per trader: consumption less unexecuted purchases,
-        generation less unexecuted sales.
+        ``(load_kw, pv_kw)`` per trader: the full consumption, and the generation less
+        what is held back.
 
     """
-    load = case.load_kw[hour] - unexecuted_bought_kw
-    pv = case.pv_kw[hour] - unexecuted_sold_kw
-    return np.maximum(load, 0.0), np.maximum(pv, 0.0)
+    pv = case.pv_kw[hour] - held_back_kw
+    return case.load_kw[hour].copy(), np.maximum(pv, 0.0)
 
 
 def bus_injections_mw(

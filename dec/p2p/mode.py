@@ -16,6 +16,7 @@ from agents.model import CoordinationModel
 from dec.admm.convergence import Tolerances
 from dec.admm.engine import make_engine
 from dec.network.ptdf import PTDF, build_ptdf
+from dec.options import given_options
 from dec.p2p.ac_check import Limits, ac_check
 from dec.p2p.admm_market import build_market, solve_admm, solve_centralized
 from dec.p2p.auction import clear, max_welfare_eur
@@ -27,6 +28,20 @@ from dec.p2p.report import MarketOutcome, build_result, read_reference
 from dec.p2p.settings import P2PSettings, settings_from
 from dec.result import RunResult
 from dec.scenario import Scenario
+
+#: Options that change the case a scenario's published reference describes (placement,
+#: scales, market): with any of them given, the run is not compared with the reference.
+CASE_OPTIONS = ("market", "bidding", "auction_pricing", "auction_k", "pv_penetration")
+SHARED_CASE_OPTIONS = ("load_scale", "pv_scale")
+
+
+def changes_the_case(args: argparse.Namespace) -> list[str]:
+    """Return the command-line options given that change the scenario's case, as ``--name``.
+
+    The p2p options are absent from ``args`` unless given; the shared scales are filled in.
+    """
+    own = [f"--{dest.replace('_', '-')}" for dest in CASE_OPTIONS if hasattr(args, dest)]
+    return own + given_options(args, *SHARED_CASE_OPTIONS)
 
 
 def network_charges(case: P2PCase, ptdf: PTDF, eur_per_kwh_km: float) -> np.ndarray | None:
@@ -79,9 +94,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     start = time.perf_counter()
     settings = settings_from(scenario, args)
     case = build_case(scenario.require_feeder(), settings)
-    reference = (
-        None if settings.reference is None else read_reference(settings.reference, case.hours)
-    )
+    compare = settings.reference is not None and not changes_the_case(args)
+    reference = read_reference(settings.reference, case.hours) if compare else None
     model = CoordinationModel(case.specs, seed=settings.seed)
     tariff = Tariff(settings.retail_price_eur_per_kwh, settings.feed_in_price_eur_per_kwh)
     limit_price = BIDDING[settings.bidding].limit_prices(case.net_kw, tariff, model.rng)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from dec.csv_input import read_table
 from dec.errors import InputError
-from dec.validation import Problems
+from dec.validation import MAX_KWH, Problems, interval
 
 HOURS_PER_DAY = 24
 HOUR_COLUMN = "Hour"
@@ -35,13 +35,14 @@ def read_profiles(path: Path, kind: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index: hour 0..23; columns: profile names; values: kW (= kWh per hour), all
-        finite and non-negative.
+        finite, from 0 to ``MAX_KWH``.
 
     Raises
     ------
     InputError
         Missing or unreadable file, a row count other than 24, hours other than
-        0..23, or values that are not finite non-negative numbers.
+        0..23, or values that are not finite numbers from 0 to ``MAX_KWH`` (1e6 kWh per
+        hour).
 
     """
     source = str(path)
@@ -50,7 +51,13 @@ def read_profiles(path: Path, kind: str) -> pd.DataFrame:
     frame = read_table(Path(path), f"{kind} profile", source)
     problems = Problems(source)
     if HOUR_COLUMN not in frame.columns:
-        problems.add(f"Column '{HOUR_COLUMN}' is missing; found columns {list(frame.columns)}.")
+        one_column = len(frame.columns) == 1  # no comma in the header: ';'-separated, say
+        hint = (
+            " The file must be comma-separated, with '.' as the decimal mark." if one_column else ""
+        )
+        problems.add(
+            f"Column '{HOUR_COLUMN}' is missing; found columns {list(frame.columns)}.{hint}"
+        )
     elif len(frame) != HOURS_PER_DAY:
         problems.add(
             f"The {kind} profiles must have {HOURS_PER_DAY} hourly rows (hours 0 to 23), "
@@ -68,15 +75,15 @@ def read_profiles(path: Path, kind: str) -> pd.DataFrame:
         bad = numeric.index[~np.isfinite(numeric[column].to_numpy(dtype=float))].tolist()
         if bad:
             problems.add(
-                f"Column '{column}' holds values that are not finite numbers at hours "
+                f"Column {column!r} holds values that are not finite numbers at hours "
                 f"{bad[:5]}: {values.loc[bad[:5], column].tolist()}."
             )
             continue
-        negative = numeric.index[numeric[column] < 0].tolist()
-        if negative:
+        outside = numeric.index[~numeric[column].between(0, MAX_KWH)].tolist()
+        if outside:
             problems.add(
-                f"Column '{column}' holds negative {kind} values (must be zero or more) at "
-                f"hours {negative[:5]}: {numeric.loc[negative[:5], column].tolist()}."
+                f"Column {column!r} holds {kind} values outside {interval(0, MAX_KWH)} kWh per "
+                f"hour at hours {outside[:5]}: {numeric.loc[outside[:5], column].tolist()}."
             )
     problems.raise_if_any()
     return numeric.astype(float)
@@ -94,7 +101,8 @@ def profile(frame: pd.DataFrame, column: str, kind: str, source: str) -> np.ndar
     if column not in frame.columns:
         raise InputError(
             f"The {kind} profile {column!r} is not a column of the profile table; "
-            f"available: {', '.join(map(str, frame.columns))}.",
+            f"available: {', '.join(map(repr, frame.columns))} (names are matched exactly, "
+            "spaces included).",
             source,
         )
     return frame[column].to_numpy(dtype=float)

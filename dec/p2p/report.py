@@ -4,10 +4,12 @@ Everything derives from two tables indexed like the inputs: ``trades`` (one row
 per trade) and the per-(hour, agent) settlement computed here; the per-agent
 JSON files and the summary are serialisations of them.
 
-Energy accounting (1-hour blocks, so kW over the hour = kWh): a buyer's grid
-import is its deficit less what it received by P2P; a seller's grid export is
-its surplus less what it delivered by P2P. Savings are measured against the
-retail price (buyers) and the feed-in price (sellers).
+Energy accounting (1-hour blocks, so kW over the hour = kWh), as the network checks
+model it (:mod:`dec.p2p.grid`): a buyer's grid import is its deficit less what it
+received by P2P; a seller's grid export is its surplus less what it sold (matched), and
+the part of its sales the network checks did not execute is held back (its PV output is
+reduced by that much: ``held_back_kw``, ``p_setpoint_kw``). Savings are measured against
+the retail price (buyers) and the feed-in price (sellers).
 """
 
 from __future__ import annotations
@@ -88,23 +90,26 @@ def settlement(case: P2PCase, trades: Trades, executed_kw: np.ndarray) -> dict[s
     -------
     dict
         ``bought_kw``, ``sold_kw`` (executed), ``matched_bought_kw``, ``matched_sold_kw``,
-        ``paid_eur``, ``received_eur``, ``grid_import_kw``, ``grid_export_kw``.
+        ``held_back_kw`` (matched less executed sales), ``paid_eur``, ``received_eur``,
+        ``grid_import_kw``, ``grid_export_kw``.
 
     """
     h, b, s = trades.hour, trades.buyer, trades.seller
     bought = _per_agent(case, h, b, executed_kw)
     sold = _per_agent(case, h, s, executed_kw)
     money = executed_kw * trades.price_eur_per_kwh
+    matched_sold = _per_agent(case, h, s, trades.quantity_kw)
     net = case.net_kw
     return {
         "bought_kw": bought,
         "sold_kw": sold,
         "matched_bought_kw": _per_agent(case, h, b, trades.quantity_kw),
-        "matched_sold_kw": _per_agent(case, h, s, trades.quantity_kw),
+        "matched_sold_kw": matched_sold,
+        "held_back_kw": _clean(matched_sold - sold),
         "paid_eur": _per_agent(case, h, b, money),
         "received_eur": _per_agent(case, h, s, money),
         "grid_import_kw": _clean(np.maximum(-net, 0.0) - bought),
-        "grid_export_kw": _clean(np.maximum(net, 0.0) - sold),
+        "grid_export_kw": _clean(np.maximum(net, 0.0) - matched_sold),
     }
 
 
@@ -147,6 +152,7 @@ def hourly_table(
             "p2p_kwh": executed,
             "grid_import_kwh": table["grid_import_kw"].sum(axis=1),
             "grid_export_kwh": table["grid_export_kw"].sum(axis=1),
+            "held_back_kwh": table["held_back_kw"].sum(axis=1),
             "price_eur_per_kwh": price,
             "n_trades": np.bincount(
                 trades.hour,
@@ -190,6 +196,10 @@ def agent_records(case: P2PCase, table: dict[str, np.ndarray], converged: bool) 
                 "hours": case.hours.tolist(),
                 "load_kw": case.load_kw[:, i].tolist(),
                 "pv_kw": case.pv_kw[:, i].tolist(),
+                "held_back_kw": table["held_back_kw"][:, i].tolist(),
+                "p_setpoint_kw": np.maximum(
+                    case.pv_kw[:, i] - table["held_back_kw"][:, i], 0.0
+                ).tolist(),
                 "bought_kw": table["bought_kw"][:, i].tolist(),
                 "sold_kw": table["sold_kw"][:, i].tolist(),
                 "traded_kw": (table["sold_kw"][:, i] - table["bought_kw"][:, i]).tolist(),
@@ -281,6 +291,7 @@ def summary(
         "p2p_share": p2p_kwh / load_kwh if load_kwh > 0 else 0.0,
         "grid_import_kwh": float(hourly["grid_import_kwh"].sum()),
         "grid_export_kwh": float(hourly["grid_export_kwh"].sum()),
+        "held_back_kwh": float(hourly["held_back_kwh"].sum()),
         "slack_import_ac_kwh": float(hourly["slack_import_kw"].sum()),
         "losses_ac_kwh": float(hourly["losses_kw"].sum()),
         "hours_with_trades": int(np.sum(hourly["p2p_kwh"] > CURTAIL_TOL_KW)),

@@ -31,10 +31,26 @@ import yaml
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
 from dec.options import refuse_ignored, was_given
-from dec.options.p2p import BIDDING_STRATEGIES, MARKETS, PRICING_RULES
+from dec.options.p2p import (
+    BIDDING_STRATEGIES,
+    K_RANGE,
+    MARKETS,
+    NETWORK_CHARGE_RANGE,
+    PENETRATION_RANGE,
+    PRICING_RULES,
+)
 from dec.p2p.profiles import HOURS_PER_DAY
 from dec.scenario import Scenario, YamlLoader
-from dec.validation import Problems, is_finite_number, is_number, one_of, positive, within
+from dec.validation import (
+    MAX_EUR_PER_KWH,
+    MAX_ROUNDS,
+    Problems,
+    is_finite_number,
+    is_number,
+    one_of,
+    positive,
+    within,
+)
 from feeders import feeder_defaults
 
 SECTION = "p2p"
@@ -45,6 +61,8 @@ DEFAULT_SCENARIOS = {
     "village": INPUT_DIR / "village_published.yaml",
 }
 LEAVES = "leaves"
+#: Profile column of households and PV units when their section names none.
+DEFAULT_PROFILE = "Cluster_0"
 
 SCALARS: dict[str, Any] = {
     "market": "auction",
@@ -188,8 +206,8 @@ def _read_default(path: Path) -> dict[str, Any]:
 
 def _section(scenario: Scenario) -> tuple[dict[str, Any], Path, str]:
     """Return the p2p section, the folder its paths are relative to, and its source."""
-    if SECTION in scenario.sections:
-        return dict(scenario.section(SECTION)), scenario.base_dir, scenario.source
+    if SECTION in scenario.sections:  # an empty section (``p2p:``) reads as {}
+        return dict(scenario.section(SECTION, required=False)), scenario.base_dir, scenario.source
     feeder = scenario.require_feeder()
     path = DEFAULT_SCENARIOS.get(feeder.feeder_id)
     if path is None:
@@ -274,7 +292,12 @@ def _mapping(section: dict[str, Any], key: str, problems: Problems) -> dict[str,
 
 
 def _bus_list(value: Any, field: str, problems: Problems) -> tuple[int, ...] | None:
-    if value == LEAVES or value is None:
+    """Return the buses of a placement field, None for ``leaves`` (every leaf bus).
+
+    Anything else than a non-empty list of bus indices or ``leaves`` (null included) is a
+    problem; the result is then ().
+    """
+    if value == LEAVES:
         return None
     if not isinstance(value, list) or not value:
         problems.add(
@@ -308,15 +331,17 @@ def _placement(
     if pv_penetration is not None:
         household_buses, pv_buses = None, None
     else:
-        if "buses" not in households:
-            problems.add(
-                f"Field '{SECTION}.households.buses' is missing: give a list of buses or "
-                f"'{LEAVES}'."
-            )
-        household_buses = _bus_list(
-            households.get("buses"), f"{SECTION}.households.buses", problems
+        field = f"{SECTION}.households.buses"
+        if "buses" in households:
+            household_buses = _bus_list(households["buses"], field, problems)
+        else:
+            problems.add(f"Field '{field}' is missing: give a list of buses or '{LEAVES}'.")
+            household_buses = ()
+        pv_buses = (
+            None
+            if pv.get("buses") is None
+            else _bus_list(pv["buses"], f"{SECTION}.pv.buses", problems)
         )
-        pv_buses = _bus_list(pv.get("buses"), f"{SECTION}.pv.buses", problems)
         if pv.get("buses") is not None and penetration is not None:
             problems.add(
                 f"Give either '{SECTION}.pv.buses' or '{SECTION}.pv.penetration', not both."
@@ -324,18 +349,35 @@ def _placement(
         if pv.get("buses") is None and penetration is None:
             problems.add(f"Field '{SECTION}.pv' needs 'buses' or 'penetration'.")
     if penetration is not None:
-        problems.extend(within({"penetration": penetration}, "pv.penetration", "setting", 0, 1))
+        problems.extend(
+            within({"penetration": penetration}, "pv.penetration", "setting", *PENETRATION_RANGE)
+        )
     owned = pv.get("owned", False)
     if not isinstance(owned, bool):
         problems.add(f"Field '{SECTION}.pv.owned' must be true or false, found {owned!r}.")
     return Placement(
         household_buses=household_buses,
-        load_profile=str(households.get("profile", "Cluster_0")),
+        load_profile=_profile_name(households, "households", "load", problems),
         pv_buses=pv_buses,
         pv_penetration=float(penetration) if is_finite_number(penetration) else None,
-        pv_profile=str(pv.get("profile", "Cluster_0")),
+        pv_profile=_profile_name(pv, "pv", "PV", problems),
         pv_owned=bool(owned),
     )
+
+
+def _profile_name(subsection: dict[str, Any], name: str, kind: str, problems: Problems) -> str:
+    """Return the profile column ``<name>.profile`` names (default ``Cluster_0``).
+
+    A value that is not text (a list, a number) is a problem: column names are text.
+    """
+    column = subsection.get("profile", DEFAULT_PROFILE)
+    if not isinstance(column, str) or not column:
+        problems.add(
+            f"Field '{SECTION}.{name}.profile' must be a column name of the {kind} profile "
+            f"table (text, e.g. {DEFAULT_PROFILE}), found {column!r}."
+        )
+        return DEFAULT_PROFILE
+    return column
 
 
 def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
@@ -344,12 +386,14 @@ def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
         one_of({"bidding": values["bidding"]}, "bidding", "setting", BIDDING_STRATEGIES)
     )
     problems.extend(one_of({"pricing": values["pricing"]}, "pricing", "setting", PRICING_RULES))
-    problems.extend(within({"k": values["k"]}, "k", "setting", 0, 1))
+    problems.extend(within({"k": values["k"]}, "k", "setting", *K_RANGE))
     for key in ("retail_price_eur_per_kwh", "feed_in_price_eur_per_kwh"):
-        problems.extend(within({key: values[key]}, key, "setting", 0, 1e3))
+        problems.extend(within({key: values[key]}, key, "setting", 0, MAX_EUR_PER_KWH))
     for key in ("load_power_factor", "pv_power_factor"):
         problems.extend(within({key: values[key]}, key, "setting", 0.1, 1))
-    for key in ("network_charge_eur_per_kwh_km", "load_scale", "pv_scale", "min_order_kw"):
+    key = "network_charge_eur_per_kwh_km"
+    problems.extend(within({key: values[key]}, key, "setting", *NETWORK_CHARGE_RANGE))
+    for key in ("load_scale", "pv_scale", "min_order_kw"):
         problems.extend(within({key: values[key]}, key, "setting", 0, 1e6))
     problems.extend(
         positive(
@@ -414,9 +458,14 @@ def _admm(section: dict[str, Any], max_iter: int | None, problems: Problems) -> 
             f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.admm'; "
             f"allowed: {', '.join(ADMM_DEFAULTS)}."
         )
-    problems.extend(positive({k: values[k] for k in ADMM_DEFAULTS}, "admm", "setting"))
-    if not (is_number(values["max_iter"]) and float(values["max_iter"]).is_integer()):
-        problems.add(f"Field 'admm.max_iter' must be a whole number, found {values['max_iter']!r}.")
+    floats = {k: values[k] for k in ADMM_DEFAULTS if k != "max_iter"}
+    problems.extend(positive(floats, "admm", "setting"))
+    rounds = values["max_iter"]
+    if not (is_number(rounds) and float(rounds).is_integer() and 1 <= rounds <= MAX_ROUNDS):
+        problems.add(
+            f"Field 'admm.max_iter' must be a whole number from 1 to {MAX_ROUNDS:,}, "
+            f"found {rounds!r}."
+        )
     if problems:
         return AdmmSettings(**ADMM_DEFAULTS)
     return AdmmSettings(
@@ -454,8 +503,9 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     problems = Problems(source)
     pv_penetration = getattr(args, "pv_penetration", None)
     if not section and pv_penetration is None:
+        empty = f"Section '{SECTION}' is empty. " if SECTION in scenario.sections else ""
         raise InputError(
-            f"The p2p mode needs a placement: a '{SECTION}' section with 'households' and 'pv', "
+            f"{empty}The p2p mode needs a placement: a '{SECTION}' section with 'households' and 'pv', "
             "or --pv-penetration (households on every leaf bus, PV on a share of them). "
             f"Published scenarios exist for {', '.join(DEFAULT_SCENARIOS)}.",
             source,
