@@ -1,16 +1,16 @@
 """Distributed look-ahead-billing (ADMM between battery members and the community manager).
 
 References: the centralised look-ahead-billing of the same case and horizon. The issue
-requires the closed-loop bills to agree within 1e-4 relative: observed about 1e-8 on
-Case 0 and 1e-7 on the first day of Case I. Each window is solved to the ADMM
-tolerance; where a window problem is nearly flat (e.g. which of Case II's two
-batteries serves the night load: plans 0.05 kWh apart differ by 1e-7 EUR in the
-window objective), ADMM may apply another near-optimal action and the closed loop then
-follows another path, so on Case II the window solutions are compared instead: at the
-same state, the ADMM's first action is optimal for the centralised window problem
-within the ADMM's relative stopping tolerance (1e-4 of the window objective; observed
-up to 5e-5). The battery members' hand-built QP is checked against the same model
-written with cvxpy.
+requires the closed-loop bills to agree within 1e-4 relative. Observed: about 1e-8 on
+Case 0 and 1e-7 on the first day of Case I (K = 48), but 2.6e-4 on the whole of Case I
+and 1e-1 on the first half day of Case II (K = 12): the window problems are nearly flat
+(plans 0.1 kWh apart differ by 1e-8 relative in the window objective), ADMM stops near,
+not at, the window optimum, and the closed loops part (see dec/reckeys/admm.py). A run
+whose gap exceeds 1e-4 must say so: ``converged: false`` (exit 3) and a message; the
+Case II match is an expected failure until the window problems are solved exactly. At a
+given state, the ADMM's first action is optimal for the centralised window problem
+within the ADMM's relative stopping tolerance. The battery members' hand-built QP is
+checked against the same model written with cvxpy.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dec.reckeys.battery_block import build_battery_members, column_limits, smoo
 from dec.reckeys.forecast import PerfectForecaster
 from dec.reckeys.member_qp import BatteryMemberQP, member_window
 from dec.reckeys.policies import State
+from dec.reckeys.runner import MATCH_REL, run_policy
 from dec.reckeys.simulate import feasible_actions
 from dec.reckeys.window import (
     CHARGE_TIE_BREAK_EUR_PER_KWH,
@@ -62,6 +63,40 @@ def test_distributed_matches_centralised_look_ahead_billing(name, steps, horizon
     for row in last_rounds.values():  # every step stopped on Boyd's test
         assert row["primal_residual"] <= row["eps_primal"]
         assert row["dual_residual"] <= row["eps_dual"]
+
+
+def test_a_distributed_run_that_misses_the_centralised_bill_says_so():
+    # Case II, first half day (48 steps: a short run for speed), K = 12: gap 1e-1.
+    case = load("case2", 48)
+    result = run_policy(case, "distributed", 12)
+    summary = result.summary
+    gap = abs(summary["objective"] - summary["objective_centralized"]) / abs(
+        summary["objective_centralized"]
+    )
+    assert summary["objective_gap_rel"] == pytest.approx(gap)
+    assert gap > MATCH_REL
+    assert summary["converged"] is False
+    assert not result.converged  # exit 3
+    assert "centralised look-ahead-billing" in summary["message"]
+    assert any(label == "NOT MATCHED" for label, _ in result.console)
+
+
+def test_a_matching_distributed_run_is_converged():
+    result = run_policy(load("case0"), "distributed", 4)
+    assert result.summary["objective_gap_rel"] <= MATCH_REL
+    assert result.summary["converged"] is True
+    assert result.summary["message"] is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ADMM stops near, not at, the nearly flat window optima of Case II (gap 1e-1)",
+)
+def test_distributed_matches_centralised_on_case2():
+    case = load("case2", 48)  # first half day, for speed
+    central = simulate(case, make_policy("look-ahead-billing", 12))
+    distributed = simulate(case, make_policy("distributed", 12))
+    assert distributed.total_bill_eur == pytest.approx(central.total_bill_eur, rel=MATCH_REL)
 
 
 def test_distributed_window_solutions_are_centrally_optimal():
