@@ -22,6 +22,19 @@ def scenario(tmp_path, **extra) -> str:
     return str(path)
 
 
+def test_import_gap_above_tolerance_is_not_converged(tmp_path, monkeypatch, capsys):
+    # mpc-distributed must match mpc within 1e-4 on import; a run whose gap exceeds the
+    # tolerance says so (exit 3, "converged": false) even when every ADMM window converged.
+    monkeypatch.setattr("dec.community.mode.MATCH_REL", -1.0)  # any gap is too large
+    out = tmp_path / "out"
+    args = [scenario(tmp_path), "--mechanisms", "mpc,mpc-distributed", "--steps", "24"]
+    assert main([*args, "--out", str(out), "--no-plots"]) == 3
+    summary = json.loads((out / "small" / "community" / "summary.json").read_text())
+    assert summary["converged"] is False and summary["admm_windows_not_converged"] == 0
+    assert summary["distributed_import_gap_rel"] >= 0
+    assert "import gap" in capsys.readouterr().out
+
+
 def test_sweep_writes_valid_files(tmp_path):
     out = tmp_path / "out"
     code = main(
@@ -36,6 +49,7 @@ def test_sweep_writes_valid_files(tmp_path):
     summary = json.loads((folder / "summary.json").read_text())
     validate(summary, "summary", "community")
     assert summary["converged"] is True
+    assert 0 <= summary["distributed_import_gap_rel"] <= 1e-4
     assert summary["reference"] == {"mechanism": "mpc", "battery_kwh": 4.0}
     assert summary["objective"] == pytest.approx(
         sweep.query("mechanism == 'mpc' and battery_kwh == 4")["import_kwh"].item(), rel=1e-6

@@ -405,7 +405,7 @@ def _mpc(raw: dict, problems: Problems) -> tuple[float, float, bool]:
 
 def _admm(raw: dict, problems: Problems) -> dict[str, Any]:
     """Return the ADMM settings (defaults completed by ``raw``)."""
-    defaults = {"rho": 1.0, "eps_abs": 1e-5, "eps_rel": 1e-5, "max_iter": 3000, "inner_iter": 15}
+    defaults = {"rho": 1.0, "eps_abs": 1e-7, "eps_rel": 1e-7, "max_iter": 5000, "inner_iter": 50}
     admm = {**defaults, **raw}
     _unknown_keys(admm, tuple(defaults), "admm", problems)
     for key in defaults:

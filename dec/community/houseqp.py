@@ -8,7 +8,7 @@ In every ADMM round each house ``i`` finds its battery schedule closest to the t
 
 A chunk of houses is one block-diagonal QP built once (per chunk and ρ) with OSQP,
 whose factorisation is reused: a round only changes the linear cost, a window only the
-bounds. The inner solve is warm-started from the previous round and limited to a few
+bounds. The inner solve is warm-started from the previous round and limited to ``inner_iter``
 OSQP iterations (inexact ADMM); the outer loop stops only when the inner solves have
 converged too. Messages are plain arrays, so a chunk can be solved in any process.
 (cvxpy re-canonicalises on every solve; for this problem that is slower than OSQP's own
@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from dec.community.mpc import TIE_SMOOTH, TIE_TERMINAL, TIE_THROUGHPUT
 
 #: Inner (OSQP) tolerances.
-INNER_EPS = 1e-6
+INNER_EPS = 1e-8
 #: Steps between OSQP termination checks.
 INNER_CHECK_EVERY = 5
 
