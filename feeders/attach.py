@@ -25,6 +25,23 @@ def scale_loads(net: pp.pandapowerNet, load_scale: float) -> None:
             net[table][columns] *= load_scale
 
 
+def inverter_kva(kwp: np.ndarray, pv_scale: float) -> np.ndarray:
+    """Inverter rating of PV units of ``kwp`` producing ``pv_scale`` × kWp, kVA.
+
+    ``INVERTER_KVA_PER_KWP`` × kWp, times ``pv_scale`` where it exceeds 1: an output above
+    the nominal kWp stands for more PV installed, with inverters grown to match, so a
+    rating always covers ``INVERTER_KVA_PER_KWP`` × the output.
+
+    Parameters
+    ----------
+    kwp
+        Nominal peak power of each unit, kWp.
+    pv_scale
+        Output as a fraction of kWp.
+    """
+    return INVERTER_KVA_PER_KWP * np.asarray(kwp, dtype=float) * max(1.0, pv_scale)
+
+
 def households_from_loads(
     net: pp.pandapowerNet, load_index: list[int], nominal_kw: np.ndarray, group: str | None = None
 ) -> list[AgentSpec]:
@@ -67,7 +84,7 @@ def add_pvs(
 ) -> list[AgentSpec]:
     """Create PV units producing ``pv_scale`` × kWp and return their agent specs.
 
-    Each inverter is rated ``INVERTER_KVA_PER_KWP`` × kWp (``sn_mva``).
+    Each inverter is rated :func:`inverter_kva` (``sn_mva``).
 
     Parameters
     ----------
@@ -89,7 +106,7 @@ def add_pvs(
     """
     n = len(agent_ids)
     kwp = np.asarray(kwp, dtype=float)
-    s_kva = INVERTER_KVA_PER_KWP * kwp
+    s_kva = inverter_kva(kwp, pv_scale)
     owners = owners if owners is not None else [None] * n
     groups = groups if groups is not None else [None] * n
     if n == 0:
@@ -136,18 +153,22 @@ def add_pvs(
 def pv_from_sgens(
     net: pp.pandapowerNet, pv_scale: float, group: str | None = None
 ) -> list[AgentSpec]:
-    """Treat every existing sgen as a PV agent ``pv<sgen index>`` with kWp = ``p_mw × scaling``.
+    """Treat every in-service sgen as a PV agent ``pv<sgen index>`` with kWp = ``p_mw × scaling``.
 
-    The sgen output is set to ``pv_scale`` × kWp with ``scaling`` 1 (the agents read and
-    write ``p_mw`` as the unit's power) and its inverter rating to
-    ``INVERTER_KVA_PER_KWP`` × kWp.
+    Each unit's output is set to ``pv_scale`` × kWp with ``scaling`` 1 (the agents read and
+    write ``p_mw`` as the unit's power) at unity power factor (``q_mvar`` 0: the
+    controller decides the reactive power) and its inverter rating to :func:`inverter_kva`.
+    Out-of-service sgens are left as they are.
     """
-    kwp = mw_to_kw(net.sgen["p_mw"].to_numpy(dtype=float) * net.sgen["scaling"].to_numpy(float))
-    net.sgen["scaling"] = 1.0
-    net.sgen["p_mw"] = kw_to_mw(pv_scale * kwp)
-    net.sgen["q_mvar"] = 0.0
-    net.sgen["sn_mva"] = kw_to_mw(INVERTER_KVA_PER_KWP * kwp)
-    net.sgen["type"] = "PV"
+    rows = net.sgen.index[net.sgen["in_service"].astype(bool)]
+    sgen = net.sgen.loc[rows]
+    kwp = mw_to_kw(sgen["p_mw"].to_numpy(dtype=float) * sgen["scaling"].to_numpy(dtype=float))
+    s_kva = inverter_kva(kwp, pv_scale)
+    net.sgen.loc[rows, "scaling"] = 1.0
+    net.sgen.loc[rows, "p_mw"] = kw_to_mw(pv_scale * kwp)
+    net.sgen.loc[rows, "q_mvar"] = 0.0
+    net.sgen.loc[rows, "sn_mva"] = kw_to_mw(s_kva)
+    net.sgen.loc[rows, "type"] = "PV"
     return [
         AgentSpec(
             agent_id=f"pv{idx}",
@@ -155,8 +176,32 @@ def pv_from_sgens(
             bus=int(bus),
             element=("sgen", int(idx)),
             p_rated_kw=float(p_kw),
-            s_rated_kva=float(INVERTER_KVA_PER_KWP * p_kw),
+            s_rated_kva=float(s),
             group=group,
         )
-        for idx, bus, p_kw in zip(net.sgen.index, net.sgen["bus"], kwp, strict=True)
+        for idx, bus, p_kw, s in zip(rows, sgen["bus"], kwp, s_kva, strict=True)
     ]
+
+
+def agents_from_elements(
+    net: pp.pandapowerNet, load_scale: float, pv_scale: float, group: str | None = None
+) -> list[AgentSpec]:
+    """Scale a net's loads and return its in-service loads as households and sgens as PV.
+
+    Parameters
+    ----------
+    net
+        The net; its loads are set to ``load_scale`` × nominal (the households' peak) and its
+        sgens as :func:`pv_from_sgens` describes.
+    load_scale
+        Multiplier of the nominal loads.
+    pv_scale
+        PV output as a fraction of kWp.
+    group
+        Group label of all the agents.
+    """
+    loads = net.load[net.load["in_service"].astype(bool)]
+    nominal_kw = mw_to_kw(loads["p_mw"].to_numpy(dtype=float))
+    scale_loads(net, load_scale)
+    households = households_from_loads(net, loads.index.tolist(), nominal_kw, group)
+    return households + pv_from_sgens(net, pv_scale, group)

@@ -1,4 +1,4 @@
-"""Any radial pandapower net stored as JSON: loads become households, sgens PV agents."""
+"""Any radial pandapower net stored as JSON: in-service loads become households, sgens PV agents."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandapower as pp
 
-from dec.conventions import SOURCE_VM_PU_RANGE, mw_to_kw
+from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
 from dec.validation import Problems, known, non_negative, numbers, positive, within
-from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
+from feeders.attach import agents_from_elements
 from feeders.base import ELEMENT_BUS_COLUMNS, Feeder
 
 DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
@@ -78,14 +78,10 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
     problems.extend(numbers(dict(net.load["q_mvar"].items()), "q_mvar", "load"))
     problems.raise_if_any()
 
-    loads = net.load.index.tolist()
-    nominal_kw = mw_to_kw(net.load["p_mw"].to_numpy())
-    scale_loads(net, load_scale)
-    agents = households_from_loads(net, loads, nominal_kw) + pv_from_sgens(net, pv_scale)
     return Feeder(
         feeder_id=Path(path).stem,
         net=net,
-        agents=agents,
+        agents=agents_from_elements(net, load_scale, pv_scale),
         knobs={"load_scale": load_scale, "pv_scale": pv_scale, "seed": seed},
         description=f"pandapower net from {Path(path).name}",
     )

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandapower.networks as pn
 
-from dec.conventions import mw_to_kw
-from feeders.attach import households_from_loads, pv_from_sgens, scale_loads
+from feeders.attach import agents_from_elements
 from feeders.base import Feeder
 
 DEFAULTS = {"load_scale": 0.2, "pv_scale": 1.0, "seed": 0, "vm_ext_pu": 1.03}
@@ -33,15 +32,10 @@ def build(load_scale: float, pv_scale: float, seed: int, vm_ext_pu: float) -> Fe
     """
     net = pn.create_synthetic_voltage_control_lv_network("village_1")
     net.ext_grid["vm_pu"] = vm_ext_pu
-    loads = net.load.index.tolist()
-    nominal_kw = mw_to_kw(net.load["p_mw"].to_numpy())
-    scale_loads(net, load_scale)
-    households = households_from_loads(net, loads, nominal_kw, group="village")
-    pvs = pv_from_sgens(net, pv_scale, group="village")
     return Feeder(
         feeder_id="village",
         net=net,
-        agents=households + pvs,
+        agents=agents_from_elements(net, load_scale, pv_scale, group="village"),
         knobs={
             "load_scale": load_scale,
             "pv_scale": pv_scale,

@@ -357,7 +357,7 @@ def test_community_without_a_policy_writes_the_last_mechanism_run(tmp_path, caps
         capsys, write(tmp_path, doc), "--out", str(out), "--mechanisms", "none,low-tech"
     )
     assert code == 0, err
-    summary = yaml.safe_load((out / "small" / "community" / "summary.json").read_text())
+    summary = yaml.safe_load((out / "case" / "community" / "summary.json").read_text())
     assert summary["reference"]["mechanism"] == "low-tech"
 
 

@@ -22,6 +22,17 @@ from dec.result import RunResult
 
 #: Per-step fields of the setpoint files: what the agents record, but the linear-model voltage.
 STEP_FIELDS = tuple(f for f in PV_REPORTS if f != "voltage_pu_after_linear")
+#: Per-step fields summed over the PV agents (kW / kvar).
+STEP_SUMS = ["p_available_kw", "p_setpoint_kw", "curtailment_kw", "q_setpoint_kvar"]
+
+
+def _step_totals(run: CurtailRun) -> pd.DataFrame:
+    """Sum of :data:`STEP_SUMS` over the PV agents at every step, kW / kvar.
+
+    One row per step run (``ac_extremes`` has one), 0 on a feeder without PV agents.
+    """
+    steps = pd.RangeIndex(len(run.ac_extremes), name="step")
+    return run.res_agent.groupby("step")[STEP_SUMS].sum().reindex(steps, fill_value=0.0)
 
 
 def _per_agent(res_agent: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -116,7 +127,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     objective = float(sum(s.objective for s in sols))
     objective_c = float(sum(s.objective_centralized for s in sols))
     worst = run.solutions[run.worst_step()] if sols else None
-    per_step = res.groupby("step")
+    per_step = _step_totals(run)
     ratios = res.loc[res["p_available_kw"] > 0].groupby("agent_id")["curtailment_ratio"].mean()
     rounds = len(history)
     summary = {
@@ -148,9 +159,9 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "vmax_pu_after_ac": float(run.ac_extremes["vmax_pu_after_ac"].max()),
         "vmin_pu_after_ac": float(run.ac_extremes["vmin_pu_after_ac"].min()),
         "relinearisations": int(sum(s.relinearisations for s in sols)),
-        "total_available_kw": float(per_step["p_available_kw"].sum().max()),
-        "total_curtailment_kw": float(per_step["curtailment_kw"].sum().max()),
-        "total_q_kvar": float(per_step["q_setpoint_kvar"].sum().min()),
+        "total_available_kw": float(per_step["p_available_kw"].max()),
+        "total_curtailment_kw": float(per_step["curtailment_kw"].max()),
+        "total_q_kvar": float(per_step["q_setpoint_kvar"].min()),
         "jain_index": jain_index(ratios.to_numpy()),
         "alpha": None,
         "feeder_knobs": dict(run.feeder.knobs),
@@ -177,17 +188,15 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     if run.step_h is not None:
         summary["time_step_h"] = run.step_h
         summary["first_step"] = run.first_step
-        summary["n_steps"] = int(res["step"].nunique())
-        summary["total_curtailment_kwh"] = float(res["curtailment_kw"].sum() * run.step_h)
-        summary["total_available_kwh"] = float(res["p_available_kw"].sum() * run.step_h)
-        summary["total_curtailment_kw"] = float(per_step["curtailment_kw"].sum().max())
+        summary["n_steps"] = len(per_step)
+        summary["total_curtailment_kwh"] = float(per_step["curtailment_kw"].sum() * run.step_h)
+        summary["total_available_kwh"] = float(per_step["p_available_kw"].sum() * run.step_h)
     return summary
 
 
 def _series_table(run: CurtailRun) -> pd.DataFrame:
-    per_step = run.res_agent.groupby("step")[
-        ["p_available_kw", "p_setpoint_kw", "curtailment_kw"]
-    ].sum()
+    """Per step: its time of day, the PV totals and the feeder's AC voltage extremes."""
+    per_step = _step_totals(run).drop(columns="q_setpoint_kvar")
     per_step["time_h"] = (run.first_step + per_step.index) * run.step_h
     per_step = per_step.reset_index()
     return pd.concat([per_step, run.ac_extremes], axis=1)

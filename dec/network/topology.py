@@ -7,6 +7,9 @@ nodes are numbered in breadth-first order, so every parent precedes its children
 Branch impedances are in per unit on the net's ``sn_mva`` base and the bus's
 ``vn_kv`` (for a transformer: its short-circuit impedance, magnetising branch
 and off-nominal ratio neglected).
+
+The net must have one ext_grid in service on an in-service bus, and every load, PV unit
+and storage in service must be reachable from it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,21 @@ import numpy as np
 import pandapower as pp
 
 from dec.errors import InputError
+from dec.network.injections import INJECTION_TABLES
+
+#: Element tables whose in-service rows must be reachable from the source.
+CONNECTED_TABLES = (*INJECTION_TABLES, "storage")
+
+#: Element tables the radial tree cannot represent, and what to use instead.
+UNSUPPORTED_TABLES = {
+    "trafo3w": "model it as two-winding transformers (table trafo)",
+    "impedance": "model it as a line (table line)",
+    "gen": "voltage-controlled generators are not modelled; model PV units as sgen (fixed "
+    "active and reactive power)",
+}
+
+#: Elements listed by name in one error message.
+MAX_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -176,23 +194,84 @@ def _branches(net: pp.pandapowerNet) -> list[tuple[int, int, float, float, str, 
     ]
 
 
+def _source_bus(net: pp.pandapowerNet, merged: dict[int, int]) -> int:
+    """Return the merged bus of the net's one in-service ext_grid.
+
+    Raises
+    ------
+    InputError
+        If there is not exactly one ext_grid in service, or its bus is not an in-service bus.
+    """
+    ext = net.ext_grid[net.ext_grid["in_service"].astype(bool)]
+    if len(ext) != 1:
+        raise InputError(f"The net must have exactly one ext_grid in service, found {len(ext)}.")
+    bus = int(ext["bus"].iloc[0])
+    if bus in merged:
+        return merged[bus]
+    state = "is out of service" if bus in net.bus.index else "is not in table 'bus'"
+    raise InputError(
+        f"Field 'bus' of ext_grid {ext.index[0]} is {bus}, a bus that {state}; the source "
+        "must sit on an in-service bus of the net."
+    )
+
+
+def _refuse_unsupported(net: pp.pandapowerNet) -> None:
+    """Raise an InputError naming the in-service rows of :data:`UNSUPPORTED_TABLES`."""
+    for table, instead in UNSUPPORTED_TABLES.items():
+        if table not in net or not len(net[table]):
+            continue
+        rows = net[table].index[net[table]["in_service"].astype(bool)]
+        if len(rows):
+            raise InputError(
+                f"Table '{table}' is not supported by the radial tree model (rows in service: "
+                f"{_listing(rows.tolist())}): {instead}, or set their 'in_service' to False."
+            )
+
+
+def _refuse_cut_off(net: pp.pandapowerNet, bus_node: dict[int, int]) -> None:
+    """Raise an InputError naming the in-service elements on buses the source does not reach."""
+    elements, buses = [], set()
+    for table in CONNECTED_TABLES:
+        if table not in net or not len(net[table]):
+            continue
+        rows = net[table][net[table]["in_service"].astype(bool)]
+        cut = rows["bus"][~rows["bus"].astype(int).isin(list(bus_node))]
+        if len(cut):
+            elements.append(f"{table} {_listing(cut.index.tolist())}")
+            buses.update(cut.astype(int).tolist())
+    if not buses:
+        return
+    one = len(buses) == 1
+    which = f"Bus {min(buses)} is" if one else f"Buses {_listing(sorted(buses))} are"
+    it = "it" if one else "them"
+    raise InputError(
+        f"{which} not connected to the feeder's source (an open switch, an out-of-service bus "
+        f"or branch, or a separate island cuts {it} off), yet field 'bus' of "
+        f"{'; '.join(elements)} names {it}. Connect {it}, or set those elements' 'in_service' "
+        "to False."
+    )
+
+
+def _listing(items: list) -> str:
+    """Return the first :data:`MAX_LISTED` items, comma separated, and how many more."""
+    more = len(items) - MAX_LISTED
+    return ", ".join(map(str, items[:MAX_LISTED])) + (f" and {more} more" if more > 0 else "")
+
+
 def build_tree(net: pp.pandapowerNet) -> Tree:
     """Build the radial tree of a pandapower net.
 
     Raises
     ------
     InputError
-        If the net has not exactly one ext_grid, holds elements the tree cannot
-        represent (three-winding transformers, impedances) or is not radial.
+        If the net has not exactly one ext_grid in service on an in-service bus, holds
+        elements the tree cannot represent (:data:`UNSUPPORTED_TABLES`), is not radial, or
+        has loads, PV units or storage in service that the source does not reach.
 
     """
-    ext = net.ext_grid[net.ext_grid["in_service"]]
-    if len(ext) != 1:
-        raise InputError(f"The net must have exactly one ext_grid in service, found {len(ext)}.")
-    for table in ("trafo3w", "impedance"):
-        if table in net and len(net[table]) and net[table]["in_service"].any():
-            raise InputError(f"Table '{table}' is not supported by the radial tree model.")
+    _refuse_unsupported(net)
     merged = _merged_buses(net)
+    root = _source_bus(net, merged)
     adjacency: dict[int, list[tuple[int, float, float, str, int]]] = {}
     for f, t, r, x, table, idx in _branches(net):
         if f not in merged or t not in merged:
@@ -203,7 +282,6 @@ def build_tree(net: pp.pandapowerNet) -> Tree:
         adjacency.setdefault(a, []).append((b, r, x, table, idx))
         adjacency.setdefault(b, []).append((a, r, x, table, idx))
 
-    root = merged[int(ext["bus"].iloc[0])]
     order, parent, r_pu, x_pu, tables, indices, depth = [root], [-1], [0.0], [0.0], [""], [-1], [0]
     position = {root: 0}
     queue = deque([root])
@@ -228,6 +306,7 @@ def build_tree(net: pp.pandapowerNet) -> Tree:
             queue.append(nb)
 
     bus_node = {bus: position[rep] for bus, rep in merged.items() if rep in position}
+    _refuse_cut_off(net, bus_node)
     return Tree(
         node_bus=np.array(order, dtype=int),
         bus_node=bus_node,
