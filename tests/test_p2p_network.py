@@ -20,7 +20,7 @@ from dec.p2p.grid import (
     branch_ratings_mva,
     bus_injections_mw,
     element_powers_kw,
-    matched_positions,
+    matched_sales_kw,
 )
 from dec.p2p.orders import BIDDING, Tariff, make_orders
 from dec.p2p.settings import INPUT_DIR, settings_from
@@ -121,7 +121,7 @@ def test_ptdf_transfer_flows_equal_rundcpp():
     rows = trades.of_hour(hour)
     x = np.random.default_rng(1).uniform(0, 1, len(rows))
     executed = trades.quantity_kw[rows] * x
-    _, sold = matched_positions(case, trades, hour)
+    sold = matched_sales_kw(case, trades, hour)
     held_back = sold - np.bincount(trades.seller[rows], executed, minlength=case.n_traders)
     load_kw, pv_kw = element_powers_kw(case, hour, held_back)
     has_load, has_pv = case.load_index >= 0, case.sgen_index >= 0

@@ -33,7 +33,7 @@ from dec.p2p.grid import (
     branch_ratings_mva,
     bus_columns,
     element_powers_kw,
-    matched_positions,
+    matched_sales_kw,
     transfer_matrix_mw,
 )
 from dec.p2p.trades import Trades
@@ -126,7 +126,7 @@ class _HourModel:
         self.rows = trades.of_hour(hour)
         self.q_kw = trades.quantity_kw[self.rows]
         self.seller = trades.seller[self.rows]
-        _, self.sold = matched_positions(case, trades, hour)
+        self.sold = matched_sales_kw(case, trades, hour)
         net = case.net
         self.bus_position = {int(b): i for i, b in enumerate(net.bus.index)}
         self.in_service = net.bus["in_service"].to_numpy()

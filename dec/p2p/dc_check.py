@@ -33,7 +33,7 @@ from dec.p2p.grid import (
     bus_columns,
     bus_injections_mw,
     element_powers_kw,
-    matched_positions,
+    matched_sales_kw,
     transfer_matrix_mw,
 )
 from dec.p2p.trades import Trades
@@ -129,7 +129,7 @@ def dc_check(case: P2PCase, trades: Trades, ptdf: PTDF, max_loading_percent: flo
     base_violations = np.zeros(case.n_hours, dtype=int)
     for hour in range(case.n_hours):
         rows = trades.of_hour(hour)
-        _, sold = matched_positions(case, trades, hour)
+        sold = matched_sales_kw(case, trades, hour)
         base_flow = ptdf.flows_mw(
             bus_injections_mw(case, ptdf, *element_powers_kw(case, hour, sold))
         )

@@ -61,12 +61,10 @@ def transfer_matrix_mw(ptdf: PTDF, seller_col: np.ndarray, q_kw: np.ndarray) -> 
     return ptdf.matrix[:, seller_col] * kw_to_mw(np.asarray(q_kw))
 
 
-def matched_positions(case: P2PCase, trades: Trades, hour: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (bought_kw, sold_kw) of every trader in one hour under the given trade quantities."""
+def matched_sales_kw(case: P2PCase, trades: Trades, hour: int) -> np.ndarray:
+    """Return what every trader sold in one hour under the given trade quantities, kW."""
     rows = trades.of_hour(hour)
-    bought = np.bincount(trades.buyer[rows], trades.quantity_kw[rows], minlength=case.n_traders)
-    sold = np.bincount(trades.seller[rows], trades.quantity_kw[rows], minlength=case.n_traders)
-    return bought, sold
+    return np.bincount(trades.seller[rows], trades.quantity_kw[rows], minlength=case.n_traders)
 
 
 def element_powers_kw(
