@@ -363,8 +363,7 @@ def check_meters(
     if bad:
         problems.add(f"The data of meter(s) {', '.join(bad)} must be a mapping of fields.")
         return False
-    texts = [str(k) for k in meters]
-    same = sorted({t for t in texts if texts.count(t) > 1})
+    _, same = text_keyed(meters)
     if same:
         problems.add(
             f"Meter ids {', '.join(same)} are given twice (as different keys with the same text, "
@@ -397,6 +396,12 @@ def check_meters(
     return True
 
 
+def text_keyed(mapping: Mapping) -> tuple[dict[str, Any], list[str]]:
+    """Return ``mapping`` keyed by the text of its keys, and the texts two keys share (1, "1")."""
+    texts = [str(k) for k in mapping]
+    return {str(k): v for k, v in mapping.items()}, sorted({t for t in texts if texts.count(t) > 1})
+
+
 def check_bilateral_grid(
     problems: Problems, l_grid: Any, meter_ids: Sequence[str], length: int
 ) -> dict[tuple[str, str], Sequence]:
@@ -417,18 +422,12 @@ def check_bilateral_grid(
             f"found {type(l_grid).__name__}."
         )
         return {}
-    rows: dict[str, Any] = {}
-    twice = []
-    for n, row in l_grid.items():
-        if str(n) in rows:
-            twice.append(f"l_grid[{n}]")
-        rows[str(n)] = row
+    rows, twice = text_keyed(l_grid)
+    twice = [f"l_grid[{n}]" for n in twice]
+    for n, row in list(rows.items()):
         if isinstance(row, Mapping):
-            rows[str(n)] = {}
-            for m, cell in row.items():
-                if str(m) in rows[str(n)]:
-                    twice.append(f"l_grid[{n}][{m}]")
-                rows[str(n)][str(m)] = cell
+            rows[n], same = text_keyed(row)
+            twice += [f"l_grid[{n}][{m}]" for m in same]
     if twice:
         problems.add(
             f"Field 'l_grid' names a meter twice, as a number and as text: {', '.join(twice)}."
