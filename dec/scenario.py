@@ -8,7 +8,8 @@ A scenario YAML file is a mapping with these reserved keys, all optional:
 ``mode``
     Default mode when ``--mode`` is not given.
 ``feeder``
-    Feeder id or path to a pandapower JSON net (relative to the YAML file).
+    Feeder id, or path (relative to the YAML file) to a pandapower JSON net or to
+    another scenario file, whose feeder (with its knobs as defaults) is used.
 ``knobs``
     Feeder knobs (``load_scale``, ``pv_scale``, ``seed``, ...); command-line
     values override them.
@@ -247,7 +248,8 @@ def _unknown_key(key: Any) -> str:
     return f"Unknown top-level key {key!r}{hint}; allowed: {_allowed_keys()}."
 
 
-def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
+def _from_yaml(path: Path, cli_knobs: dict[str, Any], including: tuple[Path, ...] = ()) -> Scenario:
+    """Read a scenario file; ``including`` are the files whose ``feeder:`` led here."""
     data = _read_yaml(path)
     source = str(path)
     for key, kind in (("name", str), ("mode", str), ("feeder", str), ("knobs", dict)):
@@ -259,13 +261,17 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
     knobs.update({k: v for k, v in cli_knobs.items() if v is not None})
     feeder = None
     if data.get("feeder"):
-        try:
-            feeder = feeders.load(_feeder_spec(data["feeder"], path.parent), source=source, **knobs)
-        except InputError as err:
-            if err.source is not None:
-                raise
-            problems = [f"Field 'feeder' ({data['feeder']!r}): {p}" for p in err.problems]
-            raise InputError(problems, source) from None
+        spec = _feeder_spec(data["feeder"], path.parent)
+        if spec.lower().endswith(YAML_SUFFIXES):
+            feeder = _feeder_of_scenario_file(Path(spec), knobs, (*including, path), source)
+        else:
+            try:
+                feeder = feeders.load(spec, source=source, **knobs)
+            except InputError as err:
+                if err.source is not None:
+                    raise
+                problems = [f"Field 'feeder' ({data['feeder']!r}): {p}" for p in err.problems]
+                raise InputError(problems, source) from None
     elif data.get("knobs"):
         raise InputError("Field 'knobs' is given but 'feeder' is not.", source)
     return Scenario(
@@ -277,6 +283,36 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any]) -> Scenario:
         sections={k: v for k, v in data.items() if k not in RESERVED_KEYS},
         base_dir=path.parent,
     )
+
+
+def _feeder_of_scenario_file(
+    path: Path, knobs: dict[str, Any], including: tuple[Path, ...], source: str
+) -> Feeder:
+    """Return the feeder of the scenario file ``path`` named by another file's ``feeder:``.
+
+    Its knobs are defaults that ``knobs`` (the naming file's and the command line's)
+    override; its mode and sections are not used. A chain of files that comes back to
+    one of its files is refused.
+    """
+    resolved = path.resolve()
+    if resolved in (p.resolve() for p in including):
+        chain = " -> ".join(str(p) for p in (*including, path))
+        raise InputError(
+            f"Field 'feeder' ({str(path)!r}) leads back to a file of its own chain ({chain}).",
+            source,
+        )
+    try:
+        feeder = _from_yaml(path, knobs, including).feeder
+    except InputError as err:
+        if err.source is not None:
+            raise
+        raise InputError([f"Field 'feeder': {p}" for p in err.problems], source) from None
+    if feeder is None:
+        raise InputError(
+            f"Field 'feeder' names the scenario file {str(path)!r}, which has no 'feeder:'.",
+            source,
+        )
+    return feeder
 
 
 def _what_to_give() -> str:
@@ -295,7 +331,7 @@ def _feeder_spec(spec: str, base_dir: Path) -> str:
     if spec in feeders.FEEDERS or Path(spec).is_absolute():
         return spec
     path = base_dir / spec
-    if path.suffix.lower() == ".json" or path.exists():
+    if path.suffix.lower() in (".json", *YAML_SUFFIXES) or path.exists():
         return str(path.resolve())
     return spec
 

@@ -218,3 +218,42 @@ def test_unreadable_scenario_file_exits_2_naming_it(tmp_path, capsys, monkeypatc
     assert main([str(path), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert f"Invalid input in {path}: The file cannot be read (Permission denied)." in error
+
+
+def test_feeder_may_be_another_scenario_file_whose_knobs_are_defaults(tmp_path):
+    # DESIGN.md: a scenario file is accepted wherever a feeder id is. The named file's
+    # knobs are defaults: the naming file's, then the command line's, override them.
+    (tmp_path / "base.yaml").write_text(
+        "feeder: cigre_lv\nknobs: {pv_scale: 1.5, load_scale: 0.5}\n"
+    )
+    (tmp_path / "study.yaml").write_text("feeder: base.yaml\nknobs: {pv_scale: 2.0}\n")
+    nested = load_scenario(tmp_path / "study.yaml", load_scale=0.25)
+    direct = load_scenario("cigre_lv", pv_scale=2.0, load_scale=0.25)
+    assert nested.name == "study"
+    for table in ("load", "sgen"):
+        np.testing.assert_allclose(
+            nested.feeder.net[table].p_mw.to_numpy(), direct.feeder.net[table].p_mw.to_numpy()
+        )
+
+
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        ({"a.yaml": "feeder: b.yaml\n", "b.yaml": "feeder: ./a.yaml\n"}, ["leads back", "a.yaml"]),
+        ({"a.yaml": "feeder: a.yaml\n"}, ["leads back"]),
+        ({"a.yaml": "feeder: b.yaml\n", "b.yaml": "mode: p2p\n"}, ["b.yaml", "has no 'feeder:'"]),
+        (
+            {"a.yaml": "feeder: gone.yml\n"},
+            ["in", "a.yaml: Field 'feeder'", "gone.yml", "not exist"],
+        ),
+        ({"a.yaml": "feeder: b.yaml\n", "b.yaml": "feeder: nope\n"}, ["b.yaml", "'nope'"]),
+    ],
+)
+def test_bad_chain_of_scenario_files_exits_2(tmp_path, capsys, files, words):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main([str(tmp_path / "a.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err
