@@ -19,11 +19,13 @@ must equal the manager's allocations ``z``::
 
 ``f_b`` is member b's window bill (battery plan optimised inside); ``g`` is the
 least bill of the members without a battery given the battery members' net import.
+The manager's ``(z, u)`` is the state of the fixed-point iteration that the policy
+Anderson-accelerates (:meth:`CommunityManagerAgent.vector`).
 
 Battery members' updates are batched over chunks (struct-of-arrays messages,
 module-level functions) so an engine can run the chunks in processes or on Ray;
 each chunk's QP is built once per window (sparse matrices, Clarabel) and re-solved
-every round with new targets.
+every round with new targets (Clarabel's in-place update of the linear cost).
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ import numpy as np
 
 from agents.base import DecAgent
 from agents.model import CoordinationModel
-from dec.reckeys.keys import community_prox
-from dec.reckeys.member_qp import BatteryMemberQP
-from dec.reckeys.window import CHARGE_TIE_BREAK_EUR_PER_KWH, CLARABEL_OPTIONS
+from dec.reckeys.keys import CommunityProx
+from dec.reckeys.member_qp import MEMBER_CLARABEL_OPTIONS, BatteryMemberQP
+from dec.reckeys.window import CHARGE_TIE_BREAK_EUR_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,14 @@ class CommunityManagerAgent(DecAgent):
     the keys) and the scaled dual ``u_bl`` (the community price is ``ρ u``, EUR/kWh).
     Its update is the exact prox of the community's key problem: the members without a
     battery clear the rest of the period's exchanges by merit order
-    (:func:`dec.reckeys.keys.community_prox`).
+    (:class:`dec.reckeys.keys.CommunityProx`).
     """
 
     agent_type = "manager"
 
-    def start_window(self, periods: np.ndarray, n_batteries: int) -> None:
+    def start_window(
+        self, periods: np.ndarray, n_batteries: int, plain: dict[str, np.ndarray]
+    ) -> None:
         """Shift allocations and duals to a new window, keeping those of shared periods.
 
         Parameters
@@ -82,6 +86,11 @@ class CommunityManagerAgent(DecAgent):
             Absolute index of each window period (−1 for padding).
         n_batteries
             Number of battery members (rows of the allocations).
+        plain
+            The members without a battery in this window: ``consumption_meter_kwh``,
+            ``production_meter_kwh``, ``buy_eur_per_kwh``, ``sell_eur_per_kwh`` (n, L)
+            and the periods' ``cap_kwh`` (L,), the bound of every exchange (0 forbids
+            them).
 
         """
         old_periods = self.state.get("periods")
@@ -95,22 +104,26 @@ class CommunityManagerAgent(DecAgent):
                     z[:, l_] = self.state["z"][:, hit[0]]
         self.state.update(periods=periods, u=u, z=z)
         self.state.setdefault("rho", 1.0)
+        cap = plain["cap_kwh"]
+        self.open_periods = cap > 0
+        self.prox = CommunityProx(
+            np.minimum(plain["consumption_meter_kwh"], cap),
+            np.minimum(plain["production_meter_kwh"], cap),
+            plain["buy_eur_per_kwh"],
+            plain["sell_eur_per_kwh"],
+        )
 
     def targets(self) -> np.ndarray:
         """Return the battery members' prox targets ``v = z − u`` (nb, L)."""
         return self.state["z"] - self.state["u"]
 
-    def update(self, x: np.ndarray, plain: dict[str, np.ndarray]) -> dict[str, float]:
+    def update(self, x: np.ndarray) -> dict[str, float]:
         """Take the battery members' proposals ``x`` (nb, L); update allocations and prices.
 
         Parameters
         ----------
         x
             Proposed net imports of the battery members per window period, kWh.
-        plain
-            The members without a battery: ``consumption_meter_kwh``,
-            ``production_meter_kwh``, ``buy_eur_per_kwh``, ``sell_eur_per_kwh`` (n, L)
-            and the periods' ``cap_kwh`` (L,).
 
         Returns
         -------
@@ -122,19 +135,9 @@ class CommunityManagerAgent(DecAgent):
         rho, u, z_old = self.state["rho"], self.state["u"], self.state["z"]
         nb = x.shape[0]
         w = x + u
-        z = np.zeros_like(w)
-        cap = plain["cap_kwh"]
-        for l_ in np.flatnonzero(cap > 0):
-            total = float(w[:, l_].sum())
-            y, _, _, _ = community_prox(
-                np.minimum(plain["consumption_meter_kwh"][:, l_], cap[l_]),
-                np.minimum(plain["production_meter_kwh"][:, l_], cap[l_]),
-                plain["buy_eur_per_kwh"][:, l_],
-                plain["sell_eur_per_kwh"][:, l_],
-                total,
-                rho / nb,
-            )
-            z[:, l_] = w[:, l_] + (y - total) / nb
+        total = w.sum(axis=0)
+        y = self.prox(total, rho / nb)
+        z = np.where(self.open_periods, w + (y - total) / nb, 0.0)
         self.state["u"] = u + x - z
         self.state["z"] = z
         return {
@@ -143,6 +146,16 @@ class CommunityManagerAgent(DecAgent):
             "primal_scale": float(max(np.linalg.norm(x), np.linalg.norm(z))),
             "dual_scale": float(rho * np.linalg.norm(self.state["u"])),
         }
+
+    def vector(self) -> np.ndarray:
+        """Return the state of the ADMM fixed-point iteration: allocations, then scaled duals."""
+        return np.concatenate([self.state["z"].ravel(), self.state["u"].ravel()])
+
+    def set_vector(self, s: np.ndarray) -> None:
+        """Set allocations and scaled duals from :meth:`vector`'s layout (Anderson steps)."""
+        z, u = np.split(np.asarray(s, dtype=float), 2)
+        self.state["z"] = z.reshape(self.state["z"].shape)
+        self.state["u"] = u.reshape(self.state["u"].shape)
 
     def rescale(self, factor: float) -> None:
         """Multiply ρ by ``factor`` (residual balancing) and rescale the scaled dual."""
@@ -205,7 +218,7 @@ def battery_local_update(msg: BatteryMessage) -> dict[str, np.ndarray]:
             msg.fee_eur_per_kwh,
             CHARGE_TIE_BREAK_EUR_PER_KWH,
             msg.window,
-            CLARABEL_OPTIONS,
+            MEMBER_CLARABEL_OPTIONS,
         )
         _WINDOWS[msg.chunk] = cached = (msg.window_id, qp)
     return cached[1].solve(msg.target, msg.rho)

@@ -6,26 +6,28 @@ runtime of ``optimal`` (one LP over the whole horizon) measured in the same run,
 the distributed policy's ADMM rounds and its bill relative to the centralised
 look-ahead-billing.
 
-Measured on this machine class (2 cores shared with other jobs, load average 4-6),
-2026-11-22, Case I, K = 48 (after merging main's spaced residual balancing):
+Measured on this machine class (2 cores), 2026-11-24, Case I, K = 48, after the
+distributed policy gained Anderson acceleration, tight tolerances (1e-7 / 1e-6) and
+κ = 1e-3:
 
 =====================  ==========  ==========  =======  ===========================
 policy                 bill (EUR)  runtime s   ratio    notes
 =====================  ==========  ==========  =======  ===========================
-optimal                24.2417     1.1         1        one LP (HiGHS)
-look-ahead             24.2984     21.6        20       720 QPs (Clarabel)
-look-ahead-billing     24.2929     8.1         7.5
-look-ahead-decoupling  46.9065     8.0         7.5      battery B idle
-distributed            24.2865     51.6        48       8.2 ADMM rounds per step;
-                                                        2.6e-4 from centralised
+optimal                24.2417     0.3         1        one LP (HiGHS)
+look-ahead             24.2984     7.7         29       720 QPs (Clarabel)
+look-ahead-billing     24.2929     7.2         27
+look-ahead-decoupling  46.9065     7.7         29       battery B idle
+distributed            24.2929     43.1        164      39 ADMM rounds per step;
+                                                        1.4e-7 from centralised
 =====================  ==========  ==========  =======  ===========================
 
-Every policy stays under 60 s (the distributed one with little margin under load; each
-round is a Clarabel solve of the battery member's QP, ~5-8 ms). Over 7.5 days the
-distributed and centralised closed loops part ways on near-ties of the window problems
-(see tests/test_reckeys_distributed.py): 2.6e-4 here; before the merge, with ADMM
-tolerances ten times tighter (eps_abs 1e-6), 1.1e-4 in 313 s. On Case 0 and on the first
-day of Case I the bills agree to 1e-8-1e-7.
+Every policy stays under 60 s; each distributed round is one Clarabel solve of the battery
+member's QP (about 1 ms, solver kept between rounds) and the manager's vectorised prox.
+Before (plain ADMM, tolerances 1e-5 / 1e-4, κ = 1e-4): 8 rounds per step, 27 s, but the
+closed loops parted on near-ties of the window problems, 2.6e-4 from the centralised bill.
+Case II, K = 12 (``python benchmarks/reckeys_case1.py inputs/rec/case2.yaml 12``):
+look-ahead-billing 34.5560 EUR in 3.6 s, distributed 34.5560 EUR in 19.6 s (25 rounds per
+step, 1.8e-6 from the centralised bill; before: 7.9e-3).
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """Distributed look-ahead-billing (ADMM between battery members and the community manager).
 
 References: the centralised look-ahead-billing of the same case and horizon. The issue
-requires the closed-loop bills to agree within 1e-4 relative. Observed: about 1e-8 on
-Case 0 and 1e-7 on the first day of Case I (K = 48), but 2.6e-4 on the whole of Case I
-and 1e-1 on the first half day of Case II (K = 12): the window problems are nearly flat
-(plans 0.1 kWh apart differ by 1e-8 relative in the window objective), ADMM stops near,
-not at, the window optimum, and the closed loops part (see dec/reckeys/admm.py). A run
-whose gap exceeds 1e-4 must say so: ``converged: false`` (exit 3) and a message; the
-Case II match is an expected failure until the window problems are solved exactly. At a
-given state, the ADMM's first action is optimal for the centralised window problem
-within the ADMM's relative stopping tolerance. The battery members' hand-built QP is
+requires the closed-loop bills to agree within 1e-4 relative. The window problems are
+nearly flat (plans 0.1 kWh apart can differ by 1e-8 relative in the window objective), so
+the applied actions must match the centralised ones closely or the closed loops part;
+measured: below 1e-7 on Case 0, 1e-7 on the first day of Case I, 1e-5 over all of Cases I
+and II (see dec/reckeys/admm.py). Here: Case 0, and the first day of Cases I and II (the
+whole cases run in benchmarks/, too slow for the suite). A run whose gap exceeds 1e-4
+must say so: ``converged: false`` (exit 3) and a message. At a given state, the ADMM's
+first action equals the centralised window plan's. The battery members' hand-built QP is
 checked against the same model written with cvxpy.
 """
 
@@ -28,7 +27,7 @@ from dec.reckeys.battery_block import build_battery_members, column_limits, smoo
 from dec.reckeys.forecast import PerfectForecaster
 from dec.reckeys.member_qp import BatteryMemberQP, member_window
 from dec.reckeys.policies import State
-from dec.reckeys.runner import MATCH_REL, run_policy
+from dec.reckeys.runner import MATCH_REL, Settings, run_policy
 from dec.reckeys.simulate import feasible_actions
 from dec.reckeys.window import (
     CHARGE_TIE_BREAK_EUR_PER_KWH,
@@ -47,7 +46,8 @@ def load(name: str, steps: int | None = None):
 
 
 @pytest.mark.parametrize(
-    ("name", "steps", "horizon"), [("case0", None, 4), ("case0", None, 24), ("case1", 96, 48)]
+    ("name", "steps", "horizon"),
+    [("case0", None, 4), ("case0", None, 24), ("case1", 96, 48), ("case2", 96, 12)],
 )
 def test_distributed_matches_centralised_look_ahead_billing(name, steps, horizon):
     case = load(name, steps)
@@ -66,9 +66,9 @@ def test_distributed_matches_centralised_look_ahead_billing(name, steps, horizon
 
 
 def test_a_distributed_run_that_misses_the_centralised_bill_says_so():
-    # Case II, first half day (48 steps: a short run for speed), K = 12: gap 1e-1.
+    # Case II, first half day, K = 12, cut to 2 rounds per step: the bill misses.
     case = load("case2", 48)
-    result = run_policy(case, "distributed", 12)
+    result = run_policy(case, "distributed", 12, Settings(max_iter=2))
     summary = result.summary
     gap = abs(summary["objective"] - summary["objective_centralized"]) / abs(
         summary["objective_centralized"]
@@ -86,17 +86,6 @@ def test_a_matching_distributed_run_is_converged():
     assert result.summary["objective_gap_rel"] <= MATCH_REL
     assert result.summary["converged"] is True
     assert result.summary["message"] is None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="ADMM stops near, not at, the nearly flat window optima of Case II (gap 1e-1)",
-)
-def test_distributed_matches_centralised_on_case2():
-    case = load("case2", 48)  # first half day, for speed
-    central = simulate(case, make_policy("look-ahead-billing", 12))
-    distributed = simulate(case, make_policy("distributed", 12))
-    assert distributed.total_bill_eur == pytest.approx(central.total_bill_eur, rel=MATCH_REL)
 
 
 def test_distributed_window_solutions_are_centrally_optimal():
@@ -127,6 +116,10 @@ def test_distributed_window_solutions_are_centrally_optimal():
         )
         fixed.solve(solver=cp.CLARABEL)
         assert fixed.value - best <= TOLERANCES.eps_rel * abs(best), t
+        # the first action itself, not only its cost, to 0.1 Wh (measured: 2e-5 kWh);
+        # with the former tolerances and κ = 1e-4 it was up to 0.1 kWh off
+        np.testing.assert_allclose(decision.charge_kwh, plan.charge_kwh[:, 0], atol=1e-4)
+        np.testing.assert_allclose(decision.discharge_kwh, plan.discharge_kwh[:, 0], atol=1e-4)
         charge, discharge = feasible_actions(
             case, soc, plan.charge_kwh[:, 0], plan.discharge_kwh[:, 0]
         )

@@ -10,7 +10,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from dec.reckeys.keys import allocate, community_prox, key_fractions, retail_cost
+from dec.reckeys.keys import CommunityProx, allocate, key_fractions, retail_cost
 
 TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 
@@ -66,20 +66,21 @@ def test_no_trade_when_the_seller_values_more_than_the_buyer():
 
 
 def test_community_prox_is_the_prox_qp_optimum():
+    # 40 windows of 5 periods each, every period checked against its prox QP; targets
+    # are spread so that some fall at price levels and some between them.
     rng = np.random.default_rng(1)
-    for _ in range(200):
-        n = int(rng.integers(0, 6))
-        cons, prod, buy, sell = random_period(rng, n)
-        target, rho = float(rng.normal()), float(10 ** rng.uniform(-1, 1))
-        y, price, imports, exports = community_prox(cons, prod, buy, sell, target, rho)
-        assert exports.sum() - imports.sum() == pytest.approx(y, abs=1e-12)
-        assert price == pytest.approx(rho * (target - y), abs=1e-12)
-        i, e, yv = cp.Variable(n, nonneg=True), cp.Variable(n, nonneg=True), cp.Variable()
-        qp = cp.Problem(
-            cp.Minimize(sell @ e - buy @ i + rho / 2 * cp.square(yv - target)),
-            [i <= cons, e <= prod, cp.sum(e) - cp.sum(i) == yv],
-        )
-        qp.solve(solver=cp.CLARABEL, **TIGHT)
-        mine = sell @ exports - buy @ imports + rho / 2 * (y - target) ** 2
-        assert mine == pytest.approx(qp.value, abs=1e-8)
-        assert y == pytest.approx(yv.value, abs=1e-6)
+    for _ in range(40):
+        n, n_periods = int(rng.integers(0, 6)), 5
+        columns = [random_period(rng, n) for _ in range(n_periods)]
+        cons, prod, buy, sell = (np.column_stack([c[k] for c in columns]) for k in range(4))
+        prox = CommunityProx(cons, prod, buy, sell)
+        target, rho = rng.normal(size=n_periods) * 2, float(10 ** rng.uniform(-1, 1))
+        y = prox(target, rho)
+        for l_, (c, p, b, s) in enumerate(columns):
+            i, e, yv = cp.Variable(n, nonneg=True), cp.Variable(n, nonneg=True), cp.Variable()
+            qp = cp.Problem(
+                cp.Minimize(s @ e - b @ i + rho / 2 * cp.square(yv - target[l_])),
+                [i <= c, e <= p, cp.sum(e) - cp.sum(i) == yv],
+            )
+            qp.solve(solver=cp.CLARABEL, **TIGHT)
+            assert y[l_] == pytest.approx(yv.value, abs=1e-6)

@@ -23,8 +23,6 @@ Both are 0 where the denominator is 0.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 
@@ -110,70 +108,72 @@ def retail_cost(
     )
 
 
-def _at_price(price: float, levels: np.ndarray, qty: np.ndarray) -> tuple[float, float]:
-    """Return (Σ qty with level < price, Σ qty with level ≤ price)."""
-    return float(qty[levels < price].sum()), float(qty[levels <= price].sum())
+class CommunityProx:
+    """Prox of the community's key problem in each period of a window (vectorised).
 
+    The members given here (those without battery) import ``I`` and export ``E`` in
+    each period while the rest of the community (the battery members) imports ``y``
+    net: ``Σ E − Σ I = y``. With ``h(y)`` the least cost ``Σ s E − b I`` of this,
+    :meth:`__call__` returns the minimiser of ``h(y) + ρ/2 (y − a)²`` per period. At
+    the optimum the community price ``π = ρ (a − y)`` clears the merit order: members
+    export fully if ``s < π`` and import fully if ``b > π`` (members at ``π`` share),
+    so ``y = S(π) − D(π)``, a non-decreasing step function of π with steps at the
+    members' price levels. ``a`` then lies either in the range ``[S − D](ℓ) + ℓ/ρ`` of
+    a level ℓ (π = ℓ) or between two levels (π = ρ (a − y), ``y`` the constant
+    ``S − D`` there); the levels and these ranges are built once per window.
 
-def community_prox(
-    consumption_kwh: np.ndarray,
-    production_kwh: np.ndarray,
-    buy_eur_per_kwh: np.ndarray,
-    sell_eur_per_kwh: np.ndarray,
-    target_kwh: float,
-    rho: float,
-) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Prox of the community's key problem for one period, with extra net import ``y``.
-
-    The members in the arrays (those without battery) import ``I`` and export ``E``
-    while the rest of the community (the battery members) imports ``y`` net:
-    ``Σ E − Σ I = y``. With ``h(y)`` the least cost ``Σ s E − b I`` of this, return the
-    minimiser of ``h(y) + ρ/2 (y − a)²`` (``a`` = ``target_kwh``). At the optimum the
-    community price ``π = ρ (a − y)`` clears the merit order: members export fully if
-    ``s < π`` and import fully if ``b > π`` (members at ``π`` share pro rata), and
-    ``y = S(π) − D(π)``; ``S − D`` is non-decreasing in π, so π is found among the
-    price levels or between two of them.
-
-    Returns
-    -------
-    y_kwh, price_eur_per_kwh, imports_kwh, exports_kwh
+    Parameters
+    ----------
+    consumption_kwh, production_kwh
+        Meters of the members per window period, kWh (n, L).
+    buy_eur_per_kwh, sell_eur_per_kwh
+        Their prices per window period, EUR/kWh (n, L).
 
     """
-    cons, prod = np.asarray(consumption_kwh, float), np.asarray(production_kwh, float)
-    buy, sell = np.asarray(buy_eur_per_kwh, float), np.asarray(sell_eur_per_kwh, float)
-    levels = np.unique(np.concatenate([buy[cons > 0], sell[prod > 0]]))
 
-    def net_range(price: float) -> tuple[float, float]:
-        s_lt, s_le = _at_price(price, sell, prod)
-        d_gt = float(cons[buy > price].sum())
-        d_ge = float(cons[buy >= price].sum())
-        return s_lt - d_ge, s_le - d_gt
+    def __init__(
+        self,
+        consumption_kwh: np.ndarray,
+        production_kwh: np.ndarray,
+        buy_eur_per_kwh: np.ndarray,
+        sell_eur_per_kwh: np.ndarray,
+    ):
+        cons, prod = np.asarray(consumption_kwh, float), np.asarray(production_kwh, float)
+        buy, sell = np.asarray(buy_eur_per_kwh, float), np.asarray(sell_eur_per_kwh, float)
+        # Price levels of each period (columns of cons are periods), padded with +inf.
+        n_periods = cons.shape[1]
+        candidates = np.concatenate(
+            [
+                np.where(cons > 0, buy, np.inf),
+                np.where(prod > 0, sell, np.inf),
+                np.full((1, n_periods), np.inf),  # at least one column, also for n = 0
+            ],
+            axis=0,
+        ).T  # (L, 2n + 1)
+        levels = np.sort(candidates, axis=1)
+        repeated = np.zeros_like(levels, dtype=bool)
+        repeated[:, 1:] = levels[:, 1:] == levels[:, :-1]
+        levels[repeated] = np.inf
+        self.levels = np.sort(levels, axis=1)  # (L, m)
+        at = self.levels[None, :, :]  # members × periods × levels
+        sell_, prod_ = sell[:, :, None], prod[:, :, None]
+        buy_, cons_ = buy[:, :, None], cons[:, :, None]
+        supply_below = np.sum(np.where(sell_ < at, prod_, 0.0), axis=0)
+        supply_upto = np.sum(np.where(sell_ <= at, prod_, 0.0), axis=0)
+        demand_above = np.sum(np.where(buy_ > at, cons_, 0.0), axis=0)
+        demand_from = np.sum(np.where(buy_ >= at, cons_, 0.0), axis=0)
+        #: S − D just below and just above each level, kWh (L, m); below the first
+        #: level it is ``net_low[:, 0]``, between levels j − 1 and j ``net_low[:, j]``
+        #: (the padding level +inf closes the last gap)
+        self.net_low = supply_below - demand_from
+        self.net_high = supply_upto - demand_above
 
-    price = None
-    for level in levels:  # at a level: 0 ∈ [low, high] + level/ρ − a
-        low, high = net_range(level)
-        if low + level / rho - target_kwh <= 0 <= high + level / rho - target_kwh:
-            price = level
-            break
-    if price is None:  # strictly between levels (or outside them): S − D is constant
-        edges = np.concatenate([[-np.inf], levels, [np.inf]])
-        for lo, hi in itertools.pairwise(edges):
-            probe = hi - 1.0 if np.isinf(lo) else (lo + 1.0 if np.isinf(hi) else (lo + hi) / 2)
-            net = net_range(probe)[0]
-            candidate = rho * (target_kwh - net)
-            if lo < candidate < hi:
-                price = candidate
-                break
-    y = target_kwh - price / rho
-    s_lt, s_le = _at_price(price, sell, prod)
-    d_gt, d_ge = float(cons[buy > price].sum()), float(cons[buy >= price].sum())
-    demand = min(max(d_gt, s_lt - y), d_ge)
-    supply = min(max(y + demand, s_lt), s_le)
-    imports = np.where(buy > price, cons, 0.0)
-    exports = np.where(sell < price, prod, 0.0)
-    tie_d, tie_s = (buy == price) & (cons > 0), (sell == price) & (prod > 0)
-    if d_ge > d_gt:
-        imports = imports + np.where(tie_d, cons * (demand - d_gt) / (d_ge - d_gt), 0.0)
-    if s_le > s_lt:
-        exports = exports + np.where(tie_s, prod * (supply - s_lt) / (s_le - s_lt), 0.0)
-    return y, price, imports, exports
+    def __call__(self, target_kwh: np.ndarray, rho: float) -> np.ndarray:
+        """Return ``y`` (L,), kWh, for the targets ``a`` (L,), kWh, and penalty ρ (EUR/kWh²)."""
+        a = np.asarray(target_kwh, dtype=float)
+        shift = self.levels / rho
+        ends = np.stack([self.net_low + shift, self.net_high + shift], axis=2)
+        below = np.sum(ends.reshape(len(a), -1) < a[:, None], axis=1)
+        rows, level = np.arange(len(a)), below // 2
+        inside = below % 2 == 1  # π is the level; else π lies in the gap below it
+        return np.where(inside, a - shift[rows, level], self.net_low[rows, level])

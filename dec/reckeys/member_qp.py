@@ -14,7 +14,8 @@ tie-break, written as sparse matrices). The matrices of a chunk of members are b
 once per window with vectorised index arithmetic; between rounds only the linear
 cost (the targets ``v``) and, after residual balancing, the Hessian (ρ) change, so the
 problem goes straight to Clarabel without re-canonicalisation (about 20× faster than
-re-solving the cvxpy model).
+re-solving the cvxpy model), and Clarabel's solver is kept and its linear cost updated
+in place while ρ stays (its set-up, including the Hessian, is done once per ρ).
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from dec.errors import SolverFailed
-from dec.reckeys.window import WindowInputs
+from dec.reckeys.window import CLARABEL_OPTIONS, WindowInputs
+
+#: Clarabel settings of the members' QPs: the window problems' tolerances without
+#: iterative refinement, which makes each solve about 40 % faster; the plans stay within
+#: 1e-7 kWh of refined solves (measured on Case I) and the closed-loop bills unchanged.
+MEMBER_CLARABEL_OPTIONS = {**CLARABEL_OPTIONS, "iterative_refinement_enable": False}
 
 #: Variable blocks of one member, in order, and their lengths (W steps, L periods).
 BLOCKS = ("charge", "discharge", "soc", "g_plus", "g_minus", "imports", "exports")
@@ -88,6 +94,7 @@ class BatteryMemberQP:
         self._build_constraints(limits, window)
         self._build_cost(smoothing, fee_eur_per_kwh, tie_break_eur_per_kwh, window)
         self.rho = None
+        self._solver = None
 
     def _index(self, name: str, count: int) -> np.ndarray:
         """Column of block ``name`` item i of member j, shape (nb, count)."""
@@ -209,13 +216,19 @@ class BatteryMemberQP:
         L, s = self.L, self.start
         q[:, s["imports"] : s["imports"] + L] -= rho * target
         q[:, s["exports"] : s["exports"] + L] += rho * target
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        for key, value in self.options.items():
-            setattr(settings, key, value)
-        solver = clarabel.DefaultSolver(
-            self._hessian(rho), q.ravel(), self.A, self.b, self.cones, settings
-        )
+        if self._solver is None or self.rho != rho:
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            settings.presolve_enable = False  # keeps the rows, so q can be updated in place
+            for key, value in self.options.items():
+                setattr(settings, key, value)
+            self._solver = clarabel.DefaultSolver(
+                self._hessian(rho), q.ravel(), self.A, self.b, self.cones, settings
+            )
+            self.rho = rho
+        else:
+            self._solver.update(q=q.ravel())
+        solver = self._solver
         solution = solver.solve()
         status = str(solution.status)
         x = np.asarray(solution.x, dtype=float)
