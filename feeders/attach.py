@@ -191,8 +191,10 @@ def agents_from_elements(
     Parameters
     ----------
     net
-        The net; its loads are set to ``load_scale`` × nominal (the households' peak) and its
-        sgens as :func:`pv_from_sgens` describes.
+        The net; its in-service loads are set to ``load_scale`` × nominal (the households'
+        peak; nominal is ``p_mw`` × ``scaling``, and ``scaling`` becomes 1 so that the
+        modes can write a load's ``p_mw`` as its power) and its sgens as
+        :func:`pv_from_sgens` describes.
     load_scale
         Multiplier of the nominal loads.
     pv_scale
@@ -200,7 +202,12 @@ def agents_from_elements(
     group
         Group label of all the agents.
     """
-    loads = net.load[net.load["in_service"].astype(bool)]
+    rows = net.load.index[net.load["in_service"].astype(bool)]
+    scaling = net.load.loc[rows, "scaling"].to_numpy(dtype=float)
+    net.load.loc[rows, "p_mw"] = net.load.loc[rows, "p_mw"].to_numpy(dtype=float) * scaling
+    net.load.loc[rows, "q_mvar"] = net.load.loc[rows, "q_mvar"].to_numpy(dtype=float) * scaling
+    net.load.loc[rows, "scaling"] = 1.0
+    loads = net.load.loc[rows]
     nominal_kw = mw_to_kw(loads["p_mw"].to_numpy(dtype=float))
     scale_loads(net, load_scale)
     households = households_from_loads(net, loads.index.tolist(), nominal_kw, group)

@@ -112,6 +112,7 @@ BROKEN_NETS = {
         lambda net: pp.create_sgen(net, 20, p_mw=0.01, scaling=-1.0),
         ["scaling", "sgen", "negative"],
     ),
+    "load that produces": (_set("load", "scaling", -1.0), ["scaling", "load", "negative"]),
     "source angle NaN": (_set("ext_grid", "va_degree", np.nan, position=0), ["va_degree"]),
     "source voltage NaN": (
         _set("ext_grid", "vm_pu", np.nan, position=0),
@@ -157,6 +158,26 @@ def test_sgen_scaling_is_folded_into_the_pv_rating(tmp_path):
     assert pv.p_rated_kw == pytest.approx(25.0)
     assert feeder.net.sgen.at[0, "scaling"] == 1.0
     assert feeder.net.sgen.at[0, "p_mw"] == pytest.approx(0.025)
+
+
+def test_load_scaling_is_folded_into_the_household_load(tmp_path):
+    """pandapower scales a load's p_mw and q_mvar by 'scaling': the households' peak is the
+    scaled power, and the AC power flow of the net as dec holds it is that of the user's net
+    (reference: pandapower on the file as written)."""
+    net = pn.create_cigre_network_lv()
+    net.load["scaling"] = 0.5
+    path = tmp_path / "scaled_loads.json"
+    pp.to_json(net, str(path))
+    feeder = feeders.load(path)
+    rows = net.load.index[net.load["in_service"].astype(bool)]
+    households = {a.element[1]: a for a in feeder.agents_of_type("household")}
+    for idx in rows:
+        assert feeder.net.load.at[idx, "p_mw"] == pytest.approx(0.5 * net.load.at[idx, "p_mw"])
+        assert feeder.net.load.at[idx, "scaling"] == 1.0
+        assert households[idx].p_rated_kw == pytest.approx(500.0 * net.load.at[idx, "p_mw"])
+    pp.runpp(net)
+    run_ac(feeder.net)
+    np.testing.assert_allclose(feeder.net.res_bus.vm_pu, net.res_bus.vm_pu, atol=1e-9)
 
 
 def test_exponent_numbers_read_as_yaml_1_2_floats(tmp_path):
