@@ -233,11 +233,15 @@ def print_summary(result: RunResult, out: str, title: str) -> None:
         print('NOT CONVERGED: the outputs are marked "converged": false', file=sys.stderr)
 
 
-def _check_out(root: str) -> None:
-    """Refuse an output root that cannot become a writable folder, before any work."""
+def _check_out(root: str, folder: Path) -> None:
+    """Refuse an output folder that cannot become a writable folder, before any work.
+
+    ``folder`` is the run's output folder under ``root``; the first of it and its parents
+    that exists must be a writable folder.
+    """
     if not root.strip():
         raise InputError("Option --out is empty; give a folder (default: outputs).")
-    path = Path(root).absolute()
+    path = folder.absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
         raise InputError(f"Option --out {root!r}: {str(existing)!r} is a file, not a folder.")
@@ -250,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse_command_line(parser, argv)
     # imported after parsing, so that --help and bad options answer at once
-    from dec.export import export_result
+    from dec.export import export_result, output_dir
     from dec.scenario import load_scenario
     from dec.solving import silence_highs_banner
 
@@ -268,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         _take_mode_options(parser, args, mode)
         _refuse_unused_shared_options(args, mode)
-        _check_out(args.out)
+        _check_out(args.out, output_dir(args.out, scenario.name, mode))
         result = load_mode(mode).run(scenario, args)
         try:
             out = export_result(result, args.out, plots=not args.no_plots)

@@ -191,13 +191,23 @@ def test_exponent_numbers_read_as_yaml_1_2_floats(tmp_path):
     np.testing.assert_array_equal(net.sgen.p_mw.to_numpy(), ref.sgen.p_mw.to_numpy())
 
 
-def test_output_root_that_is_a_file_exits_2_before_any_work(tmp_path, capsys):
-    blocker = tmp_path / "taken"
+@pytest.mark.parametrize(
+    ("blocker_path", "root"),
+    [("taken", "taken/runs"), ("runs/cigre_lv/curtail", "runs"), ("runs/cigre_lv", "runs")],
+)
+def test_output_folder_blocked_by_a_file_exits_2_before_any_work(
+    tmp_path, capsys, monkeypatch, blocker_path, root
+):
+    # the root itself, or the run's folder root/<scenario>/<mode> under it
+    blocker = tmp_path / blocker_path
+    blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("not a folder")
-    code = main(["cigre_lv", "--out", str(blocker / "runs"), "--no-plots"])
+    monkeypatch.setattr("dec.run.load_mode", pytest.fail)  # no work may start
+    code = main(["cigre_lv", "--out", str(tmp_path / root), "--no-plots"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert f"Option --out '{blocker / 'runs'}'" in err and "is a file, not a folder" in err
+    assert f"Option --out '{tmp_path / root}'" in err
+    assert f"'{blocker}' is a file, not a folder" in err
     assert blocker.read_text() == "not a folder"
 
 
