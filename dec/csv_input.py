@@ -6,6 +6,7 @@ asked for by name would silently be the first of the two; such a header is refus
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def read_table(path: Path, what: str, source: str | None = None) -> pd.DataFrame
     try:
         frame = pd.read_csv(path)
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        # pandas's ParserError and EmptyDataError are ValueErrors
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as err:
+        # pandas's ParserError and EmptyDataError are ValueErrors; a truncated or corrupt
+        # compressed file raises EOFError, zlib.error or OSError (BadGzipFile)
         message = f"{name} is not a readable CSV table ({err})."
         raise InputError(message, source) from None
     repeated = sorted(str(name) for name, count in Counter(header).items() if count > 1)

@@ -175,3 +175,40 @@ def test_window_longer_than_the_run_is_the_whole_run(tmp_path):
         assert main([path, "--out", str(out), "--mechanisms", "mpc", "--no-plots"]) == 0
         runs[window_h] = pd.read_csv(out / "small" / "community" / "sweep.csv")
     assert runs[1e9]["import_kwh"].item() == pytest.approx(runs[24]["import_kwh"].item(), rel=1e-9)
+
+
+def _with(tmp_path, **changes) -> str:
+    """Return the small scenario with fields of its community section replaced."""
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"].update(changes)
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_truncated_compressed_profiles_exit_2(tmp_path, capsys):
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(PROFILES.read_bytes()[:200_000])  # ends mid-stream
+    assert main([_with(tmp_path, profiles=str(cut)), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{cut}: The profile file is not a readable CSV table" in err
+    assert "Traceback" not in err
+
+
+def test_period_shorter_than_one_step_exits_2(tmp_path, capsys):
+    path = _with(tmp_path, period={"start": "2016-06-06T00:00", "days": 0.001})
+    assert main([path, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Field 'period.days' (0.001) is shorter than one profile step (15 min)" in err
+
+
+def test_period_without_load_exits_2(tmp_path, capsys):
+    # the metrics are shares of the load: a period with none has no self-production
+    with gzip.open(PROFILES, "rt") as handle:
+        frame = pd.read_csv(handle, nrows=200)
+    loads = [c for c in frame.columns if c not in ("time", "PV")]
+    frame[loads] = 0.0
+    frame.to_csv(tmp_path / "idle.csv", index=False)
+    path = _with(tmp_path, profiles=str(tmp_path / "idle.csv"), period={})
+    assert main([path, "--out", str(tmp_path / "o")]) == 2
+    assert "The members' load is 0 kWh over the simulated period" in capsys.readouterr().err

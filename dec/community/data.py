@@ -86,6 +86,11 @@ def _period(
     if days is None:
         return slice(first, len(times))
     n_steps = round(days * 24 / step_h)
+    if n_steps < 1:
+        raise InputError(
+            f"Field 'period.days' ({days}) is shorter than one profile step ({step_h * 60:g} min).",
+            source,
+        )
     if first + n_steps > len(times):
         raise InputError(
             f"Field 'period.days' ({days}) runs past the end of the profile files: from "
@@ -211,7 +216,18 @@ def _check_profile_values(
 def _check_powers(
     config: CommunityConfig, loads_kw: np.ndarray, pv_kw: np.ndarray, source: str
 ) -> None:
-    """Refuse loads or PV above :data:`~dec.community.config.MAX_KW` in the simulated period."""
+    """Refuse loads or PV above the limit, or no load at all, in the simulated period.
+
+    The limit is :data:`~dec.community.config.MAX_KW`; without load the metrics (shares
+    per kWh of load) are undefined.
+    """
+    if not loads_kw.sum() > 0:
+        raise InputError(
+            "The members' load is 0 kWh over the simulated period: self-production and "
+            "self-sufficiency (shares of the load) are undefined; check the profile columns "
+            "of the members, their annual_kwh and the period.",
+            source,
+        )
     high = [
         f"{m.member_id} ({peak:g} kW)"
         for m, peak in zip(config.members, loads_kw.max(axis=1, initial=0.0), strict=True)
