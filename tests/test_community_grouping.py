@@ -20,7 +20,7 @@ from agents.community import build_community_model
 from dec.admm.engine import SerialEngine
 from dec.community.battery import Batteries
 from dec.community.config import BatteryConfig
-from dec.community.mpc import CentralPlanner, GroupedPlanner, windows_of
+from dec.community.mpc import CentralPlanner, GroupedPlanner, smooth_weights, windows_of
 from dec.community.sweep import Runner
 from tests.community_cases import community
 
@@ -49,7 +49,7 @@ def test_grouped_window_equals_the_per_battery_problem(case):
     steps = data.steps(36)
     b = data.batteries
     grouped = GroupedPlanner(b, steps, data.time_step_h)
-    single = CentralPlanner(b.eta_ch, b.eta_dis, steps, data.time_step_h)
+    single = CentralPlanner(b.eta_ch, b.eta_dis, steps, data.time_step_h, smooth_weights(b.p_kw))
     window = windows_of(data, steps, b.e_initial_kwh.copy(), 0)
     first, label, count = grouped.groups(window)
     assert len(first) == {"uniform": 1, "mixed": 4}[case]

@@ -38,7 +38,7 @@ from dec.admm.convergence import History, ResidualBalancing, Tolerances, thresho
 from dec.admm.engine import Engine, split
 from dec.community.battery import Batteries
 from dec.community.houseqp import HouseChunk, bounds, local_update
-from dec.community.mpc import Window
+from dec.community.mpc import Window, smooth_weights
 from dec.errors import SolverFailed
 
 _TOKENS = itertools.count()
@@ -120,6 +120,7 @@ class DistributedPlanner:
                 key=(token, k),
                 eta_ch=self.batteries.eta_ch[s],
                 eta_dis=self.batteries.eta_dis[s],
+                smooth_weight=smooth_weights(self.batteries.p_kw[s]),
                 steps=self.window_steps,
                 time_step_h=self.time_step_h,
             )

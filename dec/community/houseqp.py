@@ -45,6 +45,9 @@ class HouseChunk:
         token evicts the solvers of earlier planners.
     eta_ch, eta_dis
         Efficiencies, ``(m,)``.
+    smooth_weight
+        Weights of the houses' smoothing tie-breaks
+        (:func:`dec.community.mpc.smooth_weights`), ``(m,)``.
     steps, time_step_h
         Window length, steps, and step length, h.
 
@@ -53,6 +56,7 @@ class HouseChunk:
     key: tuple[int, int]
     eta_ch: np.ndarray
     eta_dis: np.ndarray
+    smooth_weight: np.ndarray
     steps: int
     time_step_h: float
 
@@ -65,15 +69,14 @@ class HouseChunk:
 def _matrices(chunk: HouseChunk, rho: float) -> tuple[sp.csc_matrix, sp.csc_matrix]:
     steps, dt_h = chunk.steps, chunk.time_step_h
     eye = sp.identity(steps, format="csc")
-    pair = (rho + TIE_SMOOTH) * dt_h * eye
-    hessian = sp.bmat([[pair, -pair, None], [-pair, pair, None], [None, None, 0 * eye]])
     difference = eye - sp.eye(steps, k=-1, format="csc")
     blocks_p, blocks_a = [], []
     for i in range(chunk.m):
+        pair = (rho + TIE_SMOOTH * chunk.smooth_weight[i]) * dt_h * eye
         dynamics = sp.hstack(
             [-dt_h * chunk.eta_ch[i] * eye, dt_h / chunk.eta_dis[i] * eye, difference]
         )
-        blocks_p.append(hessian)
+        blocks_p.append(sp.bmat([[pair, -pair, None], [-pair, pair, None], [None, None, 0 * eye]]))
         blocks_a.append(sp.vstack([dynamics, sp.identity(3 * steps)]))
     return (
         sp.triu(sp.block_diag(blocks_p, format="csc"), format="csc"),

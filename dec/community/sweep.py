@@ -13,7 +13,7 @@ from dec.community.battery import Batteries, Schedule
 from dec.community.config import CommunityConfig
 from dec.community.data import CommunityData
 from dec.community.metrics import metrics
-from dec.community.mpc import CentralPlanner, GroupedPlanner, receding_horizon
+from dec.community.mpc import CentralPlanner, GroupedPlanner, receding_horizon, smooth_weights
 from dec.community.rules import run_low_tech, run_none
 
 
@@ -90,7 +90,9 @@ class Runner:
             if self.config.group_identical:
                 planner = GroupedPlanner(b, self.window_steps, data.time_step_h)
             else:
-                planner = CentralPlanner(b.eta_ch, b.eta_dis, self.window_steps, data.time_step_h)
+                planner = CentralPlanner(
+                    b.eta_ch, b.eta_dis, self.window_steps, data.time_step_h, smooth_weights(b.p_kw)
+                )
             schedule = receding_horizon(
                 data, self.window_steps, self.apply_steps, planner, self.on_window
             )
