@@ -68,12 +68,28 @@ def test_first_step_without_a_series_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--anderson", "100000"], "Field 'anderson' is outside [0, 50]"),
     (["--out", ""], "Option --out is empty"),
+    (["--vmax", "0.9"], "The lower voltage limit (0.95, the feeder's) must be below the upper "
+                        "limit (--vmax 0.9)"),
 ])  # fmt: skip
 def test_out_of_range_options_exit_2(tmp_path, capsys, argv, message):
     assert (
         main(["cigre_lv", *argv] + (["--out", str(tmp_path)] if "--out" not in argv else [])) == 2
     )
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "must"), [
+    ("--vmax", "1.6", "a number from 0.5 to 1.5"),
+    ("--vmax", "nan", "a number from 0.5 to 1.5"),
+    ("--eps-abs", "-1", "a finite number above 0"),
+    ("--eps-rel", "0", "a finite number above 0"),
+])  # fmt: skip
+def test_curtail_limits_and_tolerances_are_refused_by_the_parser(capsys, option, value, must):
+    # a bad option value is blamed on the command line, not on a scenario file
+    with pytest.raises(SystemExit) as exit_:
+        main(["cigre_lv", option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be {must}; found {value!r}" in capsys.readouterr().err
 
 
 def test_file_names_keep_letters_of_any_script():

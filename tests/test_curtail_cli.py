@@ -161,7 +161,7 @@ def test_bad_input_leaves_earlier_outputs_untouched(tmp_path):
     code, out = _run(tmp_path, "cigre_lv", "--no-plots")
     assert code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert main(["cigre_lv", "--out", str(tmp_path), "--vmax", "9"]) == 2
+    assert main(["cigre_lv", "--out", str(tmp_path), "--vmax", "0.9"]) == 2  # below vmin
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
@@ -296,3 +296,23 @@ def test_an_operating_point_without_pv_output_has_nothing_to_curtail(tmp_path, v
     assert summary["vmax_pu_after_ac"] == pytest.approx(net.res_bus.vm_pu.max(), abs=1e-9)
     assert summary["vmax_pu_before"] == summary["vmax_pu_after_ac"]
     assert summary["vmax_limit_pu"] == 1.05 and summary["ac_within_limit"] is within
+
+
+def test_command_line_fairness_overrides_the_scenario_file_at_its_default_too(tmp_path):
+    # --fairness feeder (the default value) given on the command line still wins
+    spec = tmp_path / "efficient.yaml"
+    spec.write_text("feeder: cigre_lv\ncurtail: {fairness: efficient}\n")
+    for argv, expected in (([], "efficient"), (["--fairness", "feeder"], "feeder")):
+        out = tmp_path / "out"
+        assert main([str(spec), *argv, "--out", str(out), "--no-plots"]) == 0
+        summary = json.loads((out / "efficient" / "curtail" / "summary.json").read_text())
+        assert summary["fairness"] == expected
+
+
+def test_lower_limit_above_the_feeders_upper_limit_exits_2(tmp_path, capsys):
+    spec = tmp_path / "high_floor.yaml"
+    spec.write_text("feeder: cigre_lv\ncurtail: {vmin_pu: 1.2}\n")
+    assert main([str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "The lower voltage limit (field 'vmin_pu' 1.2) must be below the upper limit " in err
+    assert "(1.05, the feeder's)" in err

@@ -36,7 +36,10 @@ CASES = {
     "vmax_not_number.yaml": ["voltage limit", "'high'"],
     "unknown_curtail_field.yaml": ["deadband"],
     "reactive_not_bool.yaml": ["Field 'reactive' must be true or false", "'yes'"],
-    "vmin_above_vmax.yaml": ["Field 'vmin_pu' (1.06) must be below the upper limit (1.05)"],
+    "vmin_above_vmax.yaml": [
+        "The lower voltage limit (field 'vmin_pu' 1.06) must be below the upper limit "
+        "(field 'vmax_pu' 1.05)"
+    ],
     "feeder_not_a_net.yaml": ["not a pandapower JSON net", "not_a_net.json"],
     "negative_pv_rating.yaml": ["p_mw", "sgen", "negative"],
     "nan_load.yaml": ["p_mw", "load", "not a finite number"],

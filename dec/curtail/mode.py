@@ -15,7 +15,13 @@ from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
 from dec.options import given_options, refuse_ignored
-from dec.options.curtail import ANDERSON_MEMORY, EPS_ABS, EPS_REL, SCHEMES
+from dec.options.curtail import (
+    ANDERSON_MEMORY,
+    EPS_ABS,
+    EPS_REL,
+    SCHEMES,
+    VOLTAGE_LIMIT_RANGE_PU,
+)
 from dec.result import RunResult
 from dec.scenario import Scenario
 from dec.validation import Problems, one_of, positive, within
@@ -43,26 +49,25 @@ def settings_from(
     limits = {
         k: v for k, v in (("vmax_pu", vmax), ("vmin_pu", section.get("vmin_pu"))) if v is not None
     }
-    problems.extend(within(limits, "voltage limit", "setting", 0.5, 1.5))
-    problems.extend(
-        positive({"eps_abs": args.eps_abs, "eps_rel": args.eps_rel}, "tolerance", "setting")
-    )
+    problems.extend(within(limits, "voltage limit", "setting", *VOLTAGE_LIMIT_RANGE_PU))
     if args.solver == "centralized":
         _refuse_admm_options(args)
     max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
     problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
     problems.extend(within({"--anderson": args.anderson}, "anderson", "option", 0, MAX_ANDERSON))
-    scheme = fairness or (
-        args.fairness if args.fairness != "feeder" else section.get("fairness", "feeder")
-    )
+    scheme = fairness or args.fairness or section.get("fairness", "feeder")
     problems.extend(one_of({"curtail": scheme}, "fairness", "section", SCHEMES))
     if not isinstance(section.get("reactive", False), bool):
         problems.add(f"Field 'reactive' must be true or false, found {section['reactive']!r}.")
-    if len(limits) == 2 and not problems and not limits["vmin_pu"] < limits["vmax_pu"]:
-        problems.add(
-            f"Field 'vmin_pu' ({limits['vmin_pu']}) must be below the upper limit "
-            f"({limits['vmax_pu']})."
-        )
+    if not problems:
+        feeder = scenario.require_feeder()
+        upper_name = "--vmax" if args.vmax is not None else "field 'vmax_pu'"
+        upper = _limit(limits.get("vmax_pu"), feeder.vm_max_pu, upper_name)
+        lower = _limit(section.get("vmin_pu"), feeder.vm_min_pu, "field 'vmin_pu'")
+        if not lower[0] < upper[0]:
+            problems.add(
+                f"The lower voltage limit ({lower[1]}) must be below the upper limit ({upper[1]})."
+            )
     problems.raise_if_any()
 
     return CurtailSettings(
@@ -73,6 +78,13 @@ def settings_from(
         tolerances=Tolerances(args.eps_abs, args.eps_rel, int(max_iter)),
         anderson_memory=args.anderson,
     )
+
+
+def _limit(given: float | None, feeder_pu: float, name: str) -> tuple[float, str]:
+    """Return a voltage limit in force (pu) and, for messages, where it comes from."""
+    if given is None:
+        return feeder_pu, f"{feeder_pu:g}, the feeder's"
+    return given, f"{name} {given:g}"
 
 
 def _refuse_admm_options(args: argparse.Namespace) -> None:

@@ -53,6 +53,11 @@ def non_negative_number(text: str) -> float:
     return _checked(text, float, lambda v: 0.0 <= v < math.inf, "a finite number, 0 or more")
 
 
+def positive_number(text: str) -> float:
+    """Parse an option that takes a finite number above 0 (e.g. ``--eps-abs``)."""
+    return _checked(text, float, lambda v: 0.0 < v < math.inf, "a finite number above 0")
+
+
 def round_limit(text: str) -> int:
     """Parse a round limit (``--max-iter``): a whole number from 1 to :data:`MAX_ROUNDS`."""
     return _checked(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dec.options import whole_number
+from dec.options import number_from, positive_number, whole_number
 
 SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 
@@ -12,6 +12,9 @@ SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 EPS_ABS = 1e-10
 EPS_REL = 1e-9
 ANDERSON_MEMORY = 5
+
+#: Range of the voltage limits (``--vmax``, ``vmax_pu``, ``vmin_pu``), pu.
+VOLTAGE_LIMIT_RANGE_PU = (0.5, 1.5)
 
 HELP = "fair PV curtailment (and reactive power) that removes over-voltage"
 
@@ -27,9 +30,10 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--fairness",
         choices=SCHEMES,
-        default="feeder",
+        default=None,
         help="how curtailment is shared: one fraction for all (feeder), per service "
-        "transformer, equal kW, least total kW (efficient), or proportional fairness",
+        "transformer, equal kW, least total kW (efficient), or proportional fairness "
+        "(default: the scenario file's curtail.fairness, else feeder)",
     )
     group.add_argument(
         "--compare-fairness",
@@ -51,13 +55,23 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--first-step", type=int, default=0, help="first quarter hour of a time series"
     )
     group.add_argument(
-        "--vmax", type=float, default=None, help="upper voltage limit, pu (default: feeder's, 1.05)"
+        "--vmax",
+        type=number_from(*VOLTAGE_LIMIT_RANGE_PU),
+        default=None,
+        help="upper voltage limit, pu, from 0.5 to 1.5 (default: the scenario file's "
+        "curtail.vmax_pu, else the feeder's, 1.05)",
     )
     group.add_argument(
-        "--eps-abs", type=float, default=EPS_ABS, help="ADMM absolute tolerance (curtail)"
+        "--eps-abs",
+        type=positive_number,
+        default=EPS_ABS,
+        help="ADMM absolute tolerance (curtail)",
     )
     group.add_argument(
-        "--eps-rel", type=float, default=EPS_REL, help="ADMM relative tolerance (curtail)"
+        "--eps-rel",
+        type=positive_number,
+        default=EPS_REL,
+        help="ADMM relative tolerance (curtail)",
     )
     group.add_argument(
         "--anderson",
