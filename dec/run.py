@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -158,7 +159,34 @@ def parse_command_line(
     :func:`_take_mode_options` then fills in the defaults.
     """
     preset = {action.dest: _NOT_GIVEN for _, action in _mode_actions(parser)}
-    return parser.parse_args(argv, argparse.Namespace(**preset))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args(_attach_signed_values(parser, argv), argparse.Namespace(**preset))
+
+
+#: A value that starts like a negative number (``-1,2``, ``-1e3``, ``-.5``).
+_SIGNED_VALUE = re.compile(r"-[0-9.]")
+
+
+def _attach_signed_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Write ``--option -1,2`` as ``--option=-1,2`` for options that take one value.
+
+    argparse reads a token that starts with ``-`` and is not a plain negative number
+    (``-1,2``, ``-1e3``) as an option, and answers "expected one argument"; attached,
+    the value reaches the option's parser, whose message names it.
+    """
+    takes_value = {
+        option
+        for action in parser._actions
+        if action.nargs is None and not isinstance(action, argparse._StoreConstAction)
+        for option in action.option_strings
+    }
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in takes_value and _SIGNED_VALUE.match(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def _take_mode_options(

@@ -122,3 +122,17 @@ def test_an_empty_text_option_is_refused_by_the_parser(capsys, scenario, option,
     assert (
         f"argument {option}: must be a non-empty text; found {value!r}" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["cigre_lv", "--load-scale", "-1e3"], "argument --load-scale: must be a finite number, 0 "
+                                           "or more; found '-1e3'"),
+    (["cigre_lv", "--vmax", "-.5"], "argument --vmax: must be a number from 0.5 to 1.5; "
+                                    "found '-.5'"),
+])  # fmt: skip
+def test_a_value_that_starts_with_a_minus_reaches_its_options_parser(capsys, argv, expected):
+    # argparse alone reads '-1e3' or '-1,2' as an option ("expected one argument")
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err

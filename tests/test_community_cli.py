@@ -79,9 +79,13 @@ def test_scale_options_it_would_ignore_exit_2(tmp_path, capsys):
     assert "does not use --load-scale 5.0" in capsys.readouterr().err
 
 
-def test_negative_battery_size_exits_2(tmp_path, capsys):
-    assert main([scenario(tmp_path), "--sweep-battery", "1,-2", "--out", str(tmp_path)]) == 2
-    assert "--sweep-battery" in capsys.readouterr().err
+@pytest.mark.parametrize("sizes", ["1,-2", "-1,2"])
+def test_negative_battery_size_exits_2(tmp_path, capsys, sizes):
+    assert main([scenario(tmp_path), "--sweep-battery", sizes, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"Option '--sweep-battery' needs battery sizes from 0 to 100000 kWh, found '{sizes}'" in err
+    )
 
 
 def test_negative_battery_in_file_exits_2(tmp_path, capsys):
