@@ -62,7 +62,7 @@ def settings_from(
     if not problems:
         feeder = scenario.require_feeder()
         upper_name = "--vmax" if args.vmax is not None else "field 'vmax_pu'"
-        upper = _limit(limits.get("vmax_pu"), feeder.vm_max_pu, upper_name)
+        upper = _limit(vmax, feeder.vm_max_pu, upper_name)
         lower = _limit(section.get("vmin_pu"), feeder.vm_min_pu, "field 'vmin_pu'")
         if not lower[0] < upper[0]:
             problems.add(
