@@ -116,13 +116,16 @@ def test_import_target_closed_form():
 
 
 def test_process_engine_matches_centralized_mpc():
-    # The house chunks' local updates in a process pool (two chunks, one per worker): plain
-    # messages, a solver cache per process; the result is the same optimum within tolerance.
+    # The house chunks' local updates in a process pool (two chunks, one per worker, every
+    # house solving its own problem): plain messages, a solver cache per process; the
+    # result is the same optimum within tolerance.
     config, data = community(battery_kwh=4.0, start="2016-06-06T00:00", days=1, members=4)
     model = build_community_model(data.member_ids)
     engine = ProcessEngine(n_workers=2)
     try:
-        runner = Runner(config, data, engine, model.agents_of("community")[0])
+        runner = Runner(
+            replace(config, group_identical=False), data, engine, model.agents_of("community")[0]
+        )
         central = runner.run("mpc", 4.0)
         distributed = runner.run("mpc-distributed", 4.0)
     finally:

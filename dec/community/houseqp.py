@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import clarabel
 import numpy as np
 import osqp
 import scipy.sparse as sp
 
-from dec.community.mpc import TIE_SMOOTH, TIE_TERMINAL, TIE_THROUGHPUT
+from dec.community.mpc import CLARABEL_OPTIONS, TIE_SMOOTH, TIE_TERMINAL, TIE_THROUGHPUT
+from dec.errors import SolverFailed
 
 #: Inner (OSQP) tolerances.
 INNER_EPS = 1e-8
@@ -32,6 +34,8 @@ INNER_EPS = 1e-8
 INNER_CHECK_EVERY = 5
 
 _SOLVERS: dict[tuple, osqp.OSQP] = {}
+#: Clarabel solvers (finishing rounds) with the bounds they were built for.
+_EXACT_SOLVERS: dict[tuple, tuple[clarabel.DefaultSolver, np.ndarray]] = {}
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,14 @@ def _matrices(chunk: HouseChunk, rho: float) -> tuple[sp.csc_matrix, sp.csc_matr
     )
 
 
+def _cached(cache: dict, chunk: HouseChunk, rho: float, solver: Any) -> None:
+    """Keep ``solver`` for ``chunk`` and ρ, evicting earlier planners' and ρ's solvers."""
+    token = chunk.key[0]
+    for stale in [k for k in cache if k[0][0] != token or k[0] == chunk.key]:
+        del cache[stale]
+    cache[(chunk.key, rho)] = solver
+
+
 def _solver(chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray) -> osqp.OSQP:
     key = (chunk.key, rho)
     solver = _SOLVERS.get(key)
@@ -104,10 +116,34 @@ def _solver(chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray)
             adaptive_rho=False,
             check_termination=INNER_CHECK_EVERY,
         )
-        token = chunk.key[0]
-        for stale in [k for k in _SOLVERS if k[0][0] != token or k[0] == chunk.key]:
-            del _SOLVERS[stale]
-        _SOLVERS[key] = solver
+        _cached(_SOLVERS, chunk, rho, solver)
+    return solver
+
+
+def _exact_solver(
+    chunk: HouseChunk, rho: float, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray
+) -> clarabel.DefaultSolver:
+    """Return Clarabel on the chunk's problem (rows ``l = Ax = u`` equalities, others split)."""
+    limits = np.concatenate([lower, upper])
+    solver, built_for = _EXACT_SOLVERS.get((chunk.key, rho), (None, None))
+    if solver is not None and np.array_equal(built_for, limits):
+        solver.update(q=cost)
+        return solver
+    hessian, constraints = _matrices(chunk, rho)
+    equal = lower == upper
+    rows = sp.vstack([constraints[equal], constraints[~equal], -constraints[~equal]], format="csc")
+    rhs = np.concatenate([lower[equal], upper[~equal], -lower[~equal]])
+    cones = [
+        clarabel.ZeroConeT(int(equal.sum())),
+        clarabel.NonnegativeConeT(2 * int((~equal).sum())),
+    ]
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.presolve_enable = False  # keeps the rows, so q can be updated in place
+    for name, value in CLARABEL_OPTIONS.items():
+        setattr(settings, name, value)
+    solver = clarabel.DefaultSolver(hessian, cost, rows, rhs, cones, settings)
+    _cached(_EXACT_SOLVERS, chunk, rho, (solver, limits))
     return solver
 
 
@@ -162,12 +198,11 @@ def local_update(message: dict[str, Any]) -> dict[str, Any]:
 
     """
     chunk: HouseChunk = message["chunk"]
+    cost = linear_cost(chunk, message["rho"], message["target_kw"])
+    if message["exact"]:
+        return _exact_update(chunk, message, cost)
     solver = _solver(chunk, message["rho"], message["lower"], message["upper"])
-    solver.update(
-        q=linear_cost(chunk, message["rho"], message["target_kw"]),
-        l=message["lower"],
-        u=message["upper"],
-    )
+    solver.update(q=cost, l=message["lower"], u=message["upper"])
     if message["x"] is not None:
         solver.warm_start(x=message["x"], y=message["y"])
     solver.update_settings(max_iter=int(message["max_iter"]))
@@ -181,4 +216,24 @@ def local_update(message: dict[str, Any]) -> dict[str, Any]:
         "solved": result.info.status_val == osqp.SolverStatus.OSQP_SOLVED,
         "residual": max(float(result.info.prim_res), float(result.info.dual_res)),
         "iterations": int(result.info.iter),
+    }
+
+
+def _exact_update(chunk: HouseChunk, message: dict[str, Any], cost: np.ndarray) -> dict[str, Any]:
+    """Solve the chunk's local problems to Clarabel's tight tolerances (the finishing rounds)."""
+    solver = _exact_solver(chunk, message["rho"], message["lower"], message["upper"], cost)
+    solution = solver.solve()
+    status = str(solution.status)
+    x = np.asarray(solution.x, dtype=float)
+    if status not in ("Solved", "AlmostSolved") or not np.isfinite(x).all():
+        raise SolverFailed("the house agents' local problems", "Clarabel", f"status {status}")
+    powers = x.reshape(chunk.m, 3, chunk.steps)
+    return {
+        "ch_kw": powers[:, 0],
+        "dis_kw": powers[:, 1],
+        "x": message["x"],
+        "y": message["y"],
+        "solved": True,
+        "residual": max(float(solution.r_prim), float(solution.r_dual)),
+        "iterations": int(solution.iterations),
     }

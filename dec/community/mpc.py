@@ -259,6 +259,30 @@ def tie_breaks(
     )
 
 
+def identical_groups(
+    batteries: Batteries, window: Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group the batteries that are interchangeable in a window's problem.
+
+    Batteries with the same capacity, power limit, efficiencies, SoC at the window's start
+    and lowest allowed SoC at its end form a group.
+
+    Returns
+    -------
+    first, label, count
+        The first battery of every group, every battery's group, and the group sizes.
+
+    """
+    b = batteries
+    keys = np.column_stack(
+        [b.e_kwh, b.p_kw, b.eta_ch, b.eta_dis, window.e_start_kwh, window.e_end_min_kwh]
+    )
+    _, first, label, count = np.unique(
+        keys, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    return first, label.ravel(), count
+
+
 class CentralPlanner:
     """The window problem of all batteries as one cvxpy problem, compiled once.
 
@@ -370,20 +394,9 @@ class GroupedPlanner:
         self._grouping = b""
         self._planner: CentralPlanner | None = None
 
-    def groups(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the first battery of every group, every battery's group and group sizes."""
-        b = self.batteries
-        keys = np.column_stack(
-            [b.e_kwh, b.p_kw, b.eta_ch, b.eta_dis, window.e_start_kwh, window.e_end_min_kwh]
-        )
-        _, first, label, count = np.unique(
-            keys, axis=0, return_index=True, return_inverse=True, return_counts=True
-        )
-        return first, label.ravel(), count
-
     def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Solve one window and return every battery's charging and discharging powers, kW."""
-        first, label, count = self.groups(window)
+        first, label, count = identical_groups(self.batteries, window)
         grouping = np.concatenate([first, label]).tobytes()
         if self._planner is None or grouping != self._grouping:
             self._grouping = grouping

@@ -105,6 +105,7 @@ class Runner:
             self.community,
             self.engine,
             self.config.admm,
+            group_identical=self.config.group_identical,
         )
         schedule = receding_horizon(
             data, self.window_steps, self.apply_steps, planner, self.on_window
