@@ -512,3 +512,40 @@ def test_the_api_prints_nothing_in_a_fresh_process():
         cwd=Path(__file__).parent,
     )
     assert run.stdout == ""
+
+
+def test_reference_big_m_caps_a_cheap_meters_supply_in_a_community():
+    # 15 members with max_p 6.9 kW: the reference's M = 10 * 6.9 = 69 kWh caps every
+    # meter's retail supply, even where no supply/surplus binary is needed. h00 buys at
+    # 0.12 EUR/kWh, the others at 0.165; the pool charges l_grid 0.015 per kWh bought.
+    # By hand, t0 (75 kWh of load): h00 supplies 69 kWh at 0.12 (8.28), 6 kWh are bought
+    # at 0.165 (0.99), 64 kWh pass through the pool (0.96): 10.23; t1 (15 kWh): 15 * 0.12
+    # + 14 * 0.015 = 2.01. Total 12.24 (rec_op_lem_prices gives the same); with M raised
+    # to the community's 75 kWh it would be 12.06.
+    def meter(l_buy: float) -> dict:
+        return {
+            "btm_storage": None,
+            "e_c": [5.0, 1.0],
+            "e_g": [0.0, 0.0],
+            "l_buy": [l_buy] * 2,
+            "l_sell": [0.045] * 2,
+            "max_p": 6.9,
+        }
+
+    backpack = {
+        "delta_t": 1.0,
+        "horizon": 2.0,
+        "l_extra": 10.0,
+        "l_grid": [0.015] * 2,
+        "l_lem": [0.14] * 2,
+        "l_market_buy": [0.2] * 2,
+        "l_market_sell": [0.03] * 2,
+        "meters": {"h00": meter(0.12), **{f"h{i:02d}": meter(0.165) for i in range(1, 15)}},
+        "strict_pos_coeffs": False,
+        "total_share_coeffs": False,
+    }
+    out = rec.run_pre_single_stage_collective_pool_milp(backpack)
+    assert out["obj_value"] == pytest.approx(12.24, abs=1e-9)
+    assert out["e_sup_retail"]["h00"] == pytest.approx([69.0, 15.0])
+    stage2, _ = rec.run_pre_two_stage_collective_pool_milp(backpack)
+    assert stage2["obj_value"] == pytest.approx(12.24, abs=1e-9)

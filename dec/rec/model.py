@@ -229,18 +229,19 @@ def big_m_kwh(data: RecData, kind: Kind) -> np.ndarray:
     """Return the big-M of the on/off constraints of each meter and step, shape (N, T), kWh.
 
     As the reference: ``BIG_M_PER_KW`` times the meter's power limit (individual) or the
-    largest power limit (collective). Where the data need more, M is raised to what they
-    need: a meter's largest net load (individual), or the sum of all meters' largest net
-    loads at the step (collective, which bounds every exchange). Below that, M would cut
-    off every schedule (the reference's model then has no solution, e.g. for loads of
-    many times ``max_p``); at or above it, M changes nothing.
+    largest power limit (collective). Where a meter's own data need more, its M is raised
+    to its largest net load: below that, M would cut off every schedule of the meter
+    alone (the reference's model then has no solution, e.g. for loads of many times
+    ``max_p``). Only the meter's own need raises it: in a community, one meter's supply
+    capped at the reference's M while the others buy from the pool is a feasible
+    schedule of the reference's model, and raising M to what the community needs (the sum
+    of the net loads) would let a cheap meter supply more and change the optimum.
     """
     low, high = net_load_bounds(data)
     needed = np.maximum(high, -low)
     if kind == "individual":
         return np.maximum(BIG_M_PER_KW * data.max_p[:, None], needed)
-    step_m = np.maximum(BIG_M_PER_KW * float(data.max_p.max()), needed.sum(axis=0))
-    return np.broadcast_to(step_m[None, :], needed.shape).copy()
+    return np.maximum(BIG_M_PER_KW * float(data.max_p.max()), needed)
 
 
 def channel_prices(data: RecData) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +325,9 @@ def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel
     arbitrage = ~no_arbitrage(data)
     _add_masked(cons, supply <= cp.multiply(big_m, d_sup), arbitrage)
     _add_masked(cons, surplus <= cp.multiply(big_m, 1 - d_sup), arbitrage)
+    # without the binary, M still caps each (a cheap meter's supply in a community)
+    _add_masked(cons, supply <= big_m, ~arbitrage)
+    _add_masked(cons, surplus <= big_m, ~arbitrage)
     buy_price, sell_price = channel_prices(data)
     energy_cost = (
         cp.multiply(buy_price, supply)
