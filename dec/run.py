@@ -258,7 +258,11 @@ def print_summary(result: RunResult, out: str, title: str) -> None:
 
     print(f"outputs: {out}")
     if not result.converged:
-        print('NOT CONVERGED: the outputs are marked "converged": false', file=sys.stderr)
+        why = result.summary.get("message")
+        print(
+            'NOT CONVERGED: the outputs are marked "converged": false' + (f". {why}" if why else ""),
+            file=sys.stderr,
+        )
 
 
 def _check_out(root: str, folder: Path) -> None:

@@ -93,8 +93,9 @@ def test_large_battery_window_import_is_the_lp_optimum(battery_kwh, members, onl
 
 
 def test_import_gap_is_relative_to_mpc():
+    # relative to mpc's import, or to 1 % of the households' load (100 kWh here) if larger
     def case(mechanism, size, import_kwh):
-        return Case(mechanism, size, None, None, {"import_kwh": import_kwh}, 0.0)
+        return Case(mechanism, size, None, None, {"import_kwh": import_kwh, "load_kwh": 100.0}, 0.0)
 
     cases = [
         case("mpc", 2.0, 10.0),
@@ -103,7 +104,7 @@ def test_import_gap_is_relative_to_mpc():
         case("mpc-distributed", 40.0, 0.001),
         case("mpc", 4.0, 5.0),  # no distributed run at 4 kWh: no gap
     ]
-    assert import_gaps(cases) == pytest.approx({2.0: 2e-4, 40.0: 0.1})
+    assert import_gaps(cases) == pytest.approx({2.0: 2e-4, 40.0: 1e-3})
 
 
 def test_import_target_closed_form():

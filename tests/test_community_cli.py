@@ -32,7 +32,9 @@ def test_import_gap_above_tolerance_is_not_converged(tmp_path, monkeypatch, caps
     summary = json.loads((out / "small" / "community" / "summary.json").read_text())
     assert summary["converged"] is False and summary["admm_windows_not_converged"] == 0
     assert summary["distributed_import_gap_rel"] >= 0
-    assert "import gap" in capsys.readouterr().out
+    assert "import is" in summary["message"] and "tolerance" in summary["message"]
+    captured = capsys.readouterr()
+    assert "import gap" in captured.out and summary["message"] in captured.err
 
 
 def test_sweep_writes_valid_files(tmp_path):
@@ -125,6 +127,24 @@ def test_missing_timestamps_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "missing between 2016-01-02T00:45 and 2016-01-02T02:00" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("offset", ["+01:00", "+0100", "Z"])
+def test_timestamps_with_utc_offsets_exit_2(tmp_path, capsys, offset):
+    # e.g. local time across a daylight-saving change, 01:45+01:00 then 03:00+02:00: the
+    # tariff window and the period are read on the timestamps' clock, which needs none
+    with gzip.open(PROFILES, "rt") as handle:
+        full = pd.read_csv(handle, nrows=200)
+    full.loc[5:, "time"] = full.loc[5:, "time"] + offset
+    full.to_csv(tmp_path / "zoned.csv", index=False)
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"]["profiles"] = str(tmp_path / "zoned.csv")
+    doc["community"]["period"] = {}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    assert main([path, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "UTC offset" in err and "data row 6" in err and "zoned.csv" in err
 
 
 def test_profile_column_named_twice_exits_2(tmp_path, capsys):

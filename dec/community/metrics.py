@@ -4,9 +4,12 @@ With ``load`` the households' consumption, ``c = load + ch - dis`` their consump
 including batteries and ``pv`` the community PV output (all kW, per step):
 
 - community import ``max(Σc - pv, 0)`` and export ``max(pv - Σc, 0)``;
-- self-production % = ``100 Σ_t min(pv_t, Σc_t) / Σ_t Σload_t``: the PV energy the
-  community consumes when it is produced (directly or into its batteries), as a share of
-  the households' consumption;
+- self-production % = ``100 Σ_t min(pv_t, Σc_t) / Σ_t Σload_t`` (the issue's formula,
+  its denominator the households' load as in the upper bound): the PV energy the community
+  consumes when it is produced (directly or into its batteries), as a share of the
+  households' consumption. PV stored counts when it is stored, losses and energy left in
+  the batteries included, so like the upper bound it can exceed 100 % in a community whose
+  PV output exceeds its load (self-sufficiency cannot);
 - upper bound % = ``100 Σ pv / Σ load``: no mechanism can exceed it;
 - self-sufficiency % = ``100 (1 - Σ import / Σ load)``: the share of the households'
   consumption not bought from the grid (battery losses count against it);

@@ -44,6 +44,16 @@ class ProfileTable:
 
 
 def _parse_times(raw: pd.Series, path: Path) -> pd.DatetimeIndex:
+    offsets = raw.astype(str).str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True)
+    if offsets.any():
+        row = int(np.flatnonzero(offsets.to_numpy())[0])
+        raise InputError(
+            f"Column '{TIME_COLUMN}' holds timestamps with a UTC offset, the first at data row "
+            f"{row + 1}: {raw.iloc[row]!r}. Give wall-clock times without offsets, evenly "
+            "spaced (e.g. local standard time or UTC all year): the tariff's off-peak window "
+            "and the period are read on that clock.",
+            str(path),
+        )
     times = pd.to_datetime(raw, errors="coerce", format="ISO8601")
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:

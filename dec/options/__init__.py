@@ -104,6 +104,11 @@ def comma_items(text: str, option: str) -> list[str]:
     return items
 
 
+#: The ``source`` of an InputError about an option value: the message says "Invalid input in
+#: the command line: ..." rather than blaming the scenario file.
+COMMAND_LINE = "the command line"
+
+
 def was_given(args: argparse.Namespace, dest: str) -> bool:
     """Whether the shared option ``dest`` (e.g. ``"engine"``) was given on the command line.
 
@@ -134,5 +139,5 @@ def refuse_ignored(ignored: list[str], run: str, remedy: str) -> None:
     """
     if ignored:
         raise InputError(
-            f"{run}, so it does not use {', '.join(ignored)}; {remedy}.", "the command line"
+            f"{run}, so it does not use {', '.join(ignored)}; {remedy}.", COMMAND_LINE
         )
