@@ -86,8 +86,34 @@ def test_out_of_range_options_exit_2(tmp_path, capsys, argv, message):
 ])  # fmt: skip
 def test_curtail_limits_and_tolerances_are_refused_by_the_parser(capsys, option, value, must):
     # a bad option value is blamed on the command line, not on a scenario file
+    _refused_by_the_parser(capsys, ["cigre_lv"], option, value, must)
+
+
+REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
+
+
+@pytest.mark.parametrize(("option", "value", "must"), [
+    ("--lem-divider", "2", "a number from 0 to 1"),
+    ("--lem-compensation", "1.5", "a number from 0 to 1"),
+    ("--lem-mip-gap", "0", "a number between 0 and 1, both excluded"),
+    ("--lem-mip-gap", "2", "a number between 0 and 1, both excluded"),
+    ("--lem-time-limit", "-1", "a finite number above 0"),
+])  # fmt: skip
+def test_rec_pricing_option_values_are_refused_by_the_parser(capsys, option, value, must):
+    _refused_by_the_parser(capsys, [REC12], option, value, must)
+
+
+def test_dual_prices_of_a_bilateral_market_are_blamed_on_the_command_line(tmp_path, capsys):
+    argv = [REC12, "--lem-mechanism", "dual", "--lem-market", "bilateral", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line: Mechanism 'dual' needs market 'pool'" in err
+    assert "--lem-mechanism dual, --lem-market bilateral" in err
+
+
+def _refused_by_the_parser(capsys, target: list[str], option: str, value: str, must: str) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["cigre_lv", option, value])
+        main([*target, option, value])
     assert exit_.value.code == 2
     assert f"argument {option}: must be {must}; found {value!r}" in capsys.readouterr().err
 
@@ -116,9 +142,8 @@ def test_ids_with_the_same_file_name_are_refused_before_writing(tmp_path):
     (f"{ROOT}/inputs/community/community.yaml", ["--sweep-battery", "1,,2"], "has an empty item"),
     (f"{ROOT}/inputs/community/community.yaml", ["--mechanisms", "mpc,mpc"], "lists mpc more than once"),
     (f"{ROOT}/inputs/rec/case0.yaml", ["--sweep", "4,4"], "Option '--sweep' lists 4 more than once"),
-    (f"{ROOT}/inputs/rec_pricing/rec12.yaml", ["--lem-mip-gap", "2"], "from 0 to 1, both excluded"),
 ])  # fmt: skip
-def test_list_and_gap_options_exit_2(tmp_path, capsys, target, argv, message):
+def test_list_options_exit_2(tmp_path, capsys, target, argv, message):
     assert main([target, *argv, "--no-plots", "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -195,6 +195,7 @@ def test_round_up():
     assert round_up(3.1231) == 3.124
     assert round_up(0.6000000000000001) == 0.601
     assert round_up(0.6000000000000001, numpy_halves=True) == 0.6
+    assert round_up(val=2.5, decimals=0) == 3.0  # the reference's parameter names
 
 
 def test_output_keys_like_the_reference():

@@ -238,6 +238,16 @@ def _set(table: pd.DataFrame, row: int, column: str, value: str) -> pd.DataFrame
             "holds text that is not a number at rows [3]: ['abc']",
         ),
         (
+            lambda t: _set(t, 5, "h01_load", ""),
+            "Column 'h01_load' of the timeseries file (field 'rec_pricing.meters.h01.e_c') "
+            "has empty or non-finite cells at rows [5]: [nan]",
+        ),
+        (
+            lambda t: _set(t, 7, "h02_load", "inf"),
+            "Column 'h02_load' of the timeseries file (field 'rec_pricing.meters.h02.e_c') "
+            "has empty or non-finite cells at rows [7]",
+        ),
+        (
             lambda t: t.iloc[:95],
             "The timeseries file '{csv}' has 95 rows; 'horizon' (24 h) over 'delta_t' "
             "(0.25 h) needs one row per step: 96",

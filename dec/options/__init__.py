@@ -84,6 +84,11 @@ def number_from(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def open_fraction(text: str) -> float:
+    """Parse an option that takes a number between 0 and 1, both excluded (e.g. a MIP gap)."""
+    return _checked(text, float, lambda v: 0 < v < 1, "a number between 0 and 1, both excluded")
+
+
 def comma_items(text: str, option: str) -> list[str]:
     """Split a comma-separated option value (``--sweep 4,8``) into its stripped items.
 
@@ -138,6 +143,4 @@ def refuse_ignored(ignored: list[str], run: str, remedy: str) -> None:
 
     """
     if ignored:
-        raise InputError(
-            f"{run}, so it does not use {', '.join(ignored)}; {remedy}.", COMMAND_LINE
-        )
+        raise InputError(f"{run}, so it does not use {', '.join(ignored)}; {remedy}.", COMMAND_LINE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dec.options import number_from, open_fraction, positive_number
+
 MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
 #: Relative optimality tolerance of the mode's MILPs: rec_op_lem_prices's (CBC's MIPGAP).
 #: The compatibility functions of :mod:`dec.rec` use the tighter dec.rec.solve.MIP_REL_GAP.
@@ -49,24 +51,27 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         help="MMR/SDR on all offers instead of those a pool clearing accepts",
     )
     group.add_argument(
-        "--lem-divider", type=float, default=None, help="MMR divider in [0, 1]; default 0.5"
+        "--lem-divider",
+        type=number_from(0.0, 1.0),
+        default=None,
+        help="MMR divider in [0, 1]; default 0.5",
     )
     group.add_argument(
         "--lem-compensation",
-        type=float,
+        type=number_from(0.0, 1.0),
         default=None,
         help="SDR compensation in [0, 1] (> 0: SDRC); default 0",
     )
     group.add_argument(
         "--lem-mip-gap",
-        type=float,
+        type=open_fraction,
         default=None,
         help="relative optimality tolerance of the MILPs; default "
         f"{MODE_MIP_REL_GAP:g}, the reference's (CBC's) own",
     )
     group.add_argument(
         "--lem-time-limit",
-        type=float,
+        type=positive_number,
         default=None,
         help=f"time limit per MILP solve in seconds, default {MODE_TIME_LIMIT_S:g}; a stage-2 "
         "MILP stopped by it keeps HiGHS's best schedule and the run exits 3",

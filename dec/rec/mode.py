@@ -26,7 +26,7 @@ import pandas as pd
 
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError, SolverLimit
-from dec.options import given_options, refuse_ignored
+from dec.options import COMMAND_LINE, given_options, refuse_ignored
 from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
 from dec.rec.data import RecData, parse_collective
 from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
@@ -156,6 +156,26 @@ def _refuse_other_mechanisms_options(args: argparse.Namespace, mechanism: str) -
     )
 
 
+def _refuse_dual_outside_a_pool(args: argparse.Namespace, options: RunOptions) -> None:
+    """Raise an InputError for dual prices asked of a bilateral market on the command line."""
+    if options.mechanism == "dual" and options.market != "pool":
+        given = [
+            f"{option} {value}"
+            for option, value in (
+                ("--lem-mechanism", args.lem_mechanism),
+                ("--lem-market", args.lem_market),
+            )
+            if value is not None
+        ]
+        if given:
+            raise InputError(
+                f"Mechanism 'dual' needs market 'pool' (dual prices are a pool's), but the run "
+                f"has mechanism {options.mechanism} and market {options.market} "
+                f"({', '.join(given)} given); choose --lem-market pool or another mechanism.",
+                COMMAND_LINE,
+            )
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the scenario's ``rec_pricing`` section, run it and return the result."""
     start = time.perf_counter()
@@ -178,6 +198,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         mip_rel_gap=args.lem_mip_gap,
         time_limit_s=args.lem_time_limit,
     )
+    _refuse_dual_outside_a_pool(args, options)
     options.check(scenario.source)
     _refuse_other_mechanisms_options(args, options.mechanism)
     refuse_ignored(

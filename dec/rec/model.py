@@ -56,8 +56,8 @@ BIG_M_PER_KW = 10.0
 TIE_BREAK_EUR_PER_KWH = 1e-6
 
 
-def round_up(value: float, decimals: int = 3, numpy_halves: bool = False) -> float:
-    """Round ``value`` to ``decimals`` after adding half a unit of the last decimal.
+def round_up(val: float, decimals: int = 3, numpy_halves: bool = False) -> float:
+    """Round ``val`` to ``decimals`` after adding half a unit of the last decimal.
 
     This is the stage-2 bound of rec_op_lem_prices: a cost is rounded to the next
     thousandth (exactly representable thousandths gain one more, e.g. 3.123 -> 3.124).
@@ -65,7 +65,7 @@ def round_up(value: float, decimals: int = 3, numpy_halves: bool = False) -> flo
     measured cost (a numpy float) with numpy's, which treat halves differently;
     ``numpy_halves`` selects the latter.
     """
-    shifted = float(value) + 5 * 10 ** (-decimals - 1)
+    shifted = float(val) + 5 * 10 ** (-decimals - 1)
     if numpy_halves:
         return float(np.round(shifted, decimals))
     return round(shifted, decimals)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from dec.csv_input import read_table
 from dec.errors import InputError
+from dec.options import COMMAND_LINE
 from dec.options.rec_pricing import MECHANISMS
 from dec.rec.checks import EV_FIELDS, STORAGE_FIELDS, n_steps
 from dec.rec.data import Market
@@ -171,6 +172,15 @@ class _Series:
                     f"Column {value!r} of the timeseries file (field '{where}') holds text that "
                     f"is not a number at rows {text[:5].tolist()}: {column[text[:5]].tolist()}."
                 )
+            used = numbers.iloc[: self.length]
+            empty = used.index[column.iloc[: self.length].isna() | ~np.isfinite(used)]
+            empty = empty.difference(text)
+            if len(empty):
+                self.problems.add(
+                    f"Column {value!r} of the timeseries file (field '{where}') has empty or "
+                    f"non-finite cells at rows {empty[:5].tolist()}: "
+                    f"{column[empty[:5]].tolist()}; give a number in every row."
+                )
             return numbers.to_numpy(dtype=float)[: self.length].tolist()
         if is_finite_number(value):
             return [float(value)] * self.length
@@ -256,7 +266,7 @@ def read_section(
         if steps < 1 or steps > length:
             raise InputError(
                 f"Option --steps {steps} is outside 1..{length} (the scenario's steps).",
-                scenario.source,
+                COMMAND_LINE,
             )
         length, horizon = steps, steps * delta_t
     series = _Series(table, length, problems)
