@@ -131,7 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--policy", type=non_empty_text, default=None, help="control policy (per mode)"
     )
-    parser.add_argument("--steps", type=int, default=None, help="number of time steps to run")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="number of time steps to run, the first N (default: all of the scenario's: p2p "
+        "its hours, community its period, rec-keys and rec-pricing their horizon; curtail one "
+        "operating point, with --day the quarter hours from --first-step to the day's end)",
+    )
     for name in sorted(MODES):
         module = load_options(name)
         group = parser.add_argument_group(f"mode {name}", module.HELP)
@@ -260,7 +267,8 @@ def print_summary(result: RunResult, out: str, title: str) -> None:
     if not result.converged:
         why = result.summary.get("message")
         print(
-            'NOT CONVERGED: the outputs are marked "converged": false' + (f". {why}" if why else ""),
+            'NOT CONVERGED: the outputs are marked "converged": false'
+            + (f". {why}" if why else ""),
             file=sys.stderr,
         )
 

@@ -1,5 +1,6 @@
 """Bilateral ADMM market against its centralized solve (welfare within 1e-4 relative on both
-networks), a hand-derived market, the closed-form local update, and engines."""
+networks), against the double auction (same traded energy: the tie-break does not cap trades),
+a hand-derived market, the closed-form local update, engines, and what the run reports."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ from dec.network.ptdf import build_ptdf
 from dec.p2p import admm_market
 from dec.p2p.admm_market import build_market, project_capped, solve_admm, solve_centralized
 from dec.p2p.case import build_case
-from dec.p2p.mode import network_charges
+from dec.p2p.mode import network_charges, run_market
 from dec.p2p.orders import BIDDING, Tariff, make_orders
-from dec.p2p.settings import settings_from
+from dec.p2p.settings import INPUT_DIR, settings_from
 from dec.run import build_parser, main
 from dec.scenario import load_scenario
 
 WELFARE_TOL_REL = 1e-4
-GAMMA = 0.01
+#: Traded energy of the ADMM market against the auction's, relative: the ADMM tolerances (the
+#: tie-break's bound, its default 1e-3 of the energy with one margin for all, is not reached).
+ENERGY_TOL_REL = 1e-5
+TIE_BREAK = 1e-3
 RHO = 0.05
 TOL = Tolerances(eps_abs=1e-7, eps_rel=1e-6, max_iter=5000)
 
@@ -50,17 +54,34 @@ def _book(case, bidding: str, seed: int = 3):
 
 
 def test_hand_derived_market():
-    # One buyer (2 kW at 0.20), sellers of 1.5 kW at 0.05 and 0.10, gamma = 0.01 EUR/kWh².
-    # KKT (derivation in the docstring of dec.p2p.admm_market): seller 1's limit and the buyer's
-    # limit bind, t = (1.5, 0.5); buyer's dual 0.10 - 2·0.01·0.5 = 0.09; prices
-    # 0.20 - 0.01·t - 0.09 = (0.095, 0.105); welfare 0.15·1.5 + 0.10·0.5 - 0.01·(1.5² + 0.5²) = 0.25.
+    # One buyer (2 kW at 0.20), sellers of 1.5 kW at 0.05 and 0.10. Scale: M = 0.15 EUR/kWh (the
+    # largest margin), Q = 2 kW (the largest order), so gamma = 1e-3 · 0.15 / 2 = 7.5e-5 EUR/kWh².
+    # KKT of max 0.15 t1 + 0.10 t2 - gamma (t1² + t2²): seller 1's limit and the buyer's limit
+    # bind, t = (1.5, 0.5), as in the LP without tie-break; the buyer's dual is
+    # 0.10 - 2 gamma 0.5 = 0.10 - gamma; prices 0.20 - gamma t - (0.10 - gamma) =
+    # (0.10 - gamma/2, 0.10 + gamma/2): the marginal seller's ask; welfare 0.15·1.5 + 0.10·0.5.
     net_kw = np.array([[-2.0, 1.5, 1.5]])
     prices = np.array([[0.20, 0.05, 0.10]])
-    market = build_market(make_orders(net_kw, prices, 1e-6), None, GAMMA)
+    market = build_market(make_orders(net_kw, prices, 1e-6), None, TIE_BREAK)
+    gamma = 7.5e-5
+    assert market.gamma_eur_per_kwh2 == pytest.approx(gamma, rel=1e-12)
     for solution in (solve_centralized(market), solve_admm(market, RHO, TOL)):
-        assert solution.t_kw == pytest.approx([1.5, 0.5], abs=1e-4)
-        assert solution.price_eur_per_kwh == pytest.approx([0.095, 0.105], abs=1e-4)
-        assert solution.welfare_eur == pytest.approx(0.25, abs=1e-5)
+        assert solution.t_kw == pytest.approx([1.5, 0.5], abs=1e-5)
+        assert solution.price_eur_per_kwh == pytest.approx(
+            [0.10 - gamma / 2, 0.10 + gamma / 2], abs=1e-6
+        )
+        assert solution.welfare_eur == pytest.approx(0.275, abs=1e-6)
+
+
+def test_the_tie_break_does_not_depend_on_the_unit_of_power():
+    # The same market in W instead of kW: the same trades, x 1000 (the tie-break scales with
+    # the orders; a fixed gamma capped every pair at margin / (2 gamma) kW).
+    net_kw = np.array([[-2.0, -3.0, 1.5, 1.5, 4.0]])
+    prices = np.array([[0.20, 0.18, 0.05, 0.10, 0.07]])
+    kw = solve_centralized(build_market(make_orders(net_kw, prices, 1e-6), None, TIE_BREAK))
+    w = solve_centralized(build_market(make_orders(1e3 * net_kw, prices, 1e-6), None, TIE_BREAK))
+    assert w.t_kw == pytest.approx(1e3 * kw.t_kw, rel=1e-6, abs=1e-6)
+    assert w.price_eur_per_kwh == pytest.approx(kw.price_eur_per_kwh, abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -92,7 +113,7 @@ def test_local_update_is_the_exact_projection(seed):
 @pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
 @pytest.mark.parametrize("bidding", ["fixed", "valuation"])
 def test_admm_reaches_the_centralized_welfare(cases, feeder_id, bidding):
-    market = build_market(_book(cases[feeder_id], bidding), None, GAMMA)
+    market = build_market(_book(cases[feeder_id], bidding), None, TIE_BREAK)
     central = solve_centralized(market)
     admm = solve_admm(market, RHO, TOL)
     assert admm.history.converged
@@ -120,7 +141,7 @@ def test_network_charge_moves_trades_to_nearer_sellers(cases):
     distance = network_charges(case, ptdf, 1.0)  # EUR/kWh per km = the path length in km
     mean_km = {}
     for rate in (0.0, 0.2):
-        market = build_market(book, network_charges(case, ptdf, rate), GAMMA)
+        market = build_market(book, network_charges(case, ptdf, rate), TIE_BREAK)
         central = solve_centralized(market)
         admm = solve_admm(market, RHO, TOL)
         assert abs(admm.welfare_eur - central.welfare_eur) <= WELFARE_TOL_REL * abs(
@@ -134,7 +155,7 @@ def test_network_charge_moves_trades_to_nearer_sellers(cases):
 def test_process_engine_gives_the_serial_result(cases, monkeypatch):
     # Small chunks, so that the village's agents are split over several messages and workers.
     monkeypatch.setattr(admm_market, "AGENTS_PER_CHUNK", 64)
-    market = build_market(_book(cases["village"], "valuation"), None, GAMMA)
+    market = build_market(_book(cases["village"], "valuation"), None, TIE_BREAK)
     tol = Tolerances(eps_abs=1e-7, eps_rel=1e-6, max_iter=40)
     serial = solve_admm(market, RHO, tol)
     engine = ProcessEngine(2)
@@ -187,3 +208,92 @@ def test_hours_without_pairs_to_trade_need_no_round(tmp_path):
     assert summary["p2p_energy_kwh"] == 0.0
     assert not (folder / "admm_history.csv").exists()
     assert not (folder / "convergence.png").exists()
+
+
+def _market(scenario: str, *options: str):
+    """Run the market of a fixed-price scenario (no network check): (outcome, matched kWh)."""
+    loaded = load_scenario(scenario)
+    settings = settings_from(loaded, _args(*options))
+    case = build_case(loaded.require_feeder(), settings)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, TARIFF, None)
+    book = make_orders(case.net_kw, prices, settings.min_order_kw)
+    outcome = run_market(book, case, build_ptdf(case.net), settings, "serial")
+    return outcome, float(outcome.trades.quantity_kw.sum())
+
+
+def test_admm_trades_what_the_auction_trades_in_the_stress_case():
+    # A fixed trading cost of 0.01 EUR/kWh² capped every pair at 0.15 / (2 · 0.01) = 7.5 kW:
+    # the ADMM market traded 1,080 of the 2,850 kWh the auction matches. The tie-break, scaled
+    # to the market, changes no traded energy beyond the ADMM tolerances.
+    stress = str(INPUT_DIR / "cigre_lv_stress.yaml")
+    _, auction_kwh = _market(stress)
+    admm, admm_kwh = _market(stress, "--market", "admm")
+    central, central_kwh = _market(stress, "--market", "admm", "--solver", "centralized")
+    assert admm.converged
+    assert admm_kwh == pytest.approx(auction_kwh, rel=ENERGY_TOL_REL)
+    assert central_kwh == pytest.approx(auction_kwh, rel=ENERGY_TOL_REL)
+    assert admm.trades.quantity_kw.max() > 7.5 * 2  # no cap at 7.5 kW per pair
+    # The welfare of all three is the transportation LP's (every matched kWh gains 0.15 EUR).
+    assert admm.objective_eur == pytest.approx(0.15 * auction_kwh, rel=ENERGY_TOL_REL)
+    assert admm.objective_centralized_eur == pytest.approx(central.objective_eur, rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["admm", "centralized"])
+def test_village_keeps_every_agreed_trade_and_reports_its_welfare(tmp_path, solver):
+    # village_published.yaml's min_order_kw (0.01 kW, the study's order threshold) once also
+    # dropped the negotiated trades below it: at hours 6, 7, 17 and 18 every PV unit splits its
+    # sale over 40 buyers, so those hours had no trade (221.8 instead of 235.3 kWh), while the
+    # summary's welfare still counted them.
+    _, auction_kwh = _market("village")
+    argv = ["village", "--mode", "p2p", "--market", "admm", "--solver", solver, "--no-plots"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "village" / "p2p"
+    summary = json.loads((folder / "summary.json").read_text())
+    trades = pd.read_csv(folder / "trades.csv")
+    hourly = pd.read_csv(folder / "hourly.csv").set_index("hour")
+    assert summary["p2p_energy_kwh"] == pytest.approx(auction_kwh, rel=ENERGY_TOL_REL)
+    assert summary["hours_with_trades"] == 13
+    assert (hourly.loc[[6, 7, 17, 18], "p2p_kwh"] > 0.4).all()
+    # The welfare written is that of the trades written (no network charge here).
+    welfare = np.sum((trades["bid_eur_per_kwh"] - trades["ask_eur_per_kwh"]) * trades["matched_kw"])
+    assert summary["objective"] == pytest.approx(welfare, rel=1e-12)
+    assert summary["converged"] and summary["objective_gap_rel"] < WELFARE_TOL_REL
+
+
+def _one_hour(tmp_path, admm: dict) -> str:
+    scenario = tmp_path / "one_hour.yaml"
+    scenario.write_text(
+        "feeder: cigre_lv\nmode: p2p\np2p:\n"
+        "  households: {buses: [12, 17, 19, 35, 37, 41], profile: Cluster_0}\n"
+        "  pv: {buses: [16, 18, 22, 36, 40, 42], profile: Cluster_1}\n"
+        f"  market: admm\n  hours: [12]\n  admm: {json.dumps(admm)}\n"
+    )
+    return str(scenario)
+
+
+def test_a_run_far_from_the_centralized_welfare_is_not_converged(tmp_path, capsys):
+    # With a loose tolerance (1 kW) the first round (no trade) passes the stopping test; its
+    # welfare is 0, the centralized solve's 1.1 EUR: this once exited 0 with "converged": true.
+    argv = [_one_hour(tmp_path, {"eps_abs": 1.0}), "--out", str(tmp_path / "out"), "--no-plots"]
+    assert main(argv) == 3
+    assert "away from the centralized solve's" in capsys.readouterr().err
+    folder = tmp_path / "out" / "one_hour" / "p2p"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["converged"] is False and summary["objective_gap_rel"] > WELFARE_TOL_REL
+    assert "away from the centralized solve's" in summary["message"]
+    record = json.loads((folder / "setpoints" / "h12.json").read_text())
+    assert record["converged"] is False
+
+
+def test_a_failing_centralized_solve_is_no_traceback(tmp_path, capsys, monkeypatch):
+    # cvxpy's SolverError once escaped as a traceback (exit 1)
+    def fail(*_args, **_kwargs):
+        raise cp.SolverError("Solver 'CLARABEL' failed.")
+
+    monkeypatch.setattr(cp.Problem, "solve", fail)
+    argv = [_one_hour(tmp_path, {}), "--out", str(tmp_path / "out"), "--no-plots"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "CLARABEL could not solve the centralized P2P market (SolverError" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -1,5 +1,5 @@
 """Double auction: hand-made order books with exact trades (tests/data/p2p), ties, invariants,
-and the welfare-maximising LP as the centralized reference."""
+the welfare-maximising LP as the centralized reference, and ties broken per hour of day."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from dec.network.ptdf import build_ptdf
 from dec.p2p.auction import clear, hour_rng, match_hour, max_welfare_eur, tie_order
-from dec.p2p.orders import BUY, SELL, OrderBook, make_orders
+from dec.p2p.case import build_case
+from dec.p2p.mode import run_market
+from dec.p2p.orders import BIDDING, BUY, SELL, OrderBook, Tariff, make_orders
+from dec.p2p.settings import INPUT_DIR, settings_from
+from dec.run import build_parser
+from dec.scenario import load_scenario
 
 BOOKS = json.loads((Path(__file__).parent / "data" / "p2p" / "auction_books.json").read_text())
 PRICE_TOL = 1e-12
@@ -109,3 +116,33 @@ def test_orders_follow_net_positions():
     assert book.trader.tolist() == [0, 1]
     assert book.side.tolist() == [BUY, SELL]
     assert book.quantity_kw.tolist() == [2.0, 1.5]
+
+
+def _trades_of_hour(scenario, hour_of_day: int) -> list[tuple[str, str, float]]:
+    """Run the scenario's market (no network check); return (buyer, seller, kW) of one hour."""
+    loaded = load_scenario(str(scenario))
+    settings = settings_from(loaded, build_parser().parse_args(["-"]))
+    case = build_case(loaded.require_feeder(), settings)
+    prices = BIDDING["fixed"].limit_prices(case.net_kw, Tariff(0.20, 0.05), None)
+    book = make_orders(case.net_kw, prices, settings.min_order_kw)
+    trades = run_market(book, case, build_ptdf(case.net), settings, "serial").trades
+    ids = [spec.agent_id for spec in case.specs]
+    block = case.hours.tolist().index(hour_of_day)
+    return [
+        (ids[trades.buyer[i]], ids[trades.seller[i]], float(trades.quantity_kw[i]))
+        for i in trades.of_hour(block)
+    ]
+
+
+def test_an_hour_clears_the_same_whatever_hours_the_run_holds(tmp_path):
+    # Fixed prices: every ask ties, so the pairs follow the seeded tie-break. It was seeded by
+    # the block's position (hour 13 is block 3 of the stress case's [10, 11, 12, 13] and block
+    # 0 alone), so hour 13 paired other buyers and sellers in the two runs.
+    stress = yaml.safe_load((INPUT_DIR / "cigre_lv_stress.yaml").read_text())
+    assert stress["p2p"]["hours"] == [10, 11, 12, 13]
+    stress["p2p"]["hours"] = [13]
+    alone = tmp_path / "stress_13.yaml"
+    alone.write_text(yaml.safe_dump(stress))
+    in_day = _trades_of_hour(INPUT_DIR / "cigre_lv_stress.yaml", 13)
+    assert len(in_day) > 1
+    assert _trades_of_hour(alone, 13) == in_day

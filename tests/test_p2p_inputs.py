@@ -183,6 +183,19 @@ def test_bad_section_values(tmp_path, capsys, change, words):
      "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 0."),
     ({"market": "admm", "admm": {"max_iter": 2.5}},
      "Field 'admm.max_iter' must be a whole number from 1 to 1,000,000, found 2.5."),
+    # a tie-break of 1e60 once crashed the centralized solve (traceback), a penalty of 1e300
+    # "converged" in one round with no trade
+    ({"market": "admm", "admm": {"tie_break": 1e60}},
+     "Field 'admm.tie_break' is outside [1e-06, 0.01] for 1 setting: tie_break (1e+60)."),
+    ({"market": "admm", "admm": {"rho": 1e300}},
+     "Field 'admm.rho' is outside [1e-06, 1000] for 1 setting: rho (1e+300)."),
+    ({"market": "admm", "admm": {"eps_abs": 0}},
+     "Field 'admm.eps_abs' is outside [1e-12, 1] for 1 setting: eps_abs (0)."),
+    ({"market": "admm", "admm": {"eps_rel": float("inf")}},
+     "Field 'admm.eps_rel' is not a finite number for 1 setting: eps_rel (inf)."),
+    ({"market": "admm", "admm": {"gamma_eur_per_kwh2": 0.01}},
+     "Unknown field(s) gamma_eur_per_kwh2 in 'p2p.admm'; allowed: tie_break, rho, max_iter, "
+     "eps_abs, eps_rel."),
 ])  # fmt: skip
 def test_bad_section_values_exact_message(tmp_path, capsys, change, message):
     scenario = _scenario()
@@ -256,9 +269,26 @@ def test_feeder_without_placement(tmp_path, capsys):
     assert code == 2 and "--pv-penetration" in err
 
 
-def test_too_many_steps(tmp_path, capsys):
-    code, err = _run(tmp_path, _write(tmp_path, _scenario()), capsys, "--steps", "3")
-    assert code == 2 and "--steps" in err and "from 1 to 2" in err
+@pytest.mark.parametrize("steps", ["0", "3", "-1"])
+def test_steps_out_of_range_are_blamed_on_the_command_line(tmp_path, capsys, steps):
+    # they were blamed on the scenario file, which holds no steps
+    code, err = _run(tmp_path, _write(tmp_path, _scenario()), capsys, "--steps", steps)
+    assert code == 2
+    assert err == (
+        "dec: error: Invalid input in the command line: argument --steps: must be a whole "
+        f"number from 1 to 2 (the hours of the scenario), found {steps}.\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_states_the_defaults_of_the_p2p_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "number of time steps to run, the first N (default: all of the scenario's: p2p its " in text
+    )
+    assert "e.g. 0.1, 0.3, 0.5 (default: not set, the scenario's placement)" in text
 
 
 def test_bad_reference_file(tmp_path, capsys):

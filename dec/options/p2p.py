@@ -64,7 +64,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         type=number_from(*PENETRATION_RANGE),
         default=unset,
         help="place households on every leaf bus and PV units on this share of them, from 0 to 1 "
-        "(seeded by --seed), e.g. 0.1, 0.3, 0.5",
+        "(seeded by --seed), e.g. 0.1, 0.3, 0.5 (default: not set, the scenario's placement)",
     )
     group.add_argument(
         "--p2p-network-charge",

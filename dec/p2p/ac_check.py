@@ -42,6 +42,12 @@ MAX_ROUNDS = 12
 VOLTAGE_MARGIN_PU = 0.001
 LOADING_MARGIN_PERCENT = 0.25
 SENSITIVITY_TOL = 1e-12
+#: A voltage or loading beyond its limit by no more than this is within it: the accuracy of
+#: the power flow (Newton-Raphson to 1e-8 MVA, recycled or from another starting point gives
+#: the same state to a few 1e-9 pu), so that a state equal to the one without P2P, whose
+#: values are the relaxed limits, has no violation. In pu and in % of the rating.
+VOLTAGE_TOL_PU = 1e-6
+LOADING_TOL_PERCENT = 1e-4
 #: Only loads' and PV units' p/q change between the power flows of a check: pandapower may reuse its model.
 RECYCLE = {"trafo": False, "gen": False, "bus_pq": True}
 
@@ -222,13 +228,17 @@ def _violations(
     max_loading: np.ndarray,
     live: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of buses under/over voltage and branches over loading (all set if the power flow failed)."""
+    """Masks of buses under/over voltage and branches over loading (all set if the power flow failed).
+
+    Values beyond a limit by at most the power flow's accuracy (``VOLTAGE_TOL_PU``,
+    ``LOADING_TOL_PERCENT``) are within it.
+    """
     if state is None:
         return live.copy(), np.zeros_like(live), np.ones(len(max_loading), dtype=bool)
     vm = np.nan_to_num(state.vm_pu, nan=1.0)
-    low = live & (vm < vm_min - 1e-9)
-    high = live & (vm > vm_max + 1e-9)
-    over = state.loading_percent > max_loading + 1e-9
+    low = live & (vm < vm_min - VOLTAGE_TOL_PU)
+    high = live & (vm > vm_max + VOLTAGE_TOL_PU)
+    over = state.loading_percent > max_loading + LOADING_TOL_PERCENT
     return low, high, over
 
 

@@ -1,16 +1,21 @@
 """Distributed bilateral market: agents negotiate trades by consensus ADMM.
 
 Every buyer order ``b`` and seller order ``s`` of the same hour form a pair ``p``
-that may trade ``t_p ≥ 0`` kW. The market maximises welfare
+that may trade ``t_p ≥ 0`` kW. The market maximises the welfare (gains from trade)
 
-    W(t) = Σ_p (λ_b − λ_s − c_p) t_p − γ Σ_p t_p²
+    W(t) = Σ_p (λ_b − λ_s − c_p) t_p
     s.t.  Σ_{p∋b} t_p ≤ d_b,   Σ_{p∋s} t_p ≤ g_s,   t ≥ 0,
 
 with the limit prices ``λ`` of the orders, an optional network usage charge
-``c_p`` (EUR/kWh, split half-half between buyer and seller), each side's
-quadratic trading cost ``γ/2 · t²`` (it makes every agent's problem strictly
-convex, so trades are unique, and spreads a seller's output over buyers), and
-the order quantities ``d_b``, ``g_s``.
+``c_p`` (EUR/kWh, split half-half between buyer and seller) and the order
+quantities ``d_b``, ``g_s``. A linear program has many optimal trade sets; a
+tie-break ``γ/2 · t²`` on each side makes every agent's problem strictly convex,
+so that the trades are unique (among equally good pairs, a seller's output is spread
+evenly). It is scaled to the market, ``γ = τ · M / Q`` (``M`` the largest pair margin
+in EUR/kWh, ``Q`` the largest order in kW, ``τ`` the dimensionless ``tie_break``), so
+it lowers the welfare by at most ``τ · M`` per kWh traded and, with one margin for all
+pairs (fixed prices), the traded energy by at most the fraction ``τ``; the outcome
+does not depend on the unit of power. It is not a cost and is not part of ``W``.
 
 Consensus ADMM (Boyd et al. 2011, §7.1): the buyer holds its copy ``x_p`` of each
 of its trades, the seller its copy ``y_p``, and the pair must agree
@@ -26,8 +31,9 @@ markets). Each round
 At convergence ``ρ·u_p`` is the price the pair agreed on. The stopping test,
 residual balancing and history are :mod:`dec.admm.convergence`'s; the agents'
 local updates run on any :mod:`dec.admm.engine` engine. The centralized
-reference solves the same QP with cvxpy (Clarabel) and reads the prices from
-the duals of the agents' quantity limits.
+reference solves the same QP with cvxpy (Clarabel, in units of ``M`` and ``Q``) and
+reads the prices from the duals of the agents' quantity limits. Both report the
+pairs that trade at least :data:`TRADE_TOL_KW` and the welfare of exactly those.
 """
 
 from __future__ import annotations
@@ -40,10 +46,16 @@ import scipy.sparse as sp
 
 from dec.admm.convergence import History, ResidualBalancing, Tolerances, thresholds
 from dec.admm.engine import Engine, SerialEngine, split
-from dec.errors import SubproblemInfeasible
 from dec.p2p.orders import OrderBook
 from dec.p2p.trades import Trades
 from dec.progress import progress
+from dec.solving import solve_checked
+
+#: Agreed quantities below this are solver noise, not trades: they are set to 0 before the
+#: welfare is computed, kW (the ADMM tolerance is 1e-7; orders start at ``min_order_kw``).
+TRADE_TOL_KW = 1e-6
+#: Largest relative welfare gap to the centralized solve of a converged ADMM market.
+WELFARE_TOL_REL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,11 @@ class BilateralMarket:
         Buyer's value of each pair: bid price less half the network charge.
     cost_eur_per_kwh
         Seller's cost of each pair: ask price plus half the network charge.
-    gamma_eur_per_kwh2
-        Quadratic trading cost of each side.
+    tie_break
+        Weight of the quadratic tie-break relative to the market's scale (dimensionless).
+    scale_eur_per_kwh, scale_kw
+        The market's scale: its largest pair margin (EUR/kWh) and its largest order in a
+        pair (kW); 1 where there is none.
 
     """
 
@@ -71,21 +86,32 @@ class BilateralMarket:
     pair_ask: np.ndarray
     utility_eur_per_kwh: np.ndarray
     cost_eur_per_kwh: np.ndarray
-    gamma_eur_per_kwh2: float
+    tie_break: float
+    scale_eur_per_kwh: float
+    scale_kw: float
 
     @property
     def n_pairs(self) -> int:
         """Number of buyer-seller pairs."""
         return len(self.pair_bid)
 
-    def welfare_eur(self, t_kw: np.ndarray) -> float:
-        """Welfare of trades ``t_kw`` (one per pair), EUR."""
-        margin = self.utility_eur_per_kwh - self.cost_eur_per_kwh
-        return float(np.sum(margin * t_kw) - self.gamma_eur_per_kwh2 * np.sum(t_kw * t_kw))
+    @property
+    def margin_eur_per_kwh(self) -> np.ndarray:
+        """Gain of each pair per kWh traded: utility less cost, EUR/kWh."""
+        return self.utility_eur_per_kwh - self.cost_eur_per_kwh
 
-    def trades(self, t_kw: np.ndarray, price: np.ndarray, min_kw: float) -> Trades:
-        """Return the pairs trading at least ``min_kw`` as trades."""
-        keep = t_kw >= max(min_kw, 1e-12)
+    @property
+    def gamma_eur_per_kwh2(self) -> float:
+        """Weight of each side's tie-break ``γ/2 · t²``, EUR/kWh² (``τ · M / Q``)."""
+        return self.tie_break * self.scale_eur_per_kwh / self.scale_kw
+
+    def welfare_eur(self, t_kw: np.ndarray) -> float:
+        """Welfare (gains from trade, net of network charges) of trades ``t_kw``, EUR."""
+        return float(np.sum(self.margin_eur_per_kwh * t_kw))
+
+    def trades(self, t_kw: np.ndarray, price: np.ndarray) -> Trades:
+        """Return the pairs that trade (``t_kw`` > 0) as trades."""
+        keep = t_kw > 0
         b, a = self.pair_bid[keep], self.pair_ask[keep]
         return Trades(
             hour=self.bids.hour[b],
@@ -98,8 +124,14 @@ class BilateralMarket:
         )
 
 
+def _largest(values: np.ndarray) -> float:
+    """Largest absolute value of ``values``, 1 if there is none above 0 (a scale)."""
+    largest = float(np.max(np.abs(values), initial=0.0))
+    return largest if largest > 0 else 1.0
+
+
 def build_market(
-    book: OrderBook, charge_eur_per_kwh: np.ndarray | None, gamma_eur_per_kwh2: float
+    book: OrderBook, charge_eur_per_kwh: np.ndarray | None, tie_break: float
 ) -> BilateralMarket:
     """Pair every bid with every ask of the same hour.
 
@@ -110,8 +142,8 @@ def build_market(
     charge_eur_per_kwh
         Network usage charge between every pair of traders (traders × traders,
         buyer row, seller column), EUR/kWh; None for no charge.
-    gamma_eur_per_kwh2
-        Quadratic trading cost of each side, EUR/kWh².
+    tie_break
+        Weight of the quadratic tie-break relative to the market's scale (dimensionless).
 
     """
     bids, asks = book.bids(), book.asks()
@@ -128,14 +160,18 @@ def build_market(
         if charge_eur_per_kwh is None
         else charge_eur_per_kwh[bids.trader[pair_bid], asks.trader[pair_ask]]
     )
+    utility = bids.price_eur_per_kwh[pair_bid] - 0.5 * charge
+    cost = asks.price_eur_per_kwh[pair_ask] + 0.5 * charge
     return BilateralMarket(
         bids=bids,
         asks=asks,
         pair_bid=pair_bid,
         pair_ask=pair_ask,
-        utility_eur_per_kwh=bids.price_eur_per_kwh[pair_bid] - 0.5 * charge,
-        cost_eur_per_kwh=asks.price_eur_per_kwh[pair_ask] + 0.5 * charge,
-        gamma_eur_per_kwh2=gamma_eur_per_kwh2,
+        utility_eur_per_kwh=utility,
+        cost_eur_per_kwh=cost,
+        tie_break=tie_break,
+        scale_eur_per_kwh=_largest(utility - cost),
+        scale_kw=_largest(np.concatenate([bids.quantity_kw[pair_bid], asks.quantity_kw[pair_ask]])),
     )
 
 
@@ -232,7 +268,7 @@ class MarketSolution:
     Attributes
     ----------
     t_kw
-        Agreed quantity of every pair, kW.
+        Agreed quantity of every pair, kW (0 below :data:`TRADE_TOL_KW`).
     price_eur_per_kwh
         Price of every pair, EUR/kWh.
     welfare_eur
@@ -246,6 +282,14 @@ class MarketSolution:
     price_eur_per_kwh: np.ndarray
     welfare_eur: float
     history: History | None = None
+
+
+def _solution(
+    market: BilateralMarket, t_kw: np.ndarray, price: np.ndarray, history: History | None = None
+) -> MarketSolution:
+    """Return the solution ``t_kw`` (kW) with solver noise below TRADE_TOL_KW set to 0 and its welfare."""
+    t_kw = np.where(t_kw >= TRADE_TOL_KW, t_kw, 0.0)
+    return MarketSolution(t_kw, price, market.welfare_eur(t_kw), history)
 
 
 def solve_admm(
@@ -310,41 +354,42 @@ def solve_admm(
             rho *= factor
             u /= factor
             w /= factor
-    t = np.minimum(x, y)
-    return MarketSolution(t, rho * u, market.welfare_eur(t), history)
+    return _solution(market, np.minimum(x, y), rho * u, history)
 
 
 def solve_centralized(market: BilateralMarket) -> MarketSolution:
-    """Solve the market's welfare QP centrally (cvxpy, Clarabel).
+    """Solve the market's QP centrally (cvxpy, Clarabel).
 
-    Prices from the duals: ``price_p = (λ_b − c_p/2) − γ t_p − μ_b``, ``μ_b`` being
-    the dual of buyer ``b``'s quantity limit.
+    The QP is solved in units of the market's scale (trades in ``Q``, margins in ``M``:
+    see :class:`BilateralMarket`), so that it is equally well conditioned for any unit
+    of power. Prices from the duals: ``price_p = (λ_b − c_p/2) − γ t_p − μ_b``, ``μ_b``
+    being the dual of buyer ``b``'s quantity limit (EUR/kWh).
 
     Raises
     ------
-    SubproblemInfeasible
-        If the solver does not return an optimal solution.
+    SolverFailed
+        If Clarabel raises or does not return an optimal solution.
 
     """
     n = market.n_pairs
     if n == 0:
         return MarketSolution(np.zeros(0), np.zeros(0), 0.0)
+    scale_kw, scale_eur = market.scale_kw, market.scale_eur_per_kwh
     ones = np.ones(n)
     columns = np.arange(n)
     buy = sp.csr_matrix((ones, (market.pair_bid, columns)), shape=(len(market.bids), n))
     sell = sp.csr_matrix((ones, (market.pair_ask, columns)), shape=(len(market.asks), n))
-    t = cp.Variable(n, nonneg=True)
-    buyer_limit = buy @ t <= market.bids.quantity_kw
-    seller_limit = sell @ t <= market.asks.quantity_kw
-    margin = market.utility_eur_per_kwh - market.cost_eur_per_kwh
+    t = cp.Variable(n, nonneg=True)  # trades in units of scale_kw
+    buyer_limit = buy @ t <= market.bids.quantity_kw / scale_kw
+    seller_limit = sell @ t <= market.asks.quantity_kw / scale_kw
     problem = cp.Problem(
-        cp.Maximize(margin @ t - market.gamma_eur_per_kwh2 * cp.sum_squares(t)),
+        cp.Maximize(
+            (market.margin_eur_per_kwh / scale_eur) @ t - market.tie_break * cp.sum_squares(t)
+        ),
         [buyer_limit, seller_limit],
     )
-    problem.solve(solver=cp.CLARABEL)
-    if problem.status != cp.OPTIMAL:
-        raise SubproblemInfeasible("the centralized P2P market", str(problem.status))
-    t_kw = np.maximum(t.value, 0.0)
-    mu_b = np.asarray(buyer_limit.dual_value)
+    solve_checked(problem, "the centralized P2P market", cp.CLARABEL, (cp.OPTIMAL,))
+    t_kw = scale_kw * np.maximum(t.value, 0.0)
+    mu_b = scale_eur * np.asarray(buyer_limit.dual_value)
     price = market.utility_eur_per_kwh - market.gamma_eur_per_kwh2 * t_kw - mu_b[market.pair_bid]
-    return MarketSolution(t_kw, price, market.welfare_eur(t_kw))
+    return _solution(market, t_kw, price)

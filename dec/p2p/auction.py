@@ -19,6 +19,8 @@ welfare whatever the pricing rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -104,22 +106,31 @@ def match_hour(
     return b, a, quantity, price
 
 
-def hour_rng(seed: int, hour: int) -> np.random.Generator:
-    """Return the tie-breaking generator of one hour (independent of the other hours)."""
-    return np.random.default_rng([seed, hour])
+def hour_rng(seed: int, hour_of_day: int) -> np.random.Generator:
+    """Return the tie-breaking generator of one hour of the day (independent of the other hours)."""
+    return np.random.default_rng([seed, hour_of_day])
 
 
-def clear(book: OrderBook, rule: str = "uniform", k: float = 0.5, seed: int = 0) -> Trades:
+def clear(
+    book: OrderBook,
+    rule: str = "uniform",
+    k: float = 0.5,
+    seed: int = 0,
+    hours_of_day: Sequence[int] | None = None,
+) -> Trades:
     """Clear the double auction of every hour of an order book.
 
     Parameters
     ----------
     book
-        Orders of every hour.
+        Orders of every hour (``book.hour`` is the block: a position in ``hours_of_day``).
     rule, k
         Pricing rule and uniform-price weight (see :func:`match_hour`).
     seed
-        Seed of the tie-breaking order; hour ``h`` uses ``[seed, h]``.
+        Seed of the tie-breaking order; the hour of day ``h`` uses ``[seed, h]``, so an
+        hour clears the same whatever other hours the run holds.
+    hours_of_day
+        Hour of the day (0-23) of each block; default: the block itself.
 
     Returns
     -------
@@ -127,9 +138,10 @@ def clear(book: OrderBook, rule: str = "uniform", k: float = 0.5, seed: int = 0)
 
     """
     parts = []
-    for hour in np.unique(book.hour):
-        orders = book.of_hour(int(hour))
+    for block in np.unique(book.hour):
+        orders = book.of_hour(int(block))
         bids, asks = orders.bids(), orders.asks()
+        hour_of_day = block if hours_of_day is None else hours_of_day[block]
         b, a, quantity, price = match_hour(
             bids.quantity_kw,
             bids.price_eur_per_kwh,
@@ -137,11 +149,11 @@ def clear(book: OrderBook, rule: str = "uniform", k: float = 0.5, seed: int = 0)
             asks.price_eur_per_kwh,
             rule,
             k,
-            hour_rng(seed, int(hour)),
+            hour_rng(seed, int(hour_of_day)),
         )
         parts.append(
             Trades(
-                hour=np.full(len(b), int(hour)),
+                hour=np.full(len(b), int(block)),
                 buyer=bids.trader[b],
                 seller=asks.trader[a],
                 quantity_kw=quantity,

@@ -57,20 +57,24 @@ def network_charges(case: P2PCase, ptdf: PTDF, eur_per_kwh_km: float) -> np.ndar
 def run_market(
     book: OrderBook, case: P2PCase, ptdf: PTDF, settings: P2PSettings, engine_name: str
 ) -> MarketOutcome:
-    """Clear the market of every hour; return its trades and its centralized reference."""
+    """Clear the market of every hour; return its trades and its centralized reference.
+
+    Every trade the market agreed is returned (``min_order_kw`` applies to the orders only);
+    the welfare is that of the returned trades.
+    """
     if settings.market == "auction":
-        trades = clear(book, settings.pricing, settings.k, settings.seed)
+        trades = clear(book, settings.pricing, settings.k, settings.seed, case.hours)
         return MarketOutcome(trades, trades.welfare_eur(), max_welfare_eur(book))
     admm = settings.admm
     market = build_market(
         book,
         network_charges(case, ptdf, settings.network_charge_eur_per_kwh_km),
-        admm.gamma_eur_per_kwh2,
+        admm.tie_break,
     )
     central = solve_centralized(market)
     if settings.solver == "centralized":
         return MarketOutcome(
-            market.trades(central.t_kw, central.price_eur_per_kwh, settings.min_order_kw),
+            market.trades(central.t_kw, central.price_eur_per_kwh),
             central.welfare_eur,
             central.welfare_eur,
         )
@@ -82,7 +86,7 @@ def run_market(
     finally:
         engine.close()
     return MarketOutcome(
-        market.trades(solution.t_kw, solution.price_eur_per_kwh, settings.min_order_kw),
+        market.trades(solution.t_kw, solution.price_eur_per_kwh),
         solution.welfare_eur,
         central.welfare_eur,
         solution.history,

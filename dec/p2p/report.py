@@ -23,6 +23,7 @@ import pandas as pd
 from dec.admm.convergence import History
 from dec.errors import InputError
 from dec.p2p.ac_check import AcCheck
+from dec.p2p.admm_market import WELFARE_TOL_REL
 from dec.p2p.case import P2PCase
 from dec.p2p.dc_check import DcCheck
 from dec.p2p.plots import plot_network, plot_prices, plot_residuals, plot_stack
@@ -65,9 +66,38 @@ class MarketOutcome:
     history: History | None = None
 
     @property
+    def message(self) -> str | None:
+        """Why the ADMM market has not converged, None if it has (or is not ADMM, or had no pair).
+
+        It has converged when it passed its stopping test and its welfare is within
+        ``WELFARE_TOL_REL`` (relative) of the centralized solve's.
+        """
+        history = self.history
+        if history is None or not history.rows:
+            return None
+        reasons = []
+        if not history.converged:
+            reasons.append(
+                f"the ADMM market stopped at its round limit ({history.iterations}: --max-iter, "
+                "scenario field admm.max_iter) before the tolerances"
+            )
+        central = self.objective_centralized_eur
+        gap_eur = abs(self.objective_eur - central)
+        if gap_eur > WELFARE_TOL_REL * abs(central):
+            reasons.append(
+                f"the ADMM market's welfare {self.objective_eur:.6g} EUR is more than "
+                f"{WELFARE_TOL_REL:g} (relative) away from the centralized solve's {central:.6g} "
+                "EUR (tighten admm.eps_abs or admm.eps_rel)"
+            )
+        if not reasons:
+            return None
+        text = "; ".join(reasons)
+        return f"{text[0].upper()}{text[1:]}."
+
+    @property
     def converged(self) -> bool:
-        """Whether the market converged (always true without ADMM or without pairs to trade)."""
-        return self.history is None or not self.history.rows or self.history.converged
+        """Whether the market converged (see :attr:`message`)."""
+        return self.message is None
 
 
 def _per_agent(
@@ -267,6 +297,7 @@ def summary(
         "n_agents": case.n_traders,
         "iterations": None if history is None else history.iterations,
         "converged": outcome.converged,
+        "message": outcome.message,
         "primal_residual": last.get("primal_residual"),
         "dual_residual": last.get("dual_residual"),
         "objective": outcome.objective_eur,

@@ -30,7 +30,7 @@ import yaml
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
-from dec.options import refuse_ignored, was_given
+from dec.options import COMMAND_LINE, refuse_ignored, was_given
 from dec.options.p2p import (
     BIDDING_STRATEGIES,
     K_RANGE,
@@ -102,11 +102,20 @@ FLOAT_FIELDS = (
     "min_order_kw",
 )
 ADMM_DEFAULTS: dict[str, Any] = {
-    "gamma_eur_per_kwh2": 0.01,
+    "tie_break": 1e-3,
     "rho": 0.05,
     "max_iter": 20000,
     "eps_abs": 1e-7,
     "eps_rel": 1e-6,
+}
+#: Ranges of the ADMM market's numbers (both ends included): the tie-break relative to the
+#: market's scale (dimensionless), the initial penalty (EUR/kWh²), the absolute (kW) and
+#: relative stopping tolerances. ``max_iter`` is a round limit, 1 to ``MAX_ROUNDS``.
+ADMM_RANGES = {
+    "tie_break": (1e-6, 1e-2),
+    "rho": (1e-6, 1e3),
+    "eps_abs": (1e-12, 1.0),
+    "eps_rel": (1e-12, 0.1),
 }
 PROFILE_DEFAULTS = {"load": "cluster_medians.csv", "pv": "cluster_medians_solar.csv"}
 SUBSECTIONS = ("households", "pv", "admm", "profiles")
@@ -149,9 +158,11 @@ class AdmmSettings:
 
     Attributes
     ----------
-    gamma_eur_per_kwh2
-        Quadratic trading cost of each side of a trade (EUR per kWh²): makes every
-        agent's problem strictly convex and spreads a seller's output over buyers.
+    tie_break
+        Weight of the quadratic tie-break that makes every agent's problem strictly
+        convex, relative to the market's scale (dimensionless; see
+        :mod:`dec.p2p.admm_market`): it lowers the welfare by at most this fraction of
+        the largest margin per kWh traded.
     rho
         Initial ADMM penalty (EUR per kWh²), adapted by residual balancing.
     max_iter
@@ -161,7 +172,7 @@ class AdmmSettings:
 
     """
 
-    gamma_eur_per_kwh2: float
+    tie_break: float
     rho: float
     max_iter: int
     eps_abs: float
@@ -424,28 +435,42 @@ def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
         problems.add(f"Field 'seed' must be a whole number from 0 to 2**32 - 1, found {seed!r}.")
 
 
-def _hours(value: Any, steps: int | None, problems: Problems) -> tuple[int, ...]:
-    """Hours of the day to run: ``N`` (the first N) or a list of hours, cut to ``steps`` if given."""
+def _hours(value: Any, problems: Problems) -> tuple[int, ...]:
+    """Hours of the day to run: ``N`` (the first N) or an increasing list of hours."""
     if is_number(value) and float(value).is_integer() and 1 <= value <= HOURS_PER_DAY:
-        hours = tuple(range(int(value)))
-    elif (
+        return tuple(range(int(value)))
+    if (
         isinstance(value, list)
         and value
         and all(is_number(h) and float(h).is_integer() and 0 <= h < HOURS_PER_DAY for h in value)
         and all(a < b for a, b in itertools.pairwise(value))
     ):
-        hours = tuple(int(h) for h in value)
-    else:
-        problems.add(
-            f"Field 'hours' must be a whole number from 1 to {HOURS_PER_DAY} (the first hours of "
-            f"the day) or an increasing list of hours 0..{HOURS_PER_DAY - 1}, found {value!r}."
+        return tuple(int(h) for h in value)
+    problems.add(
+        f"Field 'hours' must be a whole number from 1 to {HOURS_PER_DAY} (the first hours of "
+        f"the day) or an increasing list of hours 0..{HOURS_PER_DAY - 1}, found {value!r}."
+    )
+    return tuple(range(HOURS_PER_DAY))
+
+
+def _first_hours(hours: tuple[int, ...], steps: int | None) -> tuple[int, ...]:
+    """Return the first ``steps`` of the scenario's hours (all of them if None).
+
+    Raises
+    ------
+    InputError
+        Blamed on the command line, if ``steps`` is not from 1 to the number of hours.
+
+    """
+    if steps is None:
+        return hours
+    if not 1 <= steps <= len(hours):
+        raise InputError(
+            f"argument --steps: must be a whole number from 1 to {len(hours)} (the hours of "
+            f"the scenario), found {steps}.",
+            COMMAND_LINE,
         )
-        return tuple(range(HOURS_PER_DAY))
-    if steps is not None:
-        if not 1 <= steps <= len(hours):
-            problems.add(f"Option --steps must be from 1 to {len(hours)} here, found {steps}.")
-        hours = hours[:steps]
-    return hours
+    return hours[:steps]
 
 
 def _admm(section: dict[str, Any], max_iter: int | None, problems: Problems) -> AdmmSettings:
@@ -458,8 +483,8 @@ def _admm(section: dict[str, Any], max_iter: int | None, problems: Problems) -> 
             f"Unknown field(s) {', '.join(unknown)} in '{SECTION}.admm'; "
             f"allowed: {', '.join(ADMM_DEFAULTS)}."
         )
-    floats = {k: values[k] for k in ADMM_DEFAULTS if k != "max_iter"}
-    problems.extend(positive(floats, "admm", "setting"))
+    for key, (low, high) in ADMM_RANGES.items():
+        problems.extend(within({key: values[key]}, f"admm.{key}", "setting", low, high))
     rounds = values["max_iter"]
     if not (is_number(rounds) and float(rounds).is_integer() and 1 <= rounds <= MAX_ROUNDS):
         problems.add(
@@ -520,7 +545,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     cli = _overrides(args)
     if isinstance(cli.get("pricing"), str):
         cli["pricing"] = cli["pricing"].replace("-", "_")
-    on_command_line = Problems("the command line")
+    on_command_line = Problems(COMMAND_LINE)
     _check_scalars(SCALARS | cli, on_command_line)  # the defaults are valid: name the options
     on_command_line.raise_if_any()
     values = {k: section.get(k, v) for k, v in SCALARS.items()} | cli
@@ -532,7 +557,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
     }
     _refuse_other_markets_options(given, values, getattr(args, "solver", "admm"))
     placement = _placement(section, pv_penetration, problems)
-    hours = _hours(values["hours"], getattr(args, "steps", None), problems)
+    hours = _hours(values["hours"], problems)
     admm = _admm(section, getattr(args, "max_iter", None), problems)
     given_paths = _mapping(section, "profiles", problems)
     paths = PROFILE_DEFAULTS | given_paths
@@ -548,6 +573,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         if not isinstance(name, str) or not name:
             problems.add(f"Field '{field}' must be a file name, found {name!r}.")
     problems.raise_if_any()
+    hours = _first_hours(hours, getattr(args, "steps", None))
 
     def resolve(path: str, shipped: bool) -> Path:
         path = Path(path)
