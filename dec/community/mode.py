@@ -148,9 +148,7 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConf
     config = parse_config(scenario.section(SECTION), scenario.source)
     for option, value in (("--horizon", args.horizon), ("--max-iter", args.max_iter)):
         if value is not None and value < 1:
-            raise InputError(
-                f"Option '{option}' must be at least 1, found {value}.", COMMAND_LINE
-            )
+            raise InputError(f"Option '{option}' must be at least 1, found {value}.", COMMAND_LINE)
     data = build_community(config, scenario.resolve, scenario.source)
     if args.horizon is not None:
         if args.horizon * data.time_step_h > MAX_WINDOW_H:
