@@ -39,7 +39,7 @@ from agents.base import DecAgent
 from agents.model import CoordinationModel
 from dec.reckeys.keys import CommunityProx
 from dec.reckeys.member_qp import MEMBER_CLARABEL_OPTIONS, BatteryMemberQP
-from dec.reckeys.window import CHARGE_TIE_BREAK_EUR_PER_KWH
+from dec.reckeys.window import IDLE_TIE_BREAK_EUR_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def battery_local_update(msg: BatteryMessage) -> dict[str, np.ndarray]:
             msg.limits,
             msg.smoothing,
             msg.fee_eur_per_kwh,
-            CHARGE_TIE_BREAK_EUR_PER_KWH,
+            IDLE_TIE_BREAK_EUR_PER_KWH,
             msg.window,
             MEMBER_CLARABEL_OPTIONS,
         )

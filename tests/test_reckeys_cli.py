@@ -125,12 +125,47 @@ def test_sweep_writes_the_comparison_table(tmp_path, capsys):
     )
     full = table[(table["horizon"] == 24) & (table["policy"] != "look-ahead-decoupling")]
     assert full["total_bill"].to_numpy() == pytest.approx(optimal, rel=1e-6)
-    validate(
-        json.loads((tmp_path / "case0" / "rec-keys" / "summary.json").read_text()),
-        "summary",
-        "rec-keys",
-    )
+    summary = json.loads((tmp_path / "case0" / "rec-keys" / "summary.json").read_text())
+    validate(summary, "summary", "rec-keys")
     assert "look-ahead-decoupling K=4" in capsys.readouterr().out
+    # The fields of every summary are there; the per-run ones are in the sweep records.
+    for key in ("primal_residual", "dual_residual", "objective_centralized", "objective_gap_rel"):
+        assert summary[key] is None
+    records = {(r["policy"], r["horizon"]): r for r in summary["sweep"]}
+    for horizon in (4, 24):
+        run = records[("distributed", horizon)]
+        central = records[("look-ahead-billing", horizon)]["total_bill"]
+        assert run["objective_centralized"] == central
+        assert run["objective_gap_rel"] == pytest.approx(abs(run["total_bill"] - central) / central)
+        assert run["converged"] is True and run["iterations"] > 0
+        assert run["primal_residual"] is not None and run["dual_residual"] is not None
+        assert records[("look-ahead", horizon)]["objective_gap_rel"] is None
+    assert summary["skipped_policies"] == {} and summary["message"] is None
+
+
+def test_sweep_of_a_case_with_binary_meters_skips_distributed(tmp_path, capsys):
+    # PVB buys below C's price: its meters need binaries, which ADMM cannot handle. The
+    # centralised policies run; the sweep says why distributed did not.
+    data = yaml.safe_load(CASE0.read_text())
+    data["rec_keys"]["members"][1]["buying_price_eur_per_kwh"] = 0.5
+    path = tmp_path / "milp.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main([str(path), "--sweep", "4", "--out", str(tmp_path), "--no-plots"]) == 0
+    folder = tmp_path / "milp" / "rec-keys"
+    table = pd.read_csv(folder / "sweep.csv")
+    assert table["policy"].tolist() == [
+        "optimal",
+        "look-ahead",
+        "look-ahead-billing",
+        "look-ahead-decoupling",
+    ]
+    summary = json.loads((folder / "summary.json").read_text())
+    validate(summary, "summary", "rec-keys")
+    assert summary["meter_model"] == "milp" and summary["converged"] is True
+    reason = summary["skipped_policies"]["distributed"]
+    assert "needs the LP meter model" in reason and "PVB" in reason
+    assert "so the sweep skipped it" in summary["message"]
+    assert "SKIPPED distributed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -164,6 +199,10 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
         (["--horizon", "0"], "Option"),
         (["--sweep", "a,b"], "Option"),
         (["--policy", "greedy"], "Option"),
+        (
+            ["--policy", "optimal", "--horizon", "4"],
+            "policy is optimal, so it does not use --horizon",
+        ),
         (["--load-scale", "5"], "does not use --load-scale 5.0"),
         (["--pv-scale", "2"], "does not use --pv-scale 2.0"),
     ],

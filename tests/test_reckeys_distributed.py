@@ -30,9 +30,10 @@ from dec.reckeys.policies import State
 from dec.reckeys.runner import MATCH_REL, Settings, run_policy
 from dec.reckeys.simulate import feasible_actions
 from dec.reckeys.window import (
-    CHARGE_TIE_BREAK_EUR_PER_KWH,
     CLARABEL_OPTIONS,
+    IDLE_TIE_BREAK_EUR_PER_KWH,
     SMOOTHING_EUR_PER_KWH,
+    period_indicator,
     window_inputs,
 )
 
@@ -78,7 +79,17 @@ def test_a_distributed_run_that_misses_the_centralised_bill_says_so():
     assert summary["converged"] is False
     assert not result.converged  # exit 3
     assert "centralised look-ahead-billing" in summary["message"]
-    assert any(label == "NOT MATCHED" for label, _ in result.console)
+    assert any(label == "NOT CONVERGED" for label, _ in result.console)
+
+
+def test_a_run_stopped_at_the_round_limit_says_so():
+    # Case 0, K = 4, 5 rounds per step: some steps stop before Boyd's test; the bill
+    # still matches, but the run is not converged and the message says why.
+    summary = run_policy(load("case0"), "distributed", 4, Settings(max_iter=5)).summary
+    assert summary["converged"] is False
+    assert summary["objective_gap_rel"] <= MATCH_REL
+    assert "round limit (5 rounds per step)" in summary["message"]
+    assert "within" in summary["message"]
 
 
 def test_a_matching_distributed_run_is_converged():
@@ -98,12 +109,12 @@ def test_distributed_window_solutions_are_centrally_optimal():
     arrays = case.battery_arrays()
     soc = arrays["soc_initial_kwh"].copy()
     cons_meter, prod_meter = np.zeros(case.n_members), np.zeros(case.n_members)
-    block = central.lp.members.block
     for t in range(8):  # states along the centralised trajectory (two metering periods)
         if t % case.metering_period_steps == 0:
             cons_meter[:], prod_meter[:] = 0.0, 0.0
         state = State(t, soc.copy(), cons_meter.copy(), prod_meter.copy())
         plan = central.plan(state)
+        block = central.lp.members.block  # the problem of this window's phase
         best = central.lp.problem.value
         decision = distributed.act(state)
         fixed = cp.Problem(
@@ -148,16 +159,16 @@ def test_member_qp_equals_the_cvxpy_model():
     rng = np.random.default_rng(3)
     for t in (0, 37, 700):
         x = window_inputs(case, PerfectForecaster(case), t, 24, rng.random(6), rng.random(6), "all")
-        n_periods = x.membership.shape[0]
+        n_periods = len(x.periods)
         soc = np.array([1.0, 30.0])
         target, rho = rng.normal(size=(2, n_periods)), 0.7
         window = member_window(x, rows, soc)
         fee = case.discharge_fee_eur_per_kwh
         mine = BatteryMemberQP(
-            limits, smoothing, fee, CHARGE_TIE_BREAK_EUR_PER_KWH, window, CLARABEL_OPTIONS
+            limits, smoothing, fee, IDLE_TIE_BREAK_EUR_PER_KWH, window, CLARABEL_OPTIONS
         ).solve(target, rho)
 
-        membership = cp.Parameter(x.membership.shape, value=x.membership)
+        membership = period_indicator(x.step_period, n_periods).T.tocsr()
         cap = cp.Parameter(n_periods, value=x.exchange_cap_kwh)
         model = build_battery_members(
             2,
@@ -167,13 +178,13 @@ def test_member_qp_equals_the_cvxpy_model():
             membership,
             cap,
             fee,
-            CHARGE_TIE_BREAK_EUR_PER_KWH,
+            IDLE_TIE_BREAK_EUR_PER_KWH,
             smoothing=smoothing,
         )
         model.block.soc_initial.value = soc[:, None]
         constant = model.set(
             window["net_kwh"],
-            x.membership,
+            x.step_period,
             window["consumption_meter_kwh"],
             window["production_meter_kwh"],
             window["buy_eur_per_kwh"],

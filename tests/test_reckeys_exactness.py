@@ -12,18 +12,26 @@ C = 3. Bill = 4 (A's consumption) − 1.25 + 0.2 · 0.75 + ε · 1.25 = 2.9 + 1.
 
 The LP relaxation instead raises both of B's meters in the same step (a fictitious
 surplus bought at 0.2 and given to A), so its value is far below what its actions cost.
+
+A member that sells above its own buying price (a feed-in tariff above retail) makes the
+relaxation unbounded: it gets binaries too.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 from dec.errors import InputError
 from dec.reckeys import load_case, make_policy, simulate
 from dec.reckeys.exactness import binary_members, lp_is_exact
 
 FEE = 1e-5
+CASE0 = Path(__file__).parents[1] / "inputs" / "rec" / "case0.yaml"
 
 
 def section(meter_model: str = "auto") -> dict:
@@ -79,3 +87,45 @@ def test_receding_horizon_policies_with_binaries_are_not_better_than_optimal():
 def test_distributed_refuses_binaries():
     with pytest.raises(InputError, match="B"):
         simulate(load_case(section(), "hand"), make_policy("distributed", 4))
+
+
+def test_a_member_selling_above_its_own_buying_price_is_not_exact():
+    # B buys at the community's top price (1, like A) and sells at 0: exact. Selling at
+    # 1.5 (above its own buying price) in a single step makes the relaxation unbounded
+    # there (buy and sell back the same energy), so B needs binaries.
+    data = section()
+    data["members"][1]["buying_price_eur_per_kwh"] = 1.0
+    assert lp_is_exact(load_case(data, "hand")).tolist() == [True]
+    data["members"][1]["selling_price_eur_per_kwh"] = [0.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 0.0]
+    case = load_case(data, "hand")
+    assert lp_is_exact(case).tolist() == [False]
+    assert binary_members(case).tolist() == [True]
+
+
+def feed_in_section(meter_model: str) -> dict:
+    """Case 0 with a feed-in tariff above retail: both members buy at 0.23, sell at 0.43."""
+    data = yaml.safe_load(CASE0.read_text())["rec_keys"]
+    for member in data["members"]:
+        member.update(buying_price_eur_per_kwh=0.23, selling_price_eur_per_kwh=0.43)
+    return dict(data, meter_model=meter_model)
+
+
+def test_feed_in_tariff_above_retail_gets_the_milp_meters():
+    # The LP meters were kept here and every policy failed (HiGHS: unbounded).
+    auto = load_case(feed_in_section("auto"), "fit")
+    milp = load_case(feed_in_section("milp"), "fit")
+    assert binary_members(auto).tolist() == [True]
+    optimal = simulate(auto, make_policy("optimal", 24))
+    assert optimal.total_bill_eur == pytest.approx(
+        simulate(milp, make_policy("optimal", 24)).total_bill_eur, abs=1e-9
+    )
+    assert optimal.info["window_bill_eur"] == pytest.approx(optimal.total_bill_eur, abs=1e-7)
+    assert simulate(auto, make_policy("look-ahead-billing", 4)).total_bill_eur >= (
+        optimal.total_bill_eur - 1e-9
+    )
+
+
+def test_lp_meters_are_refused_where_they_are_unbounded():
+    message = "'meter_model' is 'lp', but battery member(s) PVB sell above"
+    with pytest.raises(InputError, match=re.escape(message)):
+        load_case(feed_in_section("lp"), "fit")

@@ -9,7 +9,7 @@ keys and prices and the residuals; rounds stop at Boyd's test
 (:mod:`dec.admm.convergence`) with residual balancing of ρ. Prices, proposals and ρ
 are carried over from one step to the next (warm start).
 
-Both solve the same window problem (LP meters, the same κ and charge tie-breaks). The
+Both solve the same window problem (LP meters, the same κ and idle tie-breaks). The
 window problems are nearly flat: plans whose window objectives differ by 1e-8 relative
 can have first actions 0.1 kWh apart, separated only by the tie-break κ, so the applied
 action must be found to about 1e-6 kWh or the closed loops part. Plain ADMM moves along
@@ -55,6 +55,19 @@ TOLERANCES = Tolerances(eps_abs=1e-7, eps_rel=1e-6, max_iter=1000)
 ANDERSON_MEMORY = 5
 
 
+def unsupported_reason(case: RecCase) -> str | None:
+    """Return why the distributed policy cannot run on ``case``, or None if it can."""
+    binary = binary_members(case)
+    if not binary.any():
+        return None
+    names = ", ".join(case.member_ids[i] for i in case.battery_index[binary])
+    return (
+        "The distributed policy needs the LP meter model (ADMM needs convex member "
+        f"problems), but battery member(s) {names} need binaries (see meter_model in the "
+        "README)"
+    )
+
+
 class DistributedLookAheadBilling:
     """``look-ahead-billing`` with horizon K, solved each step by exchange ADMM.
 
@@ -95,13 +108,11 @@ class DistributedLookAheadBilling:
 
     def start(self, case: RecCase, forecaster: Forecaster) -> None:
         """Check the case, create the agents and the engine."""
-        if binary_members(case).any():
+        reason = unsupported_reason(case)
+        if reason:
             raise InputError(
-                "The distributed policy needs the LP meter model (ADMM needs convex member "
-                "problems), but battery member(s) "
-                f"{', '.join(case.member_ids[i] for i in case.battery_index[binary_members(case)])}"
-                " need binaries (see meter_model in the README); set 'meter_model: lp' to run "
-                "it on the relaxation or choose a centralised policy."
+                f"{reason}; set 'meter_model: lp' to run it on the relaxation or choose a "
+                "centralised policy."
             )
         self.case, self.forecaster = case, forecaster
         self.window = min(self.horizon, case.n_steps)
@@ -115,7 +126,7 @@ class DistributedLookAheadBilling:
         self.smoothing = smoothing_weights(self.limits, SMOOTHING_EUR_PER_KWH)
         self.chunks = split(len(case.battery_index), self.engine.n_workers)
         self.rows: list[dict] = []
-        self.all_converged = True
+        self.unconverged_steps = 0
 
     def _messages(self, x: WindowInputs, soc: np.ndarray, target: np.ndarray) -> list:
         rows = self.case.battery_index
@@ -164,7 +175,7 @@ class DistributedLookAheadBilling:
                 "cap_kwh": x.exchange_cap_kwh,
             },
         )
-        n_coupled = len(battery) * x.membership.shape[0]
+        n_coupled = len(battery) * len(x.periods)
         history = History()
         balancing = replace(self.balancing, changes=0, last_change=0)  # a new run each step
         anderson = AndersonAcceleration(self.anderson_memory)
@@ -190,7 +201,7 @@ class DistributedLookAheadBilling:
             if factor != 1.0:
                 manager.rescale(factor)
         self.rows.extend(history.rows)
-        self.all_converged &= history.converged
+        self.unconverged_steps += not history.converged
         charge = np.vstack([r["charge_kwh"] for r in replies])[:, 0]
         discharge = np.vstack([r["discharge_kwh"] for r in replies])[:, 0]
         for row, agent_id in enumerate(self.battery_ids):
@@ -204,11 +215,16 @@ class DistributedLookAheadBilling:
         return Decision(charge, discharge, {"iterations": history.iterations})
 
     def finish(self) -> dict:
-        """Release the engine; return the run's ADMM facts (rounds, residuals, history)."""
+        """Release the engine; return the run's ADMM facts (rounds, residuals, history).
+
+        ``unconverged_steps`` counts the steps whose rounds stopped at the round limit
+        before Boyd's test.
+        """
         self.engine.close()
         last = self.rows[-1] if self.rows else {}
         return {
-            "converged": self.all_converged,
+            "converged": self.unconverged_steps == 0,
+            "unconverged_steps": self.unconverged_steps,
             "primal_residual": last.get("primal_residual"),
             "dual_residual": last.get("dual_residual"),
             "admm_history": self.rows,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 
 @dataclass
@@ -115,7 +116,7 @@ class BatteryMembers:
 
     Parameters (set per window with :meth:`set`) hold the members' rows of a
     :class:`~dec.reckeys.window.WindowInputs`; ``objective`` is the sum of their
-    counted bills in the window (fees and charge tie-break included, the constant
+    counted bills in the window (fees and idle tie-break included, the constant
     part of the elapsed meters excluded).
     """
 
@@ -134,18 +135,21 @@ class BatteryMembers:
     def set(
         self,
         net_kwh: np.ndarray,
-        membership: np.ndarray,
+        step_period: np.ndarray,
         consumption_meter_kwh: np.ndarray,
         production_meter_kwh: np.ndarray,
         buy: np.ndarray,
         sell: np.ndarray,
     ) -> float:
-        """Set the window's numbers (battery members' rows); return the constant bill, EUR."""
+        """Set the window's numbers (battery members' rows); return the constant bill, EUR.
+
+        ``step_period`` (W,) is the window period of each window step.
+        """
         self.block.net_exogenous.value = net_kwh
         self.elapsed_consumption.value = consumption_meter_kwh
         self.elapsed_production.value = production_meter_kwh
         self.buy.value, self.sell.value = buy, sell
-        self.buy_step.value, self.sell_step.value = buy @ membership, sell @ membership
+        self.buy_step.value, self.sell_step.value = buy[:, step_period], sell[:, step_period]
         return float(np.sum(buy * consumption_meter_kwh) - np.sum(sell * production_meter_kwh))
 
 
@@ -154,7 +158,7 @@ def build_battery_members(
     n_steps: int,
     n_periods: int,
     limits: dict,
-    membership: cp.Parameter,
+    membership: sp.csr_matrix,
     cap: cp.Parameter,
     fee_eur_per_kwh: float | cp.Parameter,
     tie_break_eur_per_kwh: float,
@@ -170,13 +174,14 @@ def build_battery_members(
     limits
         Battery limits, see :func:`build_battery_block`.
     membership
-        Parameter (L, W): 1 where a step belongs to a period.
+        Sparse constant (L, W): 1 where a window step belongs to a window period.
     cap
         Parameter (L,): bound of every import and export of a period (0 forbids them).
     fee_eur_per_kwh
         ε, EUR per kWh discharged.
     tie_break_eur_per_kwh
-        Cost per kWh charged that breaks ties towards idle batteries (not billed).
+        Cost per kWh charged or discharged that breaks ties towards idle batteries (not
+        billed).
     binary
         Which batteries get binaries for exact meters.
     smoothing
@@ -201,10 +206,12 @@ def build_battery_members(
     imports = cp.Variable((nb, L), nonneg=True)
     exports = cp.Variable((nb, L), nonneg=True)
     cap_rows = np.ones((nb, 1)) @ cp.reshape(cap, (1, L), order="C")
+    # Meters per period as membership @ g.T: cvxpy keeps a sparse left factor sparse but
+    # makes a right one (g @ membership.T) dense, W × L numbers.
     constraints = [
         *block.constraints,
-        imports <= params["elapsed_consumption_kwh"] + block.g_minus @ membership.T,
-        exports <= params["elapsed_production_kwh"] + block.g_plus @ membership.T,
+        imports <= params["elapsed_consumption_kwh"] + (membership @ block.g_minus.T).T,
+        exports <= params["elapsed_production_kwh"] + (membership @ block.g_plus.T).T,
         imports <= cap_rows,
         exports <= cap_rows,
     ]
@@ -214,7 +221,7 @@ def build_battery_members(
         - cp.sum(cp.multiply(params["buy_eur_per_kwh"], imports))
         + cp.sum(cp.multiply(params["sell_eur_per_kwh"], exports))
         + fee_eur_per_kwh * cp.sum(block.discharge)
-        + tie_break_eur_per_kwh * cp.sum(block.charge)
+        + tie_break_eur_per_kwh * (cp.sum(block.charge) + cp.sum(block.discharge))
     )
     if smoothing is not None:
         objective += cp.sum(cp.multiply(smoothing["charge"], cp.square(block.charge)))

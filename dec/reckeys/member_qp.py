@@ -3,7 +3,7 @@
 Each ADMM round a battery member solves its part of the look-ahead-billing window
 plus the prox term of the exchange ADMM:
 
-    min  Σ_k buy_k g⁻_k − sell_k g⁺_k + ε d_k + τ c_k + w_c c_k² + w_d d_k²
+    min  Σ_k buy_k g⁻_k − sell_k g⁺_k + ε d_k + τ (c_k + d_k) + w_c c_k² + w_d d_k²
          − Σ_l buy_l I_l − sell_l E_l + ρ/2 Σ_l (I_l − E_l − v_l)²
     s.t. soc_k = soc_{k−1} + η_c c_k − d_k / η_d,    g⁺_k − g⁻_k = r_k + d_k − c_k,
          0 ≤ c ≤ c_max, 0 ≤ d ≤ d_max, soc_min ≤ soc ≤ soc_max, g⁺, g⁻ ≥ 0,
@@ -44,7 +44,7 @@ def member_window(x: WindowInputs, members: np.ndarray, soc_kwh: np.ndarray) -> 
     return {
         "net_kwh": x.net_kwh[members],
         "soc_kwh": soc_kwh,
-        "membership": x.membership,
+        "step_period": x.step_period,
         "cap_kwh": x.exchange_cap_kwh,
         "consumption_meter_kwh": x.consumption_meter_kwh[members],
         "production_meter_kwh": x.production_meter_kwh[members],
@@ -64,11 +64,12 @@ class BatteryMemberQP:
     smoothing
         (nb, 1) weights ``charge`` and ``discharge`` of the quadratic tie-break, EUR/kWh².
     fee_eur_per_kwh, tie_break_eur_per_kwh
-        ε on discharge and τ on charge.
+        ε on discharge and τ on charge and on discharge.
     window
         Window arrays of these members: ``net_kwh`` (nb, W), ``soc_kwh`` (nb,),
-        ``membership`` (L, W), ``cap_kwh`` (L,), ``consumption_meter_kwh``,
-        ``production_meter_kwh``, ``buy_eur_per_kwh``, ``sell_eur_per_kwh`` (nb, L).
+        ``step_period`` (W,: the window period of each step), ``cap_kwh`` (L,),
+        ``consumption_meter_kwh``, ``production_meter_kwh``, ``buy_eur_per_kwh``,
+        ``sell_eur_per_kwh`` (nb, L).
     options
         Clarabel settings (tolerances).
 
@@ -85,7 +86,7 @@ class BatteryMemberQP:
     ):
         net = window["net_kwh"]
         nb, W = net.shape
-        L = window["membership"].shape[0]
+        L = len(window["cap_kwh"])
         self.nb, self.W, self.L = nb, W, L
         self.n1 = 5 * W + 2 * L
         self.options = options
@@ -157,7 +158,8 @@ class BatteryMemberQP:
             add(r, col, -1.0)
             rhs.append(-np.broadcast_to(lower, col.shape).ravel())
             n_rows += col.size
-        member, period, step = np.nonzero(np.broadcast_to(window["membership"] > 0, (nb, L, W)))
+        member, step = np.repeat(np.arange(nb), W), np.tile(np.arange(W), nb)
+        period = window["step_period"][step]
         for col, g, meter in (
             (imp, gm, window["consumption_meter_kwh"]),
             (exp_, gp, window["production_meter_kwh"]),
@@ -179,9 +181,9 @@ class BatteryMemberQP:
         q = np.zeros((nb, self.n1))
         s = self.start
         q[:, s["charge"] : s["charge"] + W] = tie
-        q[:, s["discharge"] : s["discharge"] + W] = fee
-        q[:, s["g_minus"] : s["g_minus"] + W] = window["buy_eur_per_kwh"] @ window["membership"]
-        q[:, s["g_plus"] : s["g_plus"] + W] = -(window["sell_eur_per_kwh"] @ window["membership"])
+        q[:, s["discharge"] : s["discharge"] + W] = fee + tie
+        q[:, s["g_minus"] : s["g_minus"] + W] = window["buy_eur_per_kwh"][:, window["step_period"]]
+        q[:, s["g_plus"] : s["g_plus"] + W] = -window["sell_eur_per_kwh"][:, window["step_period"]]
         q[:, s["imports"] : s["imports"] + self.L] = -window["buy_eur_per_kwh"]
         q[:, s["exports"] : s["exports"] + self.L] = window["sell_eur_per_kwh"]
         self.q0 = q

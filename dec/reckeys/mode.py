@@ -52,6 +52,20 @@ def _steps(case: RecCase, steps: int | None) -> RecCase:
     return case.truncated(steps)
 
 
+def _ignored_options(args: argparse.Namespace, policy: str) -> list[str]:
+    """Return the options given on the command line that ``policy`` does not use.
+
+    ``--max-iter`` and ``--engine`` serve the distributed policy only; ``--horizon`` is
+    not used by ``optimal`` (one solve over the whole horizon T).
+    """
+    ignored = []
+    if policy != "distributed":
+        ignored += [f"{o} (policy distributed)" for o in given_options(args, "max_iter", "engine")]
+    if policy == "optimal":
+        ignored += [f"{o} (receding-horizon policies)" for o in given_options(args, "horizon")]
+    return ignored
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Validate the scenario's ``rec_keys`` section and the options, then run."""
     section = scenario.section(SECTION)
@@ -74,11 +88,9 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
             f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
         )
     refuse_ignored(
-        [f"{option} (policy distributed)" for option in given_options(args, "max_iter", "engine")]
-        if policy != "distributed"
-        else [],
+        _ignored_options(args, policy),
         f"This run's policy is {policy}",
-        "remove the option or choose --policy distributed",
+        "remove the option or choose a policy that uses it",
     )
     default = section.get("horizon_steps", max(1, round(24.0 / case.time_step_h)))
     horizon = args.horizon if args.horizon is not None else default  # the file's is checked

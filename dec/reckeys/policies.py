@@ -1,13 +1,14 @@
 """Policies: map the state of the REC at step t to the battery actions of step t.
 
 Every policy is receding horizon on :class:`~dec.reckeys.window.WindowLP` (built
-once, re-solved each step with new parameters) and applies the first action of its
-open-loop plan; the keys of a period are settled from the realised meters when it
-ends (:mod:`dec.reckeys.keys`), which is the policies' own key optimisation for the
-actions taken.
+once per phase of the metering period, re-solved each step with new parameters) and
+applies the first action of its open-loop plan; the keys of a period are settled from
+the realised meters when it ends (:mod:`dec.reckeys.keys`), which is the policies' own
+key optimisation for the actions taken.
 
 ``optimal``
-    One open-loop solve over the whole horizon at t = 0, then its plan is applied.
+    One open-loop solve over the whole horizon at t = 0 with perfect information (the
+    benchmark: it ignores the run's forecaster), then its plan is applied.
 ``look-ahead`` (K)
     Bills of the periods that end inside the window only.
 ``look-ahead-billing`` (K)
@@ -27,8 +28,14 @@ from typing import Protocol
 import numpy as np
 
 from dec.reckeys.case import RecCase
-from dec.reckeys.forecast import Forecaster
-from dec.reckeys.window import SMOOTHING_EUR_PER_KWH, BillingRule, WindowLP, window_inputs
+from dec.reckeys.forecast import Forecaster, PerfectForecaster
+from dec.reckeys.window import (
+    SMOOTHING_EUR_PER_KWH,
+    BillingRule,
+    WindowLP,
+    WindowPlan,
+    window_inputs,
+)
 
 
 @dataclass
@@ -93,6 +100,8 @@ class LookAhead:
 
     #: κ of the window problem's strictly convex tie-break (0 for a pure LP).
     smoothing = SMOOTHING_EUR_PER_KWH
+    #: Whether each window problem is solved more than once (see WindowLP).
+    resolved = True
 
     def __init__(self, horizon: int, rule: BillingRule, name: str):
         self.horizon = horizon
@@ -100,14 +109,23 @@ class LookAhead:
         self.name = name
 
     def start(self, case: RecCase, forecaster: Forecaster) -> None:
-        """Compile the window problem once."""
+        """Prepare the window problems (each compiled at its first use)."""
         self.case = case
         self.forecaster = forecaster
         self.window = min(self.horizon, case.n_steps)
-        self.lp = WindowLP(case, self.window, self.smoothing)
+        self.lps: dict[int, WindowLP] = {}
 
-    def plan(self, state: State):
-        """Return the open-loop plan of the window starting at ``state.t``."""
+    def plan(self, state: State) -> WindowPlan:
+        """Return the open-loop plan of the window starting at ``state.t``.
+
+        ``self.lp`` is then the window problem solved (that of the window's phase).
+        """
+        phase = state.t % self.case.metering_period_steps
+        if phase not in self.lps:
+            self.lps[phase] = WindowLP(
+                self.case, self.window, phase, self.smoothing, resolved=self.resolved
+            )
+        self.lp = self.lps[phase]
         x = window_inputs(
             self.case,
             self.forecaster,
@@ -134,17 +152,22 @@ class LookAhead:
 
 
 class Optimal(LookAhead):
-    """One open-loop solve over the whole horizon (the benchmark): a pure LP."""
+    """One open-loop solve over the whole horizon with perfect information: a pure LP."""
 
     smoothing = 0.0
+    resolved = False
 
     def __init__(self) -> None:
         super().__init__(horizon=0, rule="all", name="optimal")
 
     def start(self, case: RecCase, forecaster: Forecaster) -> None:
-        """Solve the whole horizon once from the initial state."""
+        """Solve the whole horizon once from the initial state (``forecaster`` unused).
+
+        The benchmark of every policy is the optimum with perfect information, whatever
+        the forecaster the other policies use.
+        """
         self.horizon = case.n_steps
-        super().start(case, forecaster)
+        super().start(case, PerfectForecaster(case))
         arrays = case.battery_arrays()
         zeros = np.zeros(case.n_members)
         self.open_loop = self.plan(State(0, arrays["soc_initial_kwh"], zeros, zeros))

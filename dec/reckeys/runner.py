@@ -17,7 +17,7 @@ import pandas as pd
 
 from dec.admm.convergence import Tolerances
 from dec.reckeys import plots
-from dec.reckeys.admm import TOLERANCES
+from dec.reckeys.admm import TOLERANCES, unsupported_reason
 from dec.reckeys.case import RecCase
 from dec.reckeys.exactness import binary_members
 from dec.reckeys.forecast import make_forecaster
@@ -32,6 +32,17 @@ MODE = "rec-keys"
 MATCH_REL = 1e-4
 #: Policies of a sweep, in the order of its table (``optimal`` once, with K = T).
 SWEEP_POLICIES = ("look-ahead", "look-ahead-billing", "look-ahead-decoupling", "distributed")
+#: Columns of ``sweep.csv`` (issue 7).
+SWEEP_COLUMNS = ("policy", "horizon", "total_bill", "gap_to_optimal", "runtime_s")
+#: How a run of a sweep converged (its record in the summary; null for centralised runs).
+CONVERGENCE_FIELDS = (
+    "converged",
+    "iterations",
+    "primal_residual",
+    "dual_residual",
+    "objective_centralized",
+    "objective_gap_rel",
+)
 
 
 @dataclass
@@ -42,15 +53,23 @@ class Settings:
     engine: str = "serial"
     max_iter: int | None = None
 
+    @property
+    def round_limit(self) -> int:
+        """ADMM rounds per step of the distributed policy."""
+        return self.max_iter or TOLERANCES.max_iter
+
     def policy_options(self, policy: str) -> dict[str, Any]:
         """Return the keyword options of :func:`make_policy` for ``policy``."""
         if policy != "distributed":
             return {}
-        limit = self.max_iter or TOLERANCES.max_iter
         return {
             "engine": self.engine,
-            "tolerances": Tolerances(TOLERANCES.eps_abs, TOLERANCES.eps_rel, limit),
+            "tolerances": Tolerances(TOLERANCES.eps_abs, TOLERANCES.eps_rel, self.round_limit),
         }
+
+    def forecaster_of(self, policy: str) -> str:
+        """Return the forecaster ``policy`` uses (``optimal`` always has perfect information)."""
+        return "perfect" if policy == "optimal" else self.forecaster
 
 
 def simulate_policy(case: RecCase, policy: str, horizon: int, settings: Settings) -> Trajectory:
@@ -58,7 +77,7 @@ def simulate_policy(case: RecCase, policy: str, horizon: int, settings: Settings
     return simulate(
         case,
         make_policy(policy, horizon, **settings.policy_options(policy)),
-        make_forecaster(settings.forecaster, case),
+        make_forecaster(settings.forecaster_of(policy), case),
     )
 
 
@@ -66,59 +85,96 @@ def _meter_model(case: RecCase) -> str:
     return "milp" if binary_members(case).any() else "lp"
 
 
+def distributed_facts(
+    tr: Trajectory, central: Trajectory | None, settings: Settings
+) -> dict[str, Any]:
+    """Return the ADMM facts of a distributed run and its comparison with ``central``.
+
+    ``central`` is the centralised look-ahead-billing of the same horizon (None: not
+    compared). The run is ``converged`` if every step met Boyd's test and the bill is
+    within :data:`MATCH_REL` of the centralised one (the requirement is the centralised
+    bill, not small residuals); ``message`` says why not (None if converged). A
+    centralised run (no ADMM facts, ``central`` None) is converged with null facts.
+    """
+    central_bill = central.total_bill_eur if central else None
+    gap_rel = (
+        abs(tr.total_bill_eur - central_bill) / max(abs(central_bill), 1e-12) if central else None
+    )
+    unconverged = tr.info.get("unconverged_steps", 0)
+    matched = gap_rel is None or gap_rel <= MATCH_REL
+    reasons = []
+    if unconverged:
+        reasons.append(
+            f"ADMM stopped at the round limit ({settings.round_limit} rounds per step) "
+            f"before meeting its tolerances at {unconverged} of {tr.net_kwh.shape[1]} steps, "
+            "which applied the actions of their last round"
+        )
+    if not matched:
+        reasons.append(
+            f"the distributed bill {tr.total_bill_eur:.6f} EUR differs from the centralised "
+            f"look-ahead-billing bill {central_bill:.6f} EUR by {gap_rel:.2e} relative (more "
+            f"than {MATCH_REL:g}): ADMM stopped near, not at, the window optima, the applied "
+            "actions differ where the window problems are nearly flat, and the closed loops "
+            "part (see 'distributed' in the README)"
+        )
+    elif unconverged and gap_rel is not None:
+        reasons.append(
+            f"its bill is within {gap_rel:.2e} relative of the centralised look-ahead-billing "
+            f"bill (the requirement is {MATCH_REL:g})"
+        )
+    message = "; ".join(reasons)
+    return {
+        "iterations": tr.info.get("iterations"),
+        "converged": not reasons,
+        "primal_residual": tr.info.get("primal_residual"),
+        "dual_residual": tr.info.get("dual_residual"),
+        "objective_centralized": central_bill,
+        "objective_gap_rel": gap_rel,
+        "message": f"{message[0].upper()}{message[1:]}." if message else None,
+    }
+
+
 def run_policy(
     case: RecCase, policy: str, horizon: int, settings: Settings | None = None
 ) -> RunResult:
     """Run one policy and return its result (tables, per-member records, summary, figures).
 
-    The optimal policy is also run (one LP) for the gap; the distributed policy is
-    compared with the centralised look-ahead-billing of the same horizon.
+    The optimal policy (perfect information, whatever the run's forecaster) is also run
+    (one LP) for the gap; the distributed policy is compared with the centralised
+    look-ahead-billing of the same horizon and forecaster.
     """
     settings = settings or Settings()
     start = time.perf_counter()
     tr = simulate_policy(case, policy, horizon, settings)
-    optimal = tr if policy == "optimal" else simulate_policy(case, "optimal", horizon, settings)
+    optimal = (
+        tr if policy == "optimal" else simulate_policy(case, "optimal", case.n_steps, settings)
+    )
     central = (
         simulate_policy(case, "look-ahead-billing", horizon, settings)
         if policy == "distributed"
         else None
     )
-    converged = bool(tr.info.get("converged", True))
-    gap_rel = (
-        abs(tr.total_bill_eur - central.total_bill_eur) / max(abs(central.total_bill_eur), 1e-12)
-        if central
-        else None
-    )
-    message = None
-    if gap_rel is not None and gap_rel > MATCH_REL:
-        converged = False  # the requirement is the centralised bill, not small residuals
-        message = (
-            f"The distributed bill {tr.total_bill_eur:.6f} EUR differs from the centralised "
-            f"look-ahead-billing bill {central.total_bill_eur:.6f} EUR by {gap_rel:.2e} "
-            f"relative (more than {MATCH_REL:g}): ADMM stopped near, not at, the window "
-            "optima, the applied actions differ where the window problems are nearly flat, "
-            "and the closed loops part (see 'distributed' in the README)."
-        )
+    facts = distributed_facts(tr, central, settings)
     horizon_steps = case.n_steps if policy == "optimal" else horizon
     steps, periods = step_table(case, tr), period_table(case, tr)
-    run = {"policy": policy, "horizon_steps": horizon_steps, "converged": converged}
+    run = {"policy": policy, "horizon_steps": horizon_steps, "converged": facts["converged"]}
     summary: dict[str, Any] = {
         "scenario": case.name,
         "mode": MODE,
         "n_agents": case.n_members,
-        "iterations": tr.info.get("iterations"),
-        "converged": converged,
-        "primal_residual": tr.info.get("primal_residual"),
-        "dual_residual": tr.info.get("dual_residual"),
+        "iterations": facts["iterations"],
+        "converged": facts["converged"],
+        "primal_residual": facts["primal_residual"],
+        "dual_residual": facts["dual_residual"],
         "objective": tr.total_bill_eur,
-        "objective_centralized": central.total_bill_eur if central else None,
-        "objective_gap_rel": gap_rel,
+        "objective_centralized": facts["objective_centralized"],
+        "objective_gap_rel": facts["objective_gap_rel"],
         "match_tolerance_rel": MATCH_REL if central else None,
-        "message": message,
+        "message": facts["message"],
         "runtime_s": tr.runtime_s,
         "policy": policy,
         "horizon_steps": horizon_steps,
-        "forecaster": settings.forecaster,
+        "forecaster": settings.forecaster_of(policy),
         "meter_model": _meter_model(case),
         "solves": tr.info.get("solves", 0),
         "inaccurate_solves": tr.info.get("inaccurate_solves", 0),
@@ -144,8 +200,8 @@ def run_policy(
             ("ADMM rounds", summary["iterations"]),
             ("relative gap to centralised", summary["objective_gap_rel"]),
         ]
-        if message:
-            console += [("NOT MATCHED", message)]
+    if facts["message"]:
+        console += [("NOT CONVERGED", facts["message"])]
     console += [("runtime (s)", summary["runtime_s"])]
     initial = {
         case.member_ids[i]: case.members[i].battery.soc_initial_kwh for i in case.battery_index
@@ -168,6 +224,31 @@ def run_policy(
     )
 
 
+def skipped_policies(case: RecCase, policies: tuple[str, ...]) -> dict[str, str]:
+    """Return the policies among ``policies`` that cannot run on ``case``, with the reason."""
+    reason = unsupported_reason(case) if "distributed" in policies else None
+    return {"distributed": reason} if reason else {}
+
+
+def _sweep_record(
+    policy: str, horizon: int, tr: Trajectory, optimal: Trajectory, facts: dict[str, Any]
+) -> dict[str, Any]:
+    """Return one run of a sweep: the columns of ``sweep.csv`` and the ADMM facts.
+
+    ``facts`` are those of :func:`distributed_facts` (empty for centralised policies,
+    whose facts are null); the gap is in EUR.
+    """
+    record = {
+        "policy": policy,
+        "horizon": horizon,
+        "total_bill": tr.total_bill_eur,
+        "gap_to_optimal": tr.total_bill_eur - optimal.total_bill_eur,
+        "runtime_s": tr.runtime_s,
+    }
+    record.update({key: facts.get(key) for key in CONVERGENCE_FIELDS})
+    return record
+
+
 def run_sweep(
     case: RecCase,
     horizons: list[int],
@@ -177,41 +258,42 @@ def run_sweep(
     """Run ``optimal`` once and every policy of ``policies`` for every horizon K.
 
     The result holds ``sweep.csv`` (``policy, horizon, total_bill, gap_to_optimal,
-    runtime_s``; gap in EUR) and a plot of the total bill against K.
+    runtime_s``; gap in EUR) and a plot of the total bill against K. A policy that
+    cannot run on the case (``distributed`` where the meters need binaries) is skipped;
+    ``skipped_policies`` and ``message`` say why. The summary's ``sweep`` records add
+    each distributed run's ADMM facts and its comparison with the look-ahead-billing
+    of the same K (null for the centralised policies).
     """
     settings = settings or Settings()
+    skipped = skipped_policies(case, policies)
     optimal = simulate_policy(case, "optimal", case.n_steps, settings)
-    rows = [("optimal", case.n_steps, optimal.total_bill_eur, 0.0, optimal.runtime_s)]
-    converged = True
+    records = [_sweep_record("optimal", case.n_steps, optimal, optimal, {})]
+    messages = [f"{reason}, so the sweep skipped it." for reason in skipped.values()]
     for horizon in horizons:
-        central_bill = None
-        for policy in policies:
-            tr = simulate_policy(case, policy, horizon, settings)
-            converged &= bool(tr.info.get("converged", True))
-            if policy == "look-ahead-billing":
-                central_bill = tr.total_bill_eur
-            if policy == "distributed" and central_bill is not None:  # see run_policy
-                gap = abs(tr.total_bill_eur - central_bill) / max(abs(central_bill), 1e-12)
-                converged &= gap <= MATCH_REL
-            rows.append(
-                (
-                    policy,
-                    horizon,
-                    tr.total_bill_eur,
-                    tr.total_bill_eur - optimal.total_bill_eur,
-                    tr.runtime_s,
-                )
+        runs: dict[str, Trajectory] = {}
+        for policy in (p for p in policies if p not in skipped):
+            runs[policy] = tr = simulate_policy(case, policy, horizon, settings)
+            facts = (
+                distributed_facts(tr, runs.get("look-ahead-billing"), settings)
+                if policy == "distributed"
+                else {}
             )
-    table = pd.DataFrame(
-        rows, columns=["policy", "horizon", "total_bill", "gap_to_optimal", "runtime_s"]
-    )
+            if facts.get("message"):
+                messages.append(f"distributed K = {horizon}: {facts['message']}")
+            records.append(_sweep_record(policy, horizon, tr, optimal, facts))
+    table = pd.DataFrame(records)[list(SWEEP_COLUMNS)]
     summary = {
         "scenario": case.name,
         "mode": MODE,
         "n_agents": case.n_members,
         "iterations": None,
-        "converged": converged,
+        "converged": all(r["converged"] is not False for r in records),
+        "primal_residual": None,  # per run: in the sweep records
+        "dual_residual": None,
         "objective": optimal.total_bill_eur,
+        "objective_centralized": None,
+        "objective_gap_rel": None,
+        "message": " ".join(messages) or None,
         "runtime_s": float(table["runtime_s"].sum()),
         "policy": "sweep",
         "horizon_steps": None,
@@ -221,7 +303,8 @@ def run_sweep(
         "time_step_h": case.time_step_h,
         "metering_period_steps": case.metering_period_steps,
         "total_bill_optimal": optimal.total_bill_eur,
-        "sweep": table.to_dict(orient="records"),
+        "skipped_policies": skipped,
+        "sweep": records,
     }
     console = [
         (
@@ -230,6 +313,9 @@ def run_sweep(
         )
         for r in table.itertuples()
     ]
+    console += [("SKIPPED " + policy, reason) for policy, reason in skipped.items()]
+    if not summary["converged"]:
+        console += [("NOT CONVERGED", summary["message"])]
     return RunResult(
         scenario=case.name,
         mode=MODE,

@@ -3,10 +3,14 @@
 At step ``t`` a look-ahead policy with horizon K optimises the actions of steps
 ``t … t+K−1`` (K actions; the window ends at time ``T'(t) = min(t+K, T)``) and the
 keys of the metering periods overlapping them. The window always has K steps: steps
-past the horizon T are padding with no consumption, no production and zero prices,
-where the fees make idling optimal, so one compiled problem (cvxpy DPP) serves every
-step; the position of the period boundaries in the window is a parameter (the 0/1
-matrix ``membership``: window period × window step).
+past the horizon T are padding with no consumption, no production and zero prices (in
+periods past T, which bill nothing and allow no exchange), where the fees and the idle
+tie-break make idling optimal. Which window period a window step belongs to
+depends only on the window's phase ``t mod Δm`` (its position in the metering period),
+so one problem per phase, built once with the aggregation of steps into periods as a
+sparse constant, serves every window of that phase with new parameter values (memory
+linear in the window length; a dense period × step matrix grows as W²). It is compiled
+once (cvxpy DPP) where that fits :data:`DPP_MAX_SQUARED_PARAMETER_SIZE`.
 
 Which period bills enter the objective depends on the policy:
 
@@ -29,11 +33,12 @@ from typing import Literal
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from dec.reckeys.battery_block import build_battery_members, column_limits, smoothing_weights
 from dec.reckeys.case import RecCase
 from dec.reckeys.exactness import binary_members
-from dec.reckeys.forecast import Forecaster
+from dec.reckeys.forecast import Forecast, Forecaster
 from dec.solving import solve_checked
 
 #: Which metering periods a window bills (see the module docstring).
@@ -64,15 +69,49 @@ CLARABEL_OPTIONS = {
 #: HiGHS options of the MILP variant (the default relative gap, 1e-4, is too coarse).
 MIP_OPTIONS = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-9}
 
-#: Cost per kWh charged added to every window objective (not to the bills): among
-#: plans of equal bill, the policies prefer the one that charges least, so a battery
-#: with no reason to act stays idle. Above the LP solver's optimality tolerance (1e-7).
-CHARGE_TIE_BREAK_EUR_PER_KWH = 1e-6
+#: Cost per kWh charged and per kWh discharged added to every window objective (not to
+#: the bills): among plans of equal bill, the policies prefer the one that moves least
+#: energy, so a battery with no reason to act stays idle, also with a zero discharge
+#: fee (without a cost at zero, an interior-point solver leaves such a battery at a few
+#: 1e-6 kWh, which would be applied as real actions). Above the LP solver's optimality
+#: tolerance (1e-7).
+IDLE_TIE_BREAK_EUR_PER_KWH = 1e-6
+
+#: Budget of cvxpy's compiled map from parameters to problem data (DPP), in the sum over
+#: the parameters of their squared sizes: that map takes about 100 bytes per pair of a
+#: parameter entry and a row of the expression it multiplies, quadratic in the window
+#: (5e6: about 0.5 GB; Case I's whole horizon of 720 steps, 4.3e6). A window problem
+#: over budget, or solved only once, is canonicalised anew at each solve instead, in
+#: time and memory linear in its size (and faster than compiling for a single solve).
+DPP_MAX_SQUARED_PARAMETER_SIZE = 5_000_000
 
 
 def n_window_periods(n_steps: int, period_steps: int) -> int:
     """Return the most metering periods a window of ``n_steps`` steps can overlap."""
     return (period_steps - 1 + n_steps - 1) // period_steps + 1
+
+
+def window_step_periods(phase: int, n_steps: int, period_steps: int) -> np.ndarray:
+    """Return the window period of each step of a window starting at ``phase`` (W,).
+
+    ``phase`` is the window's first step modulo the metering period (steps of the
+    period that elapsed before the window).
+    """
+    return (phase + np.arange(n_steps)) // period_steps
+
+
+def period_indicator(period: np.ndarray, n_periods: int) -> sp.csr_matrix:
+    """Return the sparse 0/1 matrix (n, ``n_periods``) with a 1 at (k, ``period[k]``)."""
+    n = len(period)
+    return sp.csr_matrix((np.ones(n), (np.arange(n), period)), shape=(n, n_periods))
+
+
+def period_sums(values: np.ndarray, period: np.ndarray, n_periods: int) -> np.ndarray:
+    """Return the sums of the columns of ``values`` (N, n) per period (N, ``n_periods``).
+
+    ``period`` (n,) gives the period of each column; time and memory are linear in n.
+    """
+    return np.asarray(values @ period_indicator(period, n_periods))
 
 
 @dataclass
@@ -85,8 +124,9 @@ class WindowInputs:
         First step of the window.
     net_kwh
         Forecast production − consumption per member and step, kWh (N, W); 0 past T.
-    membership
-        1 where window step k belongs to window period l (L, W).
+    step_period
+        Window period of each window step (W,), see :func:`window_step_periods`; steps
+        past T fall in periods past T.
     consumption_meter_kwh, production_meter_kwh
         Meters of the plain members (without battery) per window period, elapsed
         part included (N, L); rows of battery members hold only the elapsed part.
@@ -101,7 +141,7 @@ class WindowInputs:
 
     t: int
     net_kwh: np.ndarray
-    membership: np.ndarray
+    step_period: np.ndarray
     consumption_meter_kwh: np.ndarray
     production_meter_kwh: np.ndarray
     buy_eur_per_kwh: np.ndarray
@@ -141,34 +181,15 @@ def window_inputs(
     n_periods = n_window_periods(n_steps, period_steps)
     forecast = forecaster.forecast(t, n_steps)
     known = forecast.n_steps
-    end = t + known
     net = np.zeros((case.n_members, n_steps))
     net[:, :known] = forecast.production_kwh - forecast.consumption_kwh
 
     first = t // period_steps
     periods = first + np.arange(n_periods)
     periods[periods * period_steps >= horizon] = -1
-    step_period = (t + np.arange(n_steps)) // period_steps - first
-    membership = np.zeros((n_periods, n_steps))
-    membership[step_period[:known], np.arange(known)] = 1.0
+    step_period = window_step_periods(t - first * period_steps, n_steps, period_steps)
 
-    # Prices: elapsed steps are history, window steps are forecasts.
-    buy_known = np.concatenate(
-        [case.buying_price_eur_per_kwh[:, first * period_steps : t], forecast.buy_eur_per_kwh], 1
-    )
-    sell_known = np.concatenate(
-        [case.selling_price_eur_per_kwh[:, first * period_steps : t], forecast.sell_eur_per_kwh], 1
-    )
-    offset = first * period_steps
-    slot = (np.arange(offset, end) // period_steps) - first
-    count = np.bincount(slot, minlength=n_periods).astype(float)
-    buy = np.zeros((case.n_members, n_periods))
-    sell = np.zeros((case.n_members, n_periods))
-    for l_ in range(n_periods):
-        if count[l_]:
-            buy[:, l_] = buy_known[:, slot == l_].mean(axis=1)
-            sell[:, l_] = sell_known[:, slot == l_].mean(axis=1)
-
+    buy, sell = _known_period_prices(case, forecast, t, n_periods)
     period_end = (periods + 1) * period_steps
     counted = periods >= 0
     if rule == "ended":
@@ -181,21 +202,44 @@ def window_inputs(
     cons[:, 0] = elapsed_consumption_kwh
     prod[:, 0] = elapsed_production_kwh
     plain = case.plain_index
-    cons[plain] += np.maximum(-net[plain], 0.0) @ membership.T
-    prod[plain] += np.maximum(net[plain], 0.0) @ membership.T
+    cons[plain] += period_sums(np.maximum(-net[plain], 0.0), step_period, n_periods)
+    prod[plain] += period_sums(np.maximum(net[plain], 0.0), step_period, n_periods)
 
     # A bound no import or export can reach: every meter filled at full battery power.
     arrays = case.battery_arrays()
     battery_kwh = arrays["charge_max_kwh"].sum() + arrays["discharge_max_kwh"].sum()
+    window_kwh = np.abs(net).sum(0) + battery_kwh
     bound = (
         cons.sum(0)
         + prod.sum(0)
-        + np.abs(net).sum(0) @ membership.T
-        + battery_kwh * membership.sum(1)
+        + np.bincount(step_period, weights=window_kwh, minlength=n_periods)
         + 1.0
     )
     cap = np.where(counted & (rule != "own"), bound, 0.0)
-    return WindowInputs(t, net, membership, cons, prod, buy, sell, cap, periods)
+    return WindowInputs(t, net, step_period, cons, prod, buy, sell, cap, periods)
+
+
+def _known_period_prices(
+    case: RecCase, forecast: Forecast, t: int, n_periods: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the buying and selling prices of the periods of the window at ``t``, EUR/kWh (N, L).
+
+    A period's price is the mean of its steps known at ``t``: the elapsed steps of the
+    current period (history) and the forecast steps; 0 for a period with no known step
+    (past the horizon).
+    """
+    start = t - t % case.metering_period_steps
+    slot = (np.arange(start, t + forecast.n_steps) - start) // case.metering_period_steps
+    count = np.bincount(slot, minlength=n_periods).astype(float)
+    prices = []
+    for history, ahead in (
+        (case.buying_price_eur_per_kwh, forecast.buy_eur_per_kwh),
+        (case.selling_price_eur_per_kwh, forecast.sell_eur_per_kwh),
+    ):
+        known = np.concatenate([history[:, start:t], ahead], axis=1)
+        total = period_sums(known, slot, n_periods)
+        prices.append(np.divide(total, count, out=np.zeros_like(total), where=count > 0))
+    return prices[0], prices[1]
 
 
 @dataclass
@@ -209,7 +253,7 @@ class WindowPlan:
     imports_kwh, exports_kwh
         Keys as energies per member and window period (N, L).
     bill_eur
-        Sum of the counted bills (fees included, tie-break excluded), EUR.
+        Sum of the counted bills (fees included, tie-breaks excluded), EUR.
 
     """
 
@@ -222,7 +266,7 @@ class WindowPlan:
 
 
 class WindowLP:
-    """The window problem of a case, compiled once (cvxpy DPP) and re-solved per step.
+    """The window problem of a case at one phase, built once and re-solved per step.
 
     Parameters
     ----------
@@ -230,11 +274,17 @@ class WindowLP:
         The decision process (its batteries' limits are compiled in as constants).
     n_steps
         Window length W.
+    phase
+        ``t mod Δm`` of the windows it solves (steps of the metering period elapsed
+        before the window); the aggregation of window steps into periods is a constant.
     smoothing_eur_per_kwh
         κ of the strictly convex tie-break; 0 keeps the problem a linear program. It is
         ignored when the meters need binaries (HiGHS solves MILPs, not MIQPs).
     solver
         cvxpy solver name; default HiGHS for LPs and MILPs, Clarabel for QPs.
+    resolved
+        Whether it is solved more than once: it is then compiled once with parameters
+        (cvxpy DPP) if that fits :data:`DPP_MAX_SQUARED_PARAMETER_SIZE`.
 
     """
 
@@ -242,12 +292,15 @@ class WindowLP:
         self,
         case: RecCase,
         n_steps: int,
+        phase: int,
         smoothing_eur_per_kwh: float = 0.0,
         solver: str | None = None,
+        resolved: bool = True,
     ):
         self.case = case
         self.smoothing = smoothing_eur_per_kwh
         self.n_steps = n_steps
+        self.phase = phase
         self.n_periods = n_window_periods(n_steps, case.metering_period_steps)
         self.battery = case.battery_index
         self.plain = case.plain_index
@@ -263,11 +316,14 @@ class WindowLP:
             else {}
         )
         self._build()
+        squared_size = sum(p.size**2 for p in self.problem.parameters())
+        self.dpp = resolved and squared_size <= DPP_MAX_SQUARED_PARAMETER_SIZE
 
     def _build(self) -> None:
         case, W, L = self.case, self.n_steps, self.n_periods
         nb, npl = len(self.battery), len(self.plain)
-        self.membership = cp.Parameter((L, W), name="membership")
+        step_period = window_step_periods(self.phase, W, case.metering_period_steps)
+        membership = period_indicator(step_period, L).T.tocsr()  # (L, W)
         self.cap = cp.Parameter(L, nonneg=True, name="exchange_cap_kwh")
         objective, constraints, balance = 0, [], 0
         if nb:
@@ -285,10 +341,10 @@ class WindowLP:
                 W,
                 L,
                 limits,
-                self.membership,
+                membership,
                 self.cap,
                 case.discharge_fee_eur_per_kwh,
-                CHARGE_TIE_BREAK_EUR_PER_KWH,
+                IDLE_TIE_BREAK_EUR_PER_KWH,
                 self.binary,
                 smoothing,
             )
@@ -319,14 +375,13 @@ class WindowLP:
 
     def _set(self, x: WindowInputs) -> float:
         """Set the parameters from ``x``; return the constant part of the bill, EUR."""
-        self.membership.value = x.membership
         self.cap.value = x.exchange_cap_kwh
         constant = 0.0
         if len(self.battery):
             rows = self.battery
             constant += self.members.set(
                 x.net_kwh[rows],
-                x.membership,
+                x.step_period,
                 x.consumption_meter_kwh[rows],
                 x.production_meter_kwh[rows],
                 x.buy_eur_per_kwh[rows],
@@ -368,8 +423,12 @@ class WindowLP:
         SolverFailed
             If the solver fails or does not report an optimal solution (the window
             problem of valid input always has one: idle batteries are feasible).
+        ValueError
+            If the window of ``x`` does not start at this problem's phase.
 
         """
+        if x.t % self.case.metering_period_steps != self.phase:
+            raise ValueError(f"the window at step {x.t} is not of phase {self.phase}")
         constant = self._set(x)
         self.set_soc(soc_kwh)
         with warnings.catch_warnings():
@@ -381,6 +440,7 @@ class WindowLP:
                 f"the window problem at step {x.t}",
                 self.solver,
                 (cp.OPTIMAL, cp.OPTIMAL_INACCURATE),
+                ignore_dpp=not self.dpp,
                 **self.solver_options,
             )
         self.inaccurate = self.problem.status == cp.OPTIMAL_INACCURATE
@@ -394,7 +454,7 @@ class WindowLP:
             charge, discharge, soc = b.charge.value, b.discharge.value, b.soc.value
             imports[self.battery] = self.members.imports.value
             exports[self.battery] = self.members.exports.value
-            tie = CHARGE_TIE_BREAK_EUR_PER_KWH * float(charge.sum())
+            tie = IDLE_TIE_BREAK_EUR_PER_KWH * float(charge.sum() + discharge.sum())
             if self.smoothing_weights is not None:
                 w = self.smoothing_weights
                 tie += float(
