@@ -196,6 +196,22 @@ def check_feasible(
     return tuple(int(k) for k in under), notes
 
 
+def _within_limits(problem: CurtailProblem, vm_ac_pu: pd.Series) -> bool:
+    """Whether AC voltages meet both limits within ``ac_tol_pu``.
+
+    The lower limit is checked on the nodes that have it (not on those already below it
+    without curtailment, :func:`check_feasible`): reactive absorption and a linearisation
+    far from the AC point can pull voltages under it.
+    """
+    tol = problem.settings.ac_tol_pu
+    if vm_ac_pu.max() > problem.vmax_pu + tol:
+        return False
+    vm_nodes = problem.grid.node_voltages(vm_ac_pu)
+    limited = np.ones(len(vm_nodes), dtype=bool)
+    limited[list(problem.below_lower_limit)] = False
+    return bool((vm_nodes[limited] >= problem.vmin_pu - tol).all())
+
+
 def solve_curtailment(
     problem: CurtailProblem,
     solver: str = "admm",
@@ -255,7 +271,7 @@ def solve_curtailment(
         solver_s += time.perf_counter() - t0
         p_kw, q_kvar, c_kw = _apply(net, problem, decision)
         vm_after = grid.run_ac(net)
-        ac_ok = vm_after.max() <= problem.vmax_pu + settings.ac_tol_pu
+        ac_ok = _within_limits(problem, vm_after)
         if ac_ok or not grid.relinearises or n_solves == settings.max_relinearisations:
             break
         point, v_point = decision, grid.operating_point(net, vm_after)
