@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import cvxpy as cp
 import numpy as np
+import pandapower as pp
 import pytest
 
+from dec.curtail.centralized import _solve_accurately
 from dec.curtail.metrics import jain_index
 from dec.curtail.problem import (
     SCHEMES,
@@ -16,7 +19,7 @@ from dec.curtail.problem import (
 from dec.curtail.report import build_result
 from dec.curtail.simulate import run_snapshot
 from dec.curtail.solve import solve_curtailment
-from dec.errors import InfeasibleError
+from dec.errors import InfeasibleError, SolverFailed, SubproblemInfeasible
 from dec.export import export_result
 
 AC_TOL_PU = 1e-3
@@ -100,6 +103,30 @@ def test_reactive_absorption_keeps_the_lower_limit_on_the_ac_model(feeder_cache)
     assert sol.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
 
 
+def test_a_linearisation_far_above_the_limit_does_not_refuse_a_solvable_scenario(feeder_cache):
+    # ieee123 with 8 times its PV reaches 1.27 pu. The first linearisation, anchored
+    # there, predicts voltages far below the AC ones at full curtailment and made the
+    # 0.95 pu lower limit look unreachable (exit 2), though one common fraction meets both
+    # limits on the AC model. Reference: that fraction found by bisection on runpp alone
+    # (the smallest alpha with an AC maximum at 1.05 pu); the run's answer is within the
+    # AC tolerance of it.
+    feeder = feeder_cache("ieee123", pv_scale=8.0)
+    problem = CurtailProblem.from_feeder(feeder, CurtailSettings())
+    sol = solve_curtailment(problem, "centralized")
+    assert sol.ac_converged and sol.relinearisations > 1
+    assert problem.grid.node_voltages(sol.vm_after_ac_pu).min() >= problem.vmin_pu - AC_TOL_PU
+    net = feeder.net
+    sgens = net.sgen.index[net.sgen.in_service]
+    p_mw = net.sgen.loc[sgens, "p_mw"].to_numpy()
+    low, high = 0.0, 1.0
+    for _ in range(25):
+        alpha = (low + high) / 2
+        net.sgen.loc[sgens, "p_mw"] = (1 - alpha) * p_mw
+        pp.runpp(net)
+        low, high = (alpha, high) if net.res_bus.vm_pu.max() > problem.vmax_pu else (low, alpha)
+    assert sol.decision.a.max() == pytest.approx(high, abs=1e-3)
+
+
 @pytest.mark.parametrize("solver", ["admm", "centralized"])
 @pytest.mark.parametrize("feeder_id", ["cigre_lv", "village"])
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -143,3 +170,18 @@ def test_rounding_errors_around_zero_are_no_curtailment(solutions):
     assert not problem.curtailment_kw(noise, theta=1e-15).any()
     assert problem.curtailment_kw(np.full(problem.n_agents, 2 * ZERO_FRACTION)).all()
     assert clean_fraction(np.array([-1e-12, 1e-10, 0.3, 1.0 + 1e-12])).tolist() == [0, 0, 0.3, 1]
+
+
+def test_centralized_failures_tell_infeasible_from_numerical(monkeypatch):
+    # An infeasible problem is the input's (SubproblemInfeasible, exit 2); a solver that
+    # ends without an optimum on a feasible one fails numerically (SolverFailed, exit 3).
+    x = cp.Variable()
+    with pytest.raises(SubproblemInfeasible):
+        _solve_accurately(cp.Problem(cp.Minimize(x), [x >= 1, x <= 0]))
+
+    def fail(self, *args, **kwargs):
+        raise cp.SolverError("numerical trouble")
+
+    monkeypatch.setattr(cp.Problem, "solve", fail)
+    with pytest.raises(SolverFailed, match="numerical trouble"):
+        _solve_accurately(cp.Problem(cp.Minimize(x), [x >= 1]))

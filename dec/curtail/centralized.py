@@ -17,7 +17,7 @@ import cvxpy as cp
 import numpy as np
 
 from dec.curtail.problem import CurtailProblem
-from dec.errors import SubproblemInfeasible
+from dec.errors import SolverFailed, SubproblemInfeasible
 from dec.network.linear import LinearVoltageModel
 
 #: Clarabel tolerances tried in turn: the tightest that the interior-point method reaches
@@ -134,7 +134,9 @@ def _solve_accurately(prob: cp.Problem) -> None:
     Raises
     ------
     SubproblemInfeasible
-        If no solver gives an optimal solution.
+        If the last solver finds the problem infeasible.
+    SolverFailed
+        If no solver gives an optimal solution on a feasible problem (numerical failure).
     """
     status = "not solved"
     quadratic = prob.is_qp()
@@ -161,10 +163,14 @@ def _solve_accurately(prob: cp.Problem) -> None:
         if quadratic
         else (cp.SCS, {"eps_abs": eps, "eps_rel": eps, "max_iters": 200_000})
     )
-    try:
-        prob.solve(solver=solver, **options)
-        status = prob.status
-    except cp.SolverError as err:
-        status = str(err)
-    if status != cp.OPTIMAL:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the status says it
+        try:
+            prob.solve(solver=solver, **options)
+            status = prob.status
+        except cp.SolverError as err:
+            status = str(err)
+    if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
         raise SubproblemInfeasible("the centralized curtailment problem", str(status))
+    if status != cp.OPTIMAL:
+        raise SolverFailed("the centralized curtailment problem", solver, f"status {status}")

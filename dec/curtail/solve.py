@@ -31,7 +31,7 @@ from dec.admm.engine import Engine
 from dec.curtail.admm import AdmmState, solve_admm
 from dec.curtail.centralized import CurtailDecision, solve_centralized
 from dec.curtail.problem import CurtailProblem
-from dec.errors import InfeasibleError
+from dec.errors import InfeasibleError, SubproblemInfeasible
 from dec.network.injections import set_element_power
 
 
@@ -196,6 +196,27 @@ def check_feasible(
     return tuple(int(k) for k in under), notes
 
 
+def _solve_linear(
+    problem: CurtailProblem,
+    linear: tuple,
+    solver: str,
+    state: AdmmState | None,
+    engine: Engine | None,
+    coordinator: CoordinatorAgent | None,
+) -> tuple[CurtailDecision, AdmmState | None, object]:
+    """Solve one linearisation ``(model, anchor voltages, anchor decision)``.
+
+    Returns the decision, the ADMM state and the ADMM run (None for the centralized solve).
+    """
+    model, v_point, point = linear
+    if solver != "admm":
+        decision, _ = solve_centralized(problem, model, v_point, point)
+        return decision, state, None
+    vmap = problem.voltage_map(model, v_point, point.y, point.b)
+    state, run = solve_admm(problem, vmap, state, engine, coordinator=coordinator)
+    return state.decision(problem), state, run
+
+
 def _within_limits(problem: CurtailProblem, vm_ac_pu: pd.Series) -> bool:
     """Whether AC voltages meet both limits within ``ac_tol_pu``.
 
@@ -257,17 +278,29 @@ def solve_curtailment(
     history = History()
     solver_s = 0.0
     admm_converged = True
+    n_nodes = len(grid.nodes.bus)
     for n_solves in range(1, settings.max_relinearisations + 1):
         model = model.at_voltage(v_point)
-        vmap = problem.voltage_map(model, v_point, point.y, point.b)
+        linear = (model, v_point, point)
         t0 = time.perf_counter()
-        if solver == "admm":
-            state, run = solve_admm(problem, vmap, state, engine, coordinator=coordinator)
+        try:
+            decision, state, run = _solve_linear(
+                problem, linear, solver, state, engine, coordinator
+            )
+        except SubproblemInfeasible:
+            # A linearisation far from the answer (anchored at voltages well above the
+            # limit) can predict voltages far too low at full curtailment and make the lower
+            # limit look unreachable. Solve it for the upper limit alone and re-linearise:
+            # the AC check holds both limits, and the next linearisations impose them again.
+            if not grid.relinearises or n_solves == settings.max_relinearisations:
+                raise
+            upper_only = replace(problem, below_lower_limit=tuple(range(n_nodes)))
+            decision, state, run = _solve_linear(
+                upper_only, linear, solver, state, engine, coordinator
+            )
+        if run is not None:
             history.rows.extend(run.rows)
             admm_converged = run.converged
-            decision = state.decision(problem)
-        else:
-            decision, _ = solve_centralized(problem, model, v_point, point)
         solver_s += time.perf_counter() - t0
         p_kw, q_kvar, c_kw = _apply(net, problem, decision)
         vm_after = grid.run_ac(net)
@@ -276,6 +309,7 @@ def solve_curtailment(
             break
         point, v_point = decision, grid.operating_point(net, vm_after)
     reference, central_s = solve_centralized(problem, model, v_point, point)
+    vmap = problem.voltage_map(model, v_point, point.y, point.b)
     z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
     nodes = grid.nodes
     if not ac_ok and not grid.relinearises:
