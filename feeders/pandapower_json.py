@@ -74,7 +74,7 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
     problems.extend(_element_problems(net))
     problems.extend(non_negative(dict(net.sgen["p_mw"].items()), "p_mw", "sgen (PV rating)"))
     problems.extend(non_negative(dict(net.sgen["scaling"].items()), "scaling", "sgen"))
-    problems.extend(numbers(dict(net.load["p_mw"].items()), "p_mw", "load"))
+    problems.extend(non_negative(dict(net.load["p_mw"].items()), "p_mw", "load (household peak)"))
     problems.extend(numbers(dict(net.load["q_mvar"].items()), "q_mvar", "load"))
     problems.extend(non_negative(dict(net.load["scaling"].items()), "scaling", "load"))
     problems.raise_if_any()

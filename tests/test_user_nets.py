@@ -283,6 +283,16 @@ def test_gen_in_service_is_refused(tmp_path, capsys, mode):
     )
 
 
+def test_negative_load_is_refused(tmp_path, capsys):
+    # a load is a household whose peak is its p_mw: a negative one is generation (an sgen)
+    net = chain_net()
+    pp.create_load(net, 3, p_mw=-0.02)
+    path = save(net, tmp_path)
+    code, err, _ = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert code == 2
+    assert "p_mw" in err and "load (household peak)" in err and "is negative" in err
+
+
 def test_gen_out_of_service_is_ignored(tmp_path, capsys):
     net = chain_net()
     pp.create_gen(net, 6, p_mw=0.01, vm_pu=1.0, in_service=False)

@@ -178,13 +178,18 @@ def check_feasible(
             f"Without any curtailment, {count} are below the {problem.vmin_pu} pu lower limit "
             f"(curtailment only lowers voltages, so their lower limit is not imposed): {names}."
         )
-    test = copy.deepcopy(net)
-    full = CurtailDecision(
-        a=np.ones(problem.n_agents), b=-problem.b_max, theta=None, y=np.ones(problem.n_y)
-    )
-    _apply(test, problem, full)
-    vm = grid.operating_point(test)
-    over = np.flatnonzero(vm > problem.vmax_pu + tol)
+    # Full curtailment first without reactive power (a point of every problem): where it
+    # meets the limit, nothing more is needed (the AC power flow of every PV also absorbing
+    # its largest reactive power, about 13 Mvar on ieee123 with 6x PV, can diverge).
+    absorb = [np.zeros(problem.n_agents)] + ([-problem.b_max] if problem.settings.reactive else [])
+    for b in absorb:
+        test = copy.deepcopy(net)
+        full = CurtailDecision(a=np.ones(problem.n_agents), b=b, theta=None, y=np.ones(problem.n_y))
+        _apply(test, problem, full)
+        vm = grid.operating_point(test)
+        over = np.flatnonzero(vm > problem.vmax_pu + tol)
+        if not len(over):
+            break
     if len(over):
         also = " and absorbing its largest reactive power" if problem.settings.reactive else ""
         count, names = _node_list(problem, over, vm)
