@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import networkx as nx
 import pandapower as pp
+import pandapower.topology as top
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
 from dec.validation import Problems, known, non_negative, numbers, positive, within
 from feeders.attach import agents_from_elements
-from feeders.base import ELEMENT_BUS_COLUMNS, Feeder
+from feeders.base import ELEMENT_BUS_COLUMNS, AgentSpec, Feeder
 
 DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
+
+
+def transformer_groups(net: pp.pandapowerNet) -> dict[int, str]:
+    """Return the group of every bus: the transformer that feeds it, or ``source``.
+
+    With the transformers left out, the net falls into parts; a part fed by a
+    transformer's low-voltage side is that transformer's (``trafo_<index>``, the rule of
+    the ``transformer`` fairness scheme), the part of the ext_grid is ``source``.
+    """
+    graph = top.create_nxgraph(net, include_trafos=False, respect_switches=True)
+    trafos = net.trafo[net.trafo["in_service"].astype(bool)]
+    feeding = {int(bus): f"trafo_{index}" for index, bus in trafos["lv_bus"].items()}
+    slack = set(net.ext_grid.loc[net.ext_grid["in_service"].astype(bool), "bus"].astype(int))
+    groups = {}
+    for part in nx.connected_components(graph):
+        names = sorted({feeding[b] for b in part if b in feeding})
+        label = "source" if part & slack else (names[0] if names else "source")
+        groups.update(dict.fromkeys((int(b) for b in part), label))
+    return groups
+
+
+def _grouped(net: pp.pandapowerNet, agents: list[AgentSpec]) -> list[AgentSpec]:
+    """Return the agents with their transformer's group (:func:`transformer_groups`)."""
+    groups = transformer_groups(net)
+    return [replace(a, group=groups.get(a.bus, "source")) for a in agents]
 
 
 def _element_problems(net: pp.pandapowerNet) -> list[str]:
@@ -82,7 +110,7 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
     return Feeder(
         feeder_id=Path(path).stem,
         net=net,
-        agents=agents_from_elements(net, load_scale, pv_scale),
+        agents=_grouped(net, agents_from_elements(net, load_scale, pv_scale)),
         knobs={"load_scale": load_scale, "pv_scale": pv_scale, "seed": seed},
         description=f"pandapower net from {Path(path).name}",
     )

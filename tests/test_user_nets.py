@@ -360,3 +360,22 @@ def test_setpoints_respect_the_rating_with_scaled_pv(tmp_path, capsys):
         assert r["s_rated_kva"] == pytest.approx(66.0, abs=1e-12)
         assert r["p_available_kw"] == pytest.approx(60.0, abs=1e-12)
         assert math.hypot(r["p_setpoint_kw"], r["q_setpoint_kvar"]) <= r["s_rated_kva"] + 1e-6
+
+
+def test_transformer_fairness_groups_pv_by_the_transformer_that_feeds_it(tmp_path, capsys):
+    # The CIGRE LV net with its PV, as a plain pandapower JSON file: three MV/LV
+    # transformers feed three parts; `transformer` gives one fraction per part (as many
+    # PVs as there are, they were one group each, i.e. the `efficient` scheme).
+    net = feeders.load("cigre_lv").net
+    path = save(net, tmp_path, "cigre_pv")
+    code, _, out = run(path, tmp_path, capsys, "--fairness", "transformer")
+    assert code == 0
+    records = records_of(out)
+    groups = feeders.pandapower_json.transformer_groups(pp.from_json(str(path)))
+    ratios: dict[str, set[float]] = {}
+    for r in records:
+        assert r["group"] == groups[r["bus"]]
+        ratios.setdefault(r["group"], set()).add(round(r["curtailment_ratio"], 9))
+    assert all(len(v) == 1 for v in ratios.values()), ratios
+    assert max(max(v) for v in ratios.values()) > 0, "the scenario needs curtailment"
+    assert {r["group"] for r in records} <= {f"trafo_{i}" for i in net.trafo.index} | {"source"}
