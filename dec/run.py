@@ -17,9 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Before pandapower and cvxpy: mesa's module loggers walk the call stack and look up each
-# frame's module among all those loaded (inspect.stack), 0.3 s when imported after them.
-import mesa  # noqa: F401
 from tabulate import tabulate
 
 from dec.errors import DecError, InputError, SolverFailed, SolverLimit
