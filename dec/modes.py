@@ -34,11 +34,5 @@ def load_options(name: str) -> ModuleType:
 
 
 def load_mode(name: str) -> ModuleType:
-    """Import and return the module implementing mode ``name``.
-
-    mesa comes first: its module loggers walk the call stack and look up every frame's
-    module among all those loaded (``inspect.stack``), 0.3 s of a run when imported after
-    pandapower and cvxpy.
-    """
-    importlib.import_module("mesa")
+    """Import and return the module implementing mode ``name``."""
     return importlib.import_module(MODES[name])
