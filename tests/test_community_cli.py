@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from dec.run import main
-from dec.schemas import validate
+from dec.schemas import validate_folder
 from tests.community_cases import PROFILES, section
 
 
@@ -44,12 +44,12 @@ def test_sweep_writes_valid_files(tmp_path):
     )
     assert code == 0
     folder = out / "small" / "community"
+    validate_folder(folder, "community")
     sweep = pd.read_csv(folder / "sweep.csv")
     contract = "mechanism, battery_kwh, self_production_pct, self_sufficiency_pct, upper_bound_pct, cost_eur"
     assert list(sweep.columns[:6]) == contract.split(", ")
     assert len(sweep) == 8
     summary = json.loads((folder / "summary.json").read_text())
-    validate(summary, "summary", "community")
     assert summary["converged"] is True
     assert 0 <= summary["distributed_import_gap_rel"] <= 1e-4
     assert summary["reference"] == {"mechanism": "mpc", "battery_kwh": 4.0}
@@ -60,7 +60,6 @@ def test_sweep_writes_valid_files(tmp_path):
     assert len(records) == 5
     for path in records:
         record = json.loads(path.read_text())
-        validate(record, "setpoint", "community")
         if record["agent_type"] == "household":
             assert len(record["soc_kwh"]) == summary["n_steps"] == 96
             assert record["time_step_h"] == 0.25

@@ -22,6 +22,7 @@ from dec.p2p.orders import BIDDING, Tariff, make_orders
 from dec.p2p.settings import INPUT_DIR, settings_from
 from dec.run import build_parser, main
 from dec.scenario import load_scenario
+from dec.schemas import validate_folder
 
 WELFARE_TOL_REL = 1e-4
 #: Traded energy of the ADMM market against the auction's, relative: the ADMM tolerances (the
@@ -174,6 +175,7 @@ ADMM_CLI = ["cigre_lv", "--mode", "p2p", "--market", "admm"]
 def test_cli_admm_market_reports_rounds_and_residuals(tmp_path):
     assert main([*ADMM_CLI, "--bidding", "valuation", "--out", str(tmp_path)]) == 0
     folder = tmp_path / "cigre_lv" / "p2p"
+    validate_folder(folder, "p2p")
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["converged"] and summary["objective_gap_rel"] < WELFARE_TOL_REL
     history = pd.read_csv(folder / "admm_history.csv")

@@ -16,7 +16,7 @@ import pytest
 
 from dec.p2p.settings import INPUT_DIR
 from dec.run import main
-from dec.schemas import validate
+from dec.schemas import validate, validate_folder
 
 CASES = {
     "cigre_lv": ("slack_power_adjustments_p2p_trades_44.csv", 6, 6),
@@ -82,12 +82,11 @@ def test_published_totals_are_reproduced(runs, feeder_id):
 def test_outputs_follow_the_schemas_and_balance(runs, feeder_id):
     out, _ = runs
     folder = out / feeder_id / "p2p"
+    validate_folder(folder, "p2p")
     summary = json.loads((folder / "summary.json").read_text())
-    validate(summary, "summary", "p2p")
     records = [json.loads(p.read_text()) for p in sorted((folder / "setpoints").glob("*.json"))]
     assert len(records) == summary["n_agents"]
     for record in records:
-        validate(record, "setpoint", "p2p")
         lists = [v for v in record.values() if isinstance(v, list)]
         assert all(len(v) == 24 for v in lists)
         # A trader's purchases plus grid import cover its deficit; sales plus export its surplus.

@@ -16,7 +16,7 @@ from dec.options.rec_pricing import MODE_MIP_REL_GAP
 from dec.rec.scenario import read_section
 from dec.run import build_parser, main
 from dec.scenario import load_scenario
-from dec.schemas import validate
+from dec.schemas import validate, validate_folder
 
 EXAMPLE = Path(__file__).parents[1] / "inputs" / "rec_pricing" / "rec12.yaml"
 
@@ -36,8 +36,8 @@ def members(out: Path) -> dict[str, dict]:
 
 
 def check_invariants(out: Path, n_steps: int) -> dict:
+    validate_folder(out, "rec-pricing")
     summary = json.loads((out / "summary.json").read_text())
-    validate(summary, "summary", "rec-pricing")
     records = members(out)
     assert summary["n_agents"] == len(records) == 12
     bought = np.zeros(n_steps)

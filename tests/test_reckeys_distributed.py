@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
+from dec.export import export_result
 from dec.reckeys import load_case, make_policy, simulate
 from dec.reckeys.admm import TOLERANCES
 from dec.reckeys.battery_block import build_battery_members, column_limits, smoothing_weights
@@ -36,6 +37,7 @@ from dec.reckeys.window import (
     period_indicator,
     window_inputs,
 )
+from dec.schemas import validate_folder
 
 INPUTS = Path(__file__).parents[1] / "inputs" / "rec"
 
@@ -92,11 +94,14 @@ def test_a_run_stopped_at_the_round_limit_says_so():
     assert "within" in summary["message"]
 
 
-def test_a_matching_distributed_run_is_converged():
+def test_a_matching_distributed_run_is_converged(tmp_path):
     result = run_policy(load("case0"), "distributed", 4)
     assert result.summary["objective_gap_rel"] <= MATCH_REL
     assert result.summary["converged"] is True
     assert result.summary["message"] is None
+    folder = export_result(result, tmp_path, plots=False)
+    assert (folder / "admm_history.csv").exists()
+    validate_folder(folder, "rec-keys")
 
 
 def test_distributed_window_solutions_are_centrally_optimal():
