@@ -113,9 +113,22 @@ def _cim(run: CurtailRun, agent_ids: np.ndarray, per_agent: dict[str, np.ndarray
 
 
 def _history(run: CurtailRun) -> pd.DataFrame:
-    """ADMM residual history of all steps and linearisations, one row per round."""
-    frames = [s.history.frame() for s in run.solutions.values()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """ADMM residual history of all steps and linearisations, one row per round.
+
+    ``step`` is the step of the series (0 for a single operating point) and
+    ``linear_solve`` the linearisation (1, 2, ... of the AC validation loop); ``iteration``
+    counts the rounds of one linear solve.
+    """
+    frames = []
+    for step, solution in run.solutions.items():
+        frame = solution.history.frame()
+        if len(frame):
+            solves = (frame["iteration"] == 1).cumsum()
+            frames.append(frame.assign(step=step, linear_solve=solves))
+    if not frames:
+        return pd.DataFrame()
+    history = pd.concat(frames, ignore_index=True)
+    return history[["step", "linear_solve", *history.columns[:-2]]]
 
 
 def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
