@@ -78,29 +78,26 @@ def test_out_of_range_options_exit_2(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("option", "value", "must"), [
-    ("--vmax", "1.6", "a number from 0.5 to 1.5"),
-    ("--vmax", "nan", "a number from 0.5 to 1.5"),
-    ("--eps-abs", "-1", "a finite number above 0"),
-    ("--eps-rel", "0", "a finite number above 0"),
-])  # fmt: skip
-def test_curtail_limits_and_tolerances_are_refused_by_the_parser(capsys, option, value, must):
-    # a bad option value is blamed on the command line, not on a scenario file
-    _refused_by_the_parser(capsys, ["cigre_lv"], option, value, must)
-
-
 REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
 
 
-@pytest.mark.parametrize(("option", "value", "must"), [
-    ("--lem-divider", "2", "a number from 0 to 1"),
-    ("--lem-compensation", "1.5", "a number from 0 to 1"),
-    ("--lem-mip-gap", "0", "a number between 0 and 1, both excluded"),
-    ("--lem-mip-gap", "2", "a number between 0 and 1, both excluded"),
-    ("--lem-time-limit", "-1", "a finite number above 0"),
+@pytest.mark.parametrize(("target", "option", "value", "must"), [
+    ("cigre_lv", "--vmax", "1.6", "a number from 0.5 to 1.5"),
+    ("cigre_lv", "--vmax", "nan", "a number from 0.5 to 1.5"),
+    ("cigre_lv", "--eps-abs", "-1", "a finite number above 0"),
+    ("cigre_lv", "--eps-rel", "0", "a finite number above 0"),
+    (REC12, "--lem-divider", "2", "a number from 0 to 1"),
+    (REC12, "--lem-compensation", "1.5", "a number from 0 to 1"),
+    (REC12, "--lem-mip-gap", "0", "a number between 0 and 1, both excluded"),
+    (REC12, "--lem-mip-gap", "2", "a number between 0 and 1, both excluded"),
+    (REC12, "--lem-time-limit", "-1", "a finite number above 0"),
 ])  # fmt: skip
-def test_rec_pricing_option_values_are_refused_by_the_parser(capsys, option, value, must):
-    _refused_by_the_parser(capsys, [REC12], option, value, must)
+def test_option_values_are_refused_by_the_parser(capsys, target, option, value, must):
+    # a bad option value is blamed on the command line, not on a scenario file
+    with pytest.raises(SystemExit) as exit_:
+        main([target, option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be {must}; found {value!r}" in capsys.readouterr().err
 
 
 def test_dual_prices_of_a_bilateral_market_are_blamed_on_the_command_line(tmp_path, capsys):
@@ -109,13 +106,6 @@ def test_dual_prices_of_a_bilateral_market_are_blamed_on_the_command_line(tmp_pa
     err = capsys.readouterr().err
     assert "Invalid input in the command line: Mechanism 'dual' needs market 'pool'" in err
     assert "--lem-mechanism dual, --lem-market bilateral" in err
-
-
-def _refused_by_the_parser(capsys, target: list[str], option: str, value: str, must: str) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main([*target, option, value])
-    assert exit_.value.code == 2
-    assert f"argument {option}: must be {must}; found {value!r}" in capsys.readouterr().err
 
 
 def test_file_names_keep_letters_of_any_script():

@@ -112,16 +112,21 @@ def test_profiles_of_different_lengths_exit_2(tmp_path, capsys):
     assert "different lengths" in capsys.readouterr().err
 
 
+def _scenario_on_profiles(tmp_path, profiles: pd.DataFrame, name: str) -> str:
+    """Write ``profiles`` as ``name`` and a small scenario reading all of them; return its path."""
+    profiles.to_csv(tmp_path / name, index=False)
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"]["profiles"] = str(tmp_path / name)
+    doc["community"]["period"] = {}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    return path
+
+
 def test_missing_timestamps_exit_2(tmp_path, capsys):
     with gzip.open(PROFILES, "rt") as handle:
         full = pd.read_csv(handle, nrows=300)
-    gappy = full.drop(index=range(100, 104))
-    gappy.to_csv(tmp_path / "gappy.csv", index=False)
-    path = scenario(tmp_path)
-    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
-    doc["community"]["profiles"] = str(tmp_path / "gappy.csv")
-    doc["community"]["period"] = {}
-    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    path = _scenario_on_profiles(tmp_path, full.drop(index=range(100, 104)), "gappy.csv")
     assert main([path, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "missing between 2016-01-02T00:45 and 2016-01-02T02:00" in err
@@ -135,12 +140,7 @@ def test_timestamps_with_utc_offsets_exit_2(tmp_path, capsys, offset):
     with gzip.open(PROFILES, "rt") as handle:
         full = pd.read_csv(handle, nrows=200)
     full.loc[5:, "time"] = full.loc[5:, "time"] + offset
-    full.to_csv(tmp_path / "zoned.csv", index=False)
-    path = scenario(tmp_path)
-    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
-    doc["community"]["profiles"] = str(tmp_path / "zoned.csv")
-    doc["community"]["period"] = {}
-    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    path = _scenario_on_profiles(tmp_path, full, "zoned.csv")
     assert main([path, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "UTC offset" in err and "data row 6" in err and "zoned.csv" in err
