@@ -179,8 +179,8 @@ class DistributedPlanner:
             )
         k = self.apply_steps
         warm = self._warm
-        primal = _shift(warm["primal"], k)[first]
-        dual = _shift(warm["dual"], k)[first]
+        primal = _shift(warm["primal"][first], k)
+        dual = _shift(warm["dual"][first], k)
         starts = [(primal[s].ravel(), dual[s].ravel()) for s in self._slices]
         battery_kw = _shift(warm["x_kw"] - warm["load_kw"], k)
         return window.load_kw + battery_kw, _shift(warm["u"], k), starts
