@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from dec.errors import InputError
-from dec.files import to_jsonable, write_csv, write_figure, write_json, write_text
+from dec.files import to_jsonable, write_csv, write_figures, write_json, write_text
 from dec.result import SETPOINT_FIELDS, SUMMARY_FIELDS, RunResult
 from dec.schemas import validate
 
@@ -103,8 +103,9 @@ def export_result(result: RunResult, root: Path | str = "outputs", plots: bool =
     for file_name, text in result.texts.items():
         written.add(write_text(out / file_name, text))
     if plots:
-        for name, draw in result.figures.items():
-            written.add(write_figure(out / f"{name}.png", draw()))
+        written |= write_figures(
+            {out / f"{name}.png": draw for name, draw in result.figures.items()}
+        )
     summary_path = out / "summary.json"
     _remove_stale(out, written | {summary_path})
     write_json(summary_path, summary, first_keys=SUMMARY_FIELDS)

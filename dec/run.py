@@ -10,6 +10,8 @@ that diverges at the scenario's operating point), 3 the algorithm did not conver
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import re
 import sys
@@ -351,5 +353,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK if result.converged else EXIT_NOT_CONVERGED
 
 
+def leave(code: int) -> None:
+    """Exit the process with ``code`` without finalising the interpreter.
+
+    Tearing down the modules of pandapower, cvxpy, mesa and their dependencies takes
+    about 0.4 s after every run and has nothing left to do: the outputs are written
+    atomically and closed, and the modes close their engines. A process that imported
+    Ray exits normally, so that Ray's exit handler stops the local cluster it started.
+    """
+    if "ray" in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())
