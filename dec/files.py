@@ -119,7 +119,7 @@ def write_figures(figures: dict[Path, Callable[[], Any]]) -> set[Path]:
     are drawn again here, which raises the error if there is one.
     """
     items = list(figures.items())
-    n_parts = min(len(items), 2 * (os.cpu_count() or 1)) if _can_fork() else 1
+    n_parts = max(1, min(len(items), 2 * (os.cpu_count() or 1))) if _can_fork() else 1
     children = {}
     for part in range(1, n_parts):
         pid = os.fork()

@@ -281,8 +281,9 @@ def test_an_operating_point_without_pv_output_has_nothing_to_curtail(tmp_path, v
     # as not within it (curtailment cannot lower it)
     path = tmp_path / "dark.yaml"
     path.write_text(f"feeder: cigre_lv\nknobs:\n  vm_ext_pu: {vm_ext_pu}\n  pv_scale: 0\n")
-    code = main([str(path), "--no-plots", "--out", str(tmp_path)])
+    code = main([str(path), "--out", str(tmp_path)])  # with plots: there are none to draw
     assert code == 0
+    assert not list((tmp_path / "dark" / "curtail").glob("*.png"))
     summary, records = _files(tmp_path / "dark" / "curtail")
     validate(summary, "summary", "curtail")
     assert summary["iterations"] == 0 and summary["converged"] is True

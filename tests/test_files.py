@@ -46,6 +46,11 @@ def test_forked_figures_equal_the_serial_ones(tmp_path, monkeypatch):
     ), "no temporary file is left behind"
 
 
+def test_no_figure_writes_nothing(tmp_path):
+    assert write_figures({}) == set()
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_figure_that_cannot_be_drawn_raises_its_error(tmp_path):
     def broken():
         raise ValueError("no data to draw")
