@@ -15,15 +15,17 @@ import logging
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tabulate import tabulate
 
 from dec.errors import DecError, InputError, SolverFailed, SolverLimit
 from dec.modes import DEFAULT_MODE, MODES, load_mode, load_options
 from dec.options import (
+    COMMAND_LINE,
     non_empty_text,
     non_negative_number,
     refuse_ignored,
@@ -51,6 +53,10 @@ SHARED_DEFAULTS = {
     "policy": None,
     "steps": None,
 }
+#: Width of the printed summary table, characters: text values are wrapped to fit it.
+TABLE_WIDTH = 80
+#: Narrowest the value column of the summary table is wrapped to, characters.
+MIN_VALUE_WIDTH = 50
 #: What a mode's own option holds until :func:`_take_mode_options` when it was not given.
 _NOT_GIVEN = object()
 
@@ -65,10 +71,24 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports a bad command line as dec reports any bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one paragraph blaming the command line (no usage dump) and exit with 2."""
+        err = InputError(f"{message.rstrip('.')}.", COMMAND_LINE)
+        self.exit(EXIT_INPUT, f"dec: error: {err} See {self.prog} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with the common options and every mode's own options."""
-    parser = argparse.ArgumentParser(
+    """Return the argument parser with the common options and every mode's own options.
+
+    Abbreviated options are refused (``--fair`` is not ``--fairness``): an abbreviation
+    that a new option makes ambiguous would change what an existing command means.
+    """
+    parser = _Parser(
         prog="python -m dec.run",
+        allow_abbrev=False,
         description=(
             "Run a distributed coordination mode of dec on a feeder or a scenario file "
             "and write the results to OUT/<scenario>/<mode>/."
@@ -203,8 +223,9 @@ def _take_mode_options(
 ) -> None:
     """Refuse the options of other modes given on the command line, whatever their value.
 
-    Then fill in the defaults of the options not given (an option whose default is
-    ``argparse.SUPPRESS`` stays absent).
+    Then record which of the mode's own options were given (``args.given``, for the mode's
+    refusals: see :func:`dec.options.was_given`) and fill in the defaults of the others
+    (an option whose default is ``argparse.SUPPRESS`` stays absent).
 
     Raises
     ------
@@ -222,6 +243,11 @@ def _take_mode_options(
         f"This run is mode {mode}",
         "remove the option or choose its mode with --mode",
     )
+    args.given = frozenset(
+        action.dest
+        for owner, action in actions
+        if owner == mode and getattr(args, action.dest) is not _NOT_GIVEN
+    )
     for _, action in actions:
         if getattr(args, action.dest) is not _NOT_GIVEN:
             continue
@@ -234,9 +260,9 @@ def _take_mode_options(
 def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
     """Raise an InputError if a shared option that ``mode`` does not use was given.
 
-    Otherwise record which shared options were given (``args.given_shared``, for the
-    mode's own refusals: see :func:`dec.options.was_given`) and fill in the defaults of
-    the others (see :data:`SHARED_DEFAULTS`).
+    Otherwise add the shared options given to ``args.given`` (see
+    :func:`_take_mode_options`) and fill in the defaults of the others (see
+    :data:`SHARED_DEFAULTS`).
     """
     used = load_options(mode).SHARED_OPTIONS
     given = [
@@ -250,19 +276,27 @@ def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
         f"This run is mode {mode}",
         f"remove the option (of the shared options, mode {mode} takes {takes})",
     )
-    args.given_shared = frozenset(d for d in SHARED_DEFAULTS if getattr(args, d) is not None)
+    shared = frozenset(d for d in SHARED_DEFAULTS if getattr(args, d) is not None)
+    args.given = getattr(args, "given", frozenset()) | shared
     for dest, default in SHARED_DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
 
 
 def print_summary(result: RunResult, out: str, title: str) -> None:
-    """Print the run's summary table, headed by the scenario's ``title``, and where its outputs are."""
+    """Print the run's summary table, headed by the scenario's ``title``, and where its outputs are.
+
+    Text values (a note, say) are wrapped so that the table fits :data:`TABLE_WIDTH`
+    characters, with at least :data:`MIN_VALUE_WIDTH` for the values.
+    """
     # tabulate formats floats only in all-numeric columns; this one mixes in text
     rows = [
         (k, f"{v:.6g}" if isinstance(v, float) else "n/a" if v is None else v)
         for k, v in result.console
     ]
+    key_width = max((len(str(k)) for k, _ in rows), default=0)
+    width = max(MIN_VALUE_WIDTH, TABLE_WIDTH - 2 - key_width)
+    rows = [(k, textwrap.fill(str(v), width) if len(str(v)) > width else v) for k, v in rows]
     print(tabulate(rows, headers=[f"{title} / {result.mode}", ""]))
 
     print(f"outputs: {out}")
@@ -282,13 +316,17 @@ def _check_out(root: str, folder: Path) -> None:
     that exists must be a writable folder.
     """
     if not root.strip():
-        raise InputError("Option --out is empty; give a folder (default: outputs).")
+        raise InputError("Option --out is empty; give a folder (default: outputs).", COMMAND_LINE)
     path = folder.absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise InputError(f"Option --out {root!r}: {str(existing)!r} is a file, not a folder.")
+        raise InputError(
+            f"Option --out {root!r}: {str(existing)!r} is a file, not a folder.", COMMAND_LINE
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"Option --out {root!r}: the folder {str(existing)!r} is not writable.")
+        raise InputError(
+            f"Option --out {root!r}: the folder {str(existing)!r} is not writable.", COMMAND_LINE
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -324,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = export_result(result, args.out, plots=not args.no_plots)
         except OSError as err:
             message = f"Option --out {args.out!r}: the outputs cannot be written ({err})."
-            raise InputError(message) from None
+            raise InputError(message, COMMAND_LINE) from None
     except InputError as err:
         feeder_id = scenario.feeder.feeder_id if scenario and scenario.feeder else None
         if scenario is not None and err.source in (None, feeder_id):

@@ -16,7 +16,7 @@ from typing import Any
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
-from dec.validation import Problems, is_number, non_negative, within
+from dec.validation import Problems, is_finite_number, is_number, within
 from feeders.base import AgentSpec, Feeder
 
 __all__ = ["FEEDERS", "AgentSpec", "Feeder", "available", "feeder_defaults", "load"]
@@ -95,11 +95,14 @@ def load(spec: str | Path, source: str | None = None, **knobs: Any) -> Feeder:
             f"allowed: {', '.join(sorted(values))}."
         )
     values.update({k: v for k, v in knobs.items() if v is not None and k in values})
-    numeric = {k: v for k, v in values.items() if k not in ("seed", "vm_ext_pu")}
-    problems.extend(non_negative(numeric, "knob", "knob"))
+    for name, value in values.items():
+        if name not in ("seed", "vm_ext_pu") and not (is_finite_number(value) and value >= 0):
+            problems.add(
+                f"Field 'knobs.{name}' must be a finite number, zero or more; found {value!r}."
+            )
     seed = values["seed"]
     if not (is_number(seed) and float(seed).is_integer() and seed >= 0):
-        problems.add(f"Knob 'seed' must be a whole number, zero or more; found {seed!r}.")
+        problems.add(f"Field 'knobs.seed' must be a whole number, zero or more; found {seed!r}.")
     if "vm_ext_pu" in values:
         vm = {"vm_ext_pu": values["vm_ext_pu"]}
         problems.extend(within(vm, "vm_ext_pu", "knob", *SOURCE_VM_PU_RANGE))

@@ -81,10 +81,32 @@ def test_a_round_limit_outside_1_to_a_million_is_refused_by_the_parser(capsys, v
         main(["cigre_lv", "--mode", "p2p", "--market", "admm", f"--max-iter={value}"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.endswith(
-        "python -m dec.run: error: argument --max-iter: must be a whole number from 1 to "
-        f"1,000,000; found {found}\n"
+    assert err == (
+        "dec: error: Invalid input in the command line: argument --max-iter: must be a whole "
+        f"number from 1 to 1,000,000; found {found}. See python -m dec.run --help.\n"
     )
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["ieee123", "--fairness", "equal_kw"], "argument --fairness: invalid choice: 'equal_kw' "
+                                            "(choose from 'feeder', 'transformer', 'equal-kw', "
+                                            "'efficient', 'proportional')"),
+    (["ieee123", "--load-scale", "abc"], "argument --load-scale: must be a finite number, 0 or "
+                                         "more; found 'abc'"),
+    (["ieee123", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    # abbreviations are refused: a new option could silently change what they mean
+    (["ieee123", "--fair", "feeder"], "unrecognized arguments: --fair feeder"),
+    ([], "the following arguments are required: SCENARIO"),
+])  # fmt: skip
+def test_a_command_line_argparse_refuses_is_one_paragraph(capsys, argv, message):
+    # like any other bad input: no usage dump, the same prefix, blamed on the command line
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        f"dec: error: Invalid input in the command line: {message}. See python -m dec.run --help."
+    ]
 
 
 @pytest.mark.parametrize(("args", "mode", "named"), [
@@ -94,7 +116,6 @@ def test_a_round_limit_outside_1_to_a_million_is_refused_by_the_parser(capsys, v
     # given at their default values: given all the same (they were let through)
     (["--mode", "p2p", "--fairness", "feeder"], "p2p", "--fairness (mode curtail)"),
     (["--mode", "p2p", "--first-step", "0"], "p2p", "--first-step (mode curtail)"),
-    (["--mode", "p2p", "--fair", "feeder"], "p2p", "--fairness (mode curtail)"),  # abbreviated
     (["--mode", "inspect", "--eps-abs=1e-10", "--anderson", "5"], "inspect",
      "--eps-abs (mode curtail), --anderson (mode curtail)"),
 ])  # fmt: skip

@@ -14,7 +14,7 @@ import yaml
 from dec.export import export_result, safe_file_stem
 from dec.modes import MODES, load_options
 from dec.result import RunResult
-from dec.run import SHARED_DEFAULTS, main
+from dec.run import MIN_VALUE_WIDTH, SHARED_DEFAULTS, TABLE_WIDTH, main, print_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {
@@ -78,6 +78,30 @@ def test_out_of_range_options_exit_2(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("out", ["", "a_file"])
+def test_an_output_folder_that_cannot_be_one_is_blamed_on_the_command_line(tmp_path, capsys, out):
+    (tmp_path / "a_file").write_text("")
+    assert main(["cigre_lv", "--mode", "inspect", "--out", out and str(tmp_path / out)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "dec: error: Invalid input in the command line: Option --out "
+    )
+
+
+def test_outputs_that_cannot_be_written_are_blamed_on_the_command_line(
+    tmp_path, capsys, monkeypatch
+):
+    # the folder passes the checks before the run, and writing fails all the same
+    def refuse(*args, **kwargs):
+        raise PermissionError("[Errno 13] Permission denied")
+
+    monkeypatch.setattr("dec.export.export_result", refuse)
+    assert main(["cigre_lv", "--mode", "inspect", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"dec: error: Invalid input in the command line: Option --out {str(tmp_path)!r}: the "
+        "outputs cannot be written ([Errno 13] Permission denied).\n"
+    )
+
+
 REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
 
 
@@ -106,6 +130,26 @@ def test_dual_prices_of_a_bilateral_market_are_blamed_on_the_command_line(tmp_pa
     err = capsys.readouterr().err
     assert "Invalid input in the command line: Mechanism 'dual' needs market 'pool'" in err
     assert "--lem-mechanism dual, --lem-market bilateral" in err
+
+
+def test_a_long_text_value_is_wrapped_to_the_tables_width(capsys):
+    # a 300-character note made the whole table 300 characters wide
+    note = " ".join(["The AC power flow of the setpoints reaches 1.0507 pu."] * 6)
+    result = RunResult(
+        scenario="s",
+        mode="curtail",
+        summary={"converged": True},
+        console=[("max voltage after (AC, pu)", 1.0507), ("note", note)],
+    )
+    print_summary(result, "out", "s")
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= max(
+        TABLE_WIDTH, len("max voltage after (AC, pu)") + 2 + MIN_VALUE_WIDTH
+    )
+    table = lines[2:-1]  # below the heading, above "outputs: out"
+    assert table[0].split() == ["max", "voltage", "after", "(AC,", "pu)", "1.0507"]
+    start = table[0].index("1.0507")  # the value column's
+    assert len(table) > 2 and " ".join(line[start:] for line in table[1:]) == note
 
 
 def test_file_names_keep_letters_of_any_script():

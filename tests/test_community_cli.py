@@ -75,6 +75,22 @@ def test_sweep_writes_valid_files(tmp_path):
     assert (lhs - rhs).abs().max() < 1e-5
 
 
+def test_console_names_the_battery_size_with_its_unit(tmp_path, capsys):
+    # a run at the scenario's batteries says their size; a sweep's rows say kWh
+    out = str(tmp_path / "out")
+    argv = [scenario(tmp_path), "--mechanisms", "none,mpc", "--steps", "24", "--no-plots"]
+    assert main([*argv, "--out", out]) == 0
+    printed = capsys.readouterr().out.splitlines()  # the shipped batteries: 4 kWh each
+    assert [line.split() for line in printed if line.startswith("battery")] == [
+        ["battery", "per", "household", "(kWh)", "4"]
+    ]
+    assert main([*argv, "--sweep-battery", "0.25,2", "--out", out]) == 0
+    labels = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()]
+    assert "mpc 0.25 kWh self-production (%)" in labels
+    assert "none 2 kWh self-production (%)" in labels
+    assert not any(label.startswith("battery per household") for label in labels)
+
+
 def test_scale_options_it_would_ignore_exit_2(tmp_path, capsys):
     assert main([scenario(tmp_path), "--load-scale", "5", "--out", str(tmp_path / "o")]) == 2
     assert "does not use --load-scale 5.0" in capsys.readouterr().err

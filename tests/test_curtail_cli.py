@@ -65,7 +65,15 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
     )
     ratios = {round(r["curtailment_ratio"], 9) for r in records if r["p_available_kw"] > 0}
     assert ratios == {round(summary["alpha"], 9)}
-    assert summary["jain_index"] == pytest.approx(1.0)
+    assert 1.0 - 1e-12 <= summary["jain_index"] <= 1.0  # village's formula rounds above 1
+    # a single operating point: no reported step, and net_after.json is the run's point
+    assert summary["reported_step"] is None and summary["reported_time_h"] is None
+    assert summary["vmax_pu_after_ac_reported_step"] == summary["vmax_pu_after_ac"]
+    assert summary["ac_tolerance_pu"] == 0.0005 and summary["message"] is None
+    # linear solves: those residuals.csv numbers; re-linearisations: those after the first
+    solves = pd.read_csv(out / "residuals.csv")["linear_solve"]
+    assert summary["linear_solves"] == solves.nunique() == solves.max()
+    assert summary["relinearisations"] == summary["linear_solves"] - 1
     assert summary["objective_gap_rel"] <= 1e-4
     for name in ("voltage_profile", "curtailment", "residuals"):
         assert (out / f"{name}.png").stat().st_size > 10_000
@@ -78,6 +86,7 @@ def test_default_run_writes_valid_files_and_meets_the_limit(tmp_path, feeder_id)
     if feeder_id == "ieee123":
         assert summary["iterations"] <= 40
         assert summary["vmax_pu_before"] >= 1.06
+        assert summary["linear_solves"] == 2  # the AC check re-linearises once
 
 
 def test_centralized_solver_gives_the_same_setpoints(tmp_path, capsys):
@@ -103,14 +112,28 @@ def test_centralized_solver_gives_the_same_setpoints(tmp_path, capsys):
     assert re.search(r"common fraction alpha\s+n/a", console)
 
 
-def test_not_converged_exits_3_and_still_writes(tmp_path):
+def test_not_converged_exits_3_and_still_writes(tmp_path, capsys):
     code, out = _run(
         tmp_path, "village", "--fairness", "efficient", "--max-iter", "2", "--no-plots"
     )
     assert code == 3
+    validate_folder(out, "curtail")
     summary, records = _files(out)
     assert summary["converged"] is False
     assert records and all(r["converged"] is False for r in records)
+    # the message names the limit reached, where, and the residuals against the tolerances
+    residuals = pd.read_csv(out / "residuals.csv")
+    last = residuals.iloc[-1]
+    n = summary["linear_solves"]
+    assert last["iteration"] == 2 and last["linear_solve"] == n
+    message = summary["message"]
+    assert message.startswith(
+        "The ADMM reached its round limit of 2 rounds (--max-iter, which applies to each "
+        f"linear solve of each step) in linear solve {n} of {n} before its tolerances: "
+    )
+    assert f"primal residual {last['primal_residual']:.3g} (tolerance " in message
+    assert f"(tolerance {last['eps_dual']:.3g})." in message
+    assert message in capsys.readouterr().err  # printed after NOT CONVERGED
 
 
 def test_infeasible_limit_exits_2_naming_buses(tmp_path, capsys):
@@ -133,7 +156,32 @@ def test_infeasible_limit_exits_2_naming_buses(tmp_path, capsys):
 def test_series_options_outside_the_day_exit_2(tmp_path, capsys, options, message):
     code, out = _run(tmp_path, "cigre_lv", *options)
     assert code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("dec: error: Invalid input in the command line: ")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # ADMM options are refused by a centralized run given at their default values too
+        (["--solver", "centralized", "--anderson", "5"], "does not use --anderson (ADMM)"),
+        (["--solver", "centralized", "--eps-abs", "1e-10"], "does not use --eps-abs (ADMM)"),
+        (["--solver", "centralized", "--eps-rel", "1e-9"], "does not use --eps-rel (ADMM)"),
+        (["--solver", "centralized", "--max-iter", "5000"], "does not use --max-iter (ADMM)"),
+        (["--first-step", "0"], "Option --first-step 0 starts a time series; add --day"),
+        (["--compare-fairness", "--day"], "--compare-fairness compares one operating point"),
+        (["--anderson", "51"], "Field 'anderson' is outside [0, 50]"),
+        (["--vmax", "0.9"], "lower voltage limit (0.95, the feeder's) must be below the upper "),
+    ],
+)
+def test_option_errors_are_blamed_on_the_command_line(tmp_path, capsys, options, message):
+    code, out = _run(tmp_path, "cigre_lv", *options)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dec: error: Invalid input in the command line: ")
+    assert message in err
     assert not out.exists()
 
 
@@ -205,6 +253,42 @@ def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
         assert cur["reverse_differences"][0]["value"] == pytest.approx(
             prev["forward_differences"][0]["value"]
         )
+
+
+def test_series_reports_the_step_with_the_most_curtailment(tmp_path, capsys):
+    # 13:15-14:00 with a 1.035 pu limit: the most curtailment is at 13:45 (step 2), the
+    # highest AC voltage after at 14:00 (step 3, higher by 8e-8 pu)
+    code, out = _run(
+        tmp_path, "cigre_lv", "--steps", "4", "--first-step", "53", "--vmax", "1.035", "--no-plots"
+    )
+    assert code == 0
+    validate_folder(out, "curtail")
+    summary, records = _files(out)
+    steps = pd.read_csv(out / "steps.csv")
+    step = int(steps["curtailment_kw"].idxmax())
+    assert summary["reported_step"] == step == 2
+    assert summary["reported_time_h"] == steps.at[step, "time_h"] == 13.75
+    assert summary["total_curtailment_kw"] == pytest.approx(steps.at[step, "curtailment_kw"])
+    assert summary["vmax_pu_after_ac"] == steps["vmax_pu_after_ac"].max()
+    reported_vmax = summary["vmax_pu_after_ac_reported_step"]
+    assert reported_vmax == pytest.approx(steps.at[step, "vmax_pu_after_ac"], abs=1e-12)
+    assert reported_vmax < summary["vmax_pu_after_ac"] - 1e-8
+    # net_after.json, voltages.csv and alpha are those of the reported step
+    net = pp.from_json(str(out / "net_after.json"))
+    pp.runpp(net, numba=False)
+    assert net.res_bus["vm_pu"].max() == pytest.approx(reported_vmax, abs=1e-9)
+    voltages = pd.read_csv(out / "voltages.csv")
+    assert voltages["vm_pu_after_ac"].max() == pytest.approx(reported_vmax, abs=1e-12)
+    ratios = {round(r["curtailment_ratio"][step], 9) for r in records}
+    assert ratios == {round(summary["alpha"], 9)}
+    # the console: the window, the energy, the reported step and what its rows are
+    rows = capsys.readouterr().out
+    assert re.search(r"time steps\s+4 quarter hours 13:15–14:15 \(4 with PV output\)", rows)
+    assert re.search(r"reported step \(most curtailment\)\s+2, 13:45", rows)
+    assert re.search(rf"curtailed energy \(kWh\)\s+{summary['total_curtailment_kwh']:.6g}\n", rows)
+    assert re.search(r"curtailment at the reported step \(kW\)\s+162\.9", rows)
+    assert "common fraction alpha (reported step)" in rows
+    assert re.search(r"objective / centralized\s+[0-9.]+ / [0-9.]+ \(kW curtailed, summed", rows)
 
 
 def test_scale_options_multiply_the_shapes_of_a_series(tmp_path):

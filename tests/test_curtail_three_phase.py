@@ -149,7 +149,7 @@ def ieee123_runs(feeder_cache):
 
 def test_ieee123_per_phase_is_validated_on_unbalanced_ac(ieee123_runs):
     solution = ieee123_runs["ieee123_3ph"]
-    assert solution.converged and solution.relinearisations >= 2
+    assert solution.converged and solution.linear_solves >= 2
     assert solution.vm_before_pu.max() > 1.07
     assert solution.vm_after_ac_pu.max() <= 1.05 + 1e-3
     assert set(solution.vm_after_ac_pu.index.get_level_values("phase")) == {1, 2, 3}

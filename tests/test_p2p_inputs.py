@@ -52,6 +52,27 @@ def test_profile_with_23_rows(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("field", "edit"), [
+    ("profiles.load", {"profiles": {"load": "nothere.csv"}}),
+    ("profiles.pv", {"profiles": {"pv": "nothere.csv"}}),
+    ("reference", {"reference": "nothere.csv"}),
+])  # fmt: skip
+def test_a_missing_file_is_blamed_on_the_scenario_field_that_names_it(
+    tmp_path, capsys, field, edit
+):
+    # it was blamed on the missing file itself, without the field or where it was looked for
+    scenario = _scenario()
+    scenario["p2p"].update(edit)
+    path = _write(tmp_path, scenario)
+    code, err = _run(tmp_path, path, capsys)
+    assert code == 2
+    assert err == (
+        f"dec: error: Invalid input in {path}: Field 'p2p.{field}' names 'nothere.csv', which "
+        f"does not exist (looked for {str(tmp_path / 'nothere.csv')!r}; a relative path is "
+        "relative to the scenario file).\n"
+    )
+
+
 def test_profile_column_named_twice(tmp_path, capsys):
     loads = pd.read_csv(INPUT_DIR / "cluster_medians.csv")
     loads.columns = ["Hour", "Cluster_0", "Cluster_0", "Cluster_1"]
@@ -253,8 +274,9 @@ def test_p2p_option_values_out_of_range_are_refused_by_the_parser(
         main(["cigre_lv", "--mode", "p2p", option, value, "--out", str(tmp_path)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.endswith(
-        f"python -m dec.run: error: argument {option}: must be {allowed}; found {value!r}\n"
+    assert err == (
+        f"dec: error: Invalid input in the command line: argument {option}: must be {allowed}; "
+        f"found {value!r}. See python -m dec.run --help.\n"
     )
     assert not any(tmp_path.iterdir())
 

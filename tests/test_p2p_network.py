@@ -23,6 +23,7 @@ from dec.p2p.grid import (
     matched_sales_kw,
 )
 from dec.p2p.orders import BIDDING, Tariff, make_orders
+from dec.p2p.report import console_rows
 from dec.p2p.settings import INPUT_DIR, settings_from
 from dec.p2p.trades import Trades
 from dec.run import build_parser, main
@@ -176,6 +177,26 @@ def test_stress_case_dc_cuts_and_ac_leaves_no_violation(stress):
         )
     assert hourly["dc_violations_without_p2p"].tolist() == [1, 0, 0, 0]
     assert hourly.loc[[11, 12], "dc_binding_branches"].min() >= 1  # the trafo at 100 % (README)
+
+
+def test_stress_console_shows_the_executed_welfare_and_the_substation_exchange(stress):
+    # the matched welfare alone disagreed with the savings printed above it, which add up to
+    # the executed one (fixed bids and asks: the retail and feed-in prices); the energy
+    # bought from the retailer is no physical import (the substation exports here)
+    _, folder = stress
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = dict(console_rows(summary))
+    executed = summary["executed_welfare_eur"]
+    assert summary["buyer_savings_eur"] + summary["seller_savings_eur"] == pytest.approx(executed)
+    assert (
+        rows["welfare matched / executed (EUR)"] == f"{summary['objective']:.6g} / {executed:.6g}"
+    )
+    assert rows["bought from the retailer (kWh)"] == summary["grid_import_kwh"]
+    assert summary["slack_import_ac_kwh"] < 0 < summary["losses_ac_kwh"]
+    assert rows["substation net import / AC losses (kWh)"] == (
+        f"{summary['slack_import_ac_kwh']:.6g} / {summary['losses_ac_kwh']:.6g}"
+    )
+    assert rows["P2P share of load (%)"] == f"{100 * summary['p2p_share']:.1f}"
 
 
 def test_stress_setpoints_describe_the_network_state_reported(stress):

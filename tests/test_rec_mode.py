@@ -93,12 +93,18 @@ def test_pre_delivery_pool_mmr(tmp_path, capsys):
         assert (out / f"{name}.png").stat().st_size > 20_000
     iterations = pd.read_csv(out / "iterations.csv")
     assert len(iterations) == summary["iterations"]
-    printed = capsys.readouterr().out
-    assert "TOTAL: cost alone -> in the REC (EUR)" in printed
-    assert "h04: cost alone -> in the REC (EUR)" in printed
+    printed = capsys.readouterr().out.splitlines()
+    stop = next(line for line in printed if line.startswith("price change at stop (EUR/kWh)"))
+    assert stop.endswith(" 0.000 (Euclidean distance; stops below 0.01)")
+    # a member's costs alone, in the REC and its saving are columns, aligned in every row
+    rows = [line for line in printed if line.startswith(("h04: cost (EUR)", "TOTAL: cost (EUR)"))]
+    assert len(rows) == 2
+    columns = {(row.index("alone"), row.index("in REC"), row.index("saving")) for row in rows}
+    assert len(columns) == 1
+    assert f"saving {summary['community_benefit_eur']:7.3f}" in rows[1]
 
 
-def test_post_delivery_bilateral_sdr(tmp_path):
+def test_post_delivery_bilateral_sdr(tmp_path, capsys):
     code, out = run(
         tmp_path,
         "--steps",
@@ -122,6 +128,11 @@ def test_post_delivery_bilateral_sdr(tmp_path):
     )
     # no storage acts after delivery
     assert all(r["soc_kwh"] is None for r in members(out).values())
+    # two passes, no loop: no stop criterion (it once printed Python's None)
+    printed = capsys.readouterr().out
+    assert "None" not in printed
+    stop = [line for line in printed.splitlines() if line.startswith("price change at stop")]
+    assert len(stop) == 1 and stop[0].endswith(" n/a (single pass)")
 
 
 def test_dual_prices_are_those_of_dual_pre_pool(tmp_path):
@@ -135,6 +146,29 @@ def test_dual_prices_are_those_of_dual_pre_pool(tmp_path):
     backpack, _ = read_section(load_scenario(str(EXAMPLE)), steps=16)
     prices, _ = rec.dual_pre_pool(backpack)
     assert summary["lem_price_eur_per_kwh"] == pytest.approx(prices, abs=1e-5)
+
+
+def test_crossing_value_is_spelt_with_a_hyphen_or_the_references_underscore(tmp_path):
+    # crossing-value, as equal-kw and pay-as-ask, on the command line and in a scenario file;
+    # crossing_value, rec_op_lem_prices's name, stays accepted and names it in the summary
+    variant = write_variant(tmp_path, lambda s: s.update(mechanism="crossing-value"))
+    runs = {
+        "crossing-value": [str(EXAMPLE), "--lem-mechanism", "crossing-value"],
+        "crossing_value": [str(EXAMPLE), "--lem-mechanism", "crossing_value"],
+        "file": [str(variant)],
+        "mmr": [str(EXAMPLE)],  # the example's own mechanism
+    }
+    summaries = {}
+    for name, argv in runs.items():
+        assert main([*argv, "--steps", "16", "--no-plots", "--out", str(tmp_path / name)]) == 0
+        (path,) = (tmp_path / name).glob("*/rec-pricing/summary.json")
+        summaries[name] = json.loads(path.read_text())
+    prices = {name: summary["lem_price_eur_per_kwh"] for name, summary in summaries.items()}
+    assert prices["crossing-value"] == prices["crossing_value"] == prices["file"]
+    assert prices["crossing-value"] != prices["mmr"]
+    assert {summaries[name]["mechanism"] for name in ("crossing-value", "file")} == {
+        "crossing_value"
+    }
 
 
 def test_iteration_limit_reports_not_converged(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,10 +194,12 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        (["--steps", "10"], "Option"),
-        (["--horizon", "0"], "Option"),
-        (["--sweep", "a,b"], "Option"),
-        (["--policy", "greedy"], "Option"),
+        # a bad option value is blamed on the command line, not on the scenario file
+        (["--steps", "10"], "Invalid input in the command line: Option '--steps' (10)"),
+        (["--horizon", "0"], "Invalid input in the command line: Option '--horizon' must be"),
+        (["--sweep", "a,b"], "Invalid input in the command line: Option '--sweep' must be"),
+        (["--sweep", "4,4"], "Invalid input in the command line: Option '--sweep' lists 4"),
+        (["--policy", "greedy"], "Invalid input in the command line: Option '--policy' has"),
         (
             ["--policy", "optimal", "--horizon", "4"],
             "policy is optimal, so it does not use --horizon",
@@ -209,6 +212,21 @@ def test_bad_options_exit_2(tmp_path, capsys, options, expected):
     assert main([str(CASE0), "--out", str(tmp_path), *options]) == 2
     assert expected in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_console_prints_money_with_fixed_decimals_and_no_negative_zero(tmp_path, capsys):
+    # K >= T: the bill is the optimal one, up to a gap of solver round-off (-4e-16 EUR once
+    # printed as -4.44089e-16); PVB's bill of a few micro-euros once printed as 4.63333e-06
+    argv = [str(CASE0), "--horizon", "1000", "--out", str(tmp_path), "--no-plots"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "case0" / "rec-keys" / "summary.json").read_text())
+    assert abs(summary["gap_to_optimal"]) < 1e-9
+    lines = capsys.readouterr().out.splitlines()[2:-1]  # below the heading, above "outputs"
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in lines)
+    assert rows["gap to optimal (EUR)"] == "0.000000"
+    for member, bill in summary["bill_per_member"].items():
+        assert rows[f"bill of {member} (EUR)"] == f"{bill:.6f}"
+    assert rows["total bill (EUR)"] == f"{summary['total_bill']:.6f}"
 
 
 def test_soc_stays_within_its_bounds_exactly(tmp_path):

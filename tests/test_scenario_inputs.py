@@ -26,11 +26,14 @@ CASES = {
     "duplicate_key.yaml": ["not valid YAML at line 4", "the key 'knobs' is given twice"],
     "top_level_list.yaml": ["top level must be a mapping"],
     "knobs_not_mapping.yaml": ["Field 'knobs'", "'fast'"],
-    "negative_load_scale.yaml": ["load_scale", "negative"],
-    "nan_pv_scale.yaml": ["pv_scale", "not a finite number"],
+    # a knob's field is knobs.<name> (it was named 'knob', a field no file has)
+    "negative_load_scale.yaml": [
+        "Field 'knobs.load_scale' must be a finite number, zero or more; found -1."
+    ],
+    "nan_pv_scale.yaml": ["Field 'knobs.pv_scale' must be a finite number", "found nan"],
     "unknown_knob.yaml": ["sunshine"],
-    "seed_not_integer.yaml": ["seed", "1.5"],
-    "seed_negative.yaml": ["seed", "zero or more", "-1"],
+    "seed_not_integer.yaml": ["Field 'knobs.seed' must be a whole number", "found 1.5"],
+    "seed_negative.yaml": ["Field 'knobs.seed' must be a whole number, zero or more; found -1"],
     "feeder_not_string.yaml": ["Field 'feeder'", "44"],
     "unknown_fairness.yaml": ["fairness", "'best'"],
     "vmax_not_number.yaml": ["voltage limit", "'high'"],

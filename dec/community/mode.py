@@ -333,6 +333,14 @@ def summarise(
     }
 
 
+def _sizes_text(data: CommunityData) -> str:
+    """Return the scenario's battery capacities per household, kWh, as the console prints them."""
+    e_kwh = data.batteries.e_kwh
+    if e_kwh.min() == e_kwh.max():
+        return f"{e_kwh[0]:g}"
+    return f"{e_kwh.min():g} to {e_kwh.max():g} (mean {e_kwh.mean():g})"
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Run the mechanisms (for every battery size of ``--sweep-battery``) on the community."""
     start = time.perf_counter()
@@ -373,10 +381,11 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     ref_title = (
         f"{reference.mechanism}, {reference.data.batteries.e_kwh.mean():g} kWh per household"
     )
-    console = [
+    console = [] if args.sweep_battery else [("battery per household (kWh)", _sizes_text(data))]
+    console += [
         (
-            f"{c.mechanism} {c.row()['battery_kwh'] if c.battery_kwh is not None else ''}".strip()
-            + " self-production (%)",
+            f"{c.mechanism}{'' if c.battery_kwh is None else f' {c.battery_kwh:g} kWh'}"
+            " self-production (%)",
             c.metrics["self_production_pct"],
         )
         for c in cases

@@ -25,7 +25,7 @@ def plot_sweep(table: pd.DataFrame, title: str):
         Figure title.
 
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     none = table[table["mechanism"] == "none"]
     if not none.empty:
         ax.axhline(
@@ -46,8 +46,7 @@ def plot_sweep(table: pd.DataFrame, title: str):
     ax.set_ylabel("self-production (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)  # the lines span the axes
     return fig
 
 
@@ -79,7 +78,12 @@ def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float =
     f = flows(data, schedule)
     times = data.times[part]
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+        2,
+        1,
+        figsize=(9, 5.5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [2, 1]},
+        layout="constrained",
     )
     top.fill_between(times, data.pv_kw[part], color="gold", alpha=0.5, label="community PV")
     top.plot(times, data.load_kw[:, part].sum(axis=0), color="grey", lw=0.8, label="household load")
@@ -87,7 +91,7 @@ def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float =
     top.plot(times, f.import_kw[part], color="C3", lw=0.8, label="grid import")
     top.set_ylabel("power (kW)")
     top.set_title(title)
-    top.legend(fontsize=8, ncol=2, loc="upper right")
+    fig.legend(fontsize=8, loc="outside lower center", ncol=4)  # the curves span the week
     bottom.plot(times, schedule.soc_kwh[:, part].sum(axis=0), color="C2")
     bottom.set_ylabel("stored energy (kWh)")
     bottom.ticklabel_format(axis="y", useOffset=False)
@@ -95,5 +99,4 @@ def plot_week(data: CommunityData, schedule: Schedule, title: str, days: float =
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    fig.tight_layout()
     return fig

@@ -172,7 +172,8 @@ def solve_admm(
         )
     )
     history = History()
-    rounds = progress(total=tol.max_iter, desc=f"ADMM {settings.fairness}")
+    # a round counter without a total: most solves stop far below the round limit
+    rounds = progress(desc=f"ADMM {settings.fairness} rounds")
     for _ in range(tol.max_iter):
         s_in = state.vector()
         # 1. agents: local proximal steps (explicit messages, any engine)

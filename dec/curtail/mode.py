@@ -14,14 +14,8 @@ from dec.curtail.problem import CurtailSettings
 from dec.curtail.report import build_result, summarise
 from dec.curtail.simulate import QUARTER_HOURS, read_shapes, run_series, run_snapshot
 from dec.errors import InputError
-from dec.options import given_options, refuse_ignored
-from dec.options.curtail import (
-    ANDERSON_MEMORY,
-    EPS_ABS,
-    EPS_REL,
-    SCHEMES,
-    VOLTAGE_LIMIT_RANGE_PU,
-)
+from dec.options import COMMAND_LINE, given_options, refuse_ignored, was_given
+from dec.options.curtail import SCHEMES, VOLTAGE_LIMIT_RANGE_PU
 from dec.result import RunResult
 from dec.scenario import Scenario
 from dec.validation import Problems, one_of, positive, within
@@ -52,9 +46,11 @@ def settings_from(
     problems.extend(within(limits, "voltage limit", "setting", *VOLTAGE_LIMIT_RANGE_PU))
     if args.solver == "centralized":
         _refuse_admm_options(args)
+    options = Problems(COMMAND_LINE)
+    options.extend(within({"--anderson": args.anderson}, "anderson", "option", 0, MAX_ANDERSON))
+    options.raise_if_any()
     max_iter = args.max_iter if args.max_iter is not None else DEFAULT_MAX_ITER
     problems.extend(positive({"max_iter": max_iter}, "max_iter", "setting"))
-    problems.extend(within({"--anderson": args.anderson}, "anderson", "option", 0, MAX_ANDERSON))
     scheme = fairness or args.fairness or section.get("fairness", "feeder")
     problems.extend(one_of({"curtail": scheme}, "fairness", "section", SCHEMES))
     if not isinstance(section.get("reactive", False), bool):
@@ -65,9 +61,12 @@ def settings_from(
         upper = _limit(vmax, feeder.vm_max_pu, upper_name)
         lower = _limit(section.get("vmin_pu"), feeder.vm_min_pu, "field 'vmin_pu'")
         if not lower[0] < upper[0]:
-            problems.add(
+            message = (
                 f"The lower voltage limit ({lower[1]}) must be below the upper limit ({upper[1]})."
             )
+            if args.vmax is not None and "vmin_pu" not in section:
+                raise InputError(message, COMMAND_LINE)  # --vmax below the feeder's lower limit
+            problems.add(message)
     problems.raise_if_any()
 
     return CurtailSettings(
@@ -88,19 +87,13 @@ def _limit(given: float | None, feeder_pu: float, name: str) -> tuple[float, str
 
 
 def _refuse_admm_options(args: argparse.Namespace) -> None:
-    """Raise an InputError for an ADMM option given to a centralized run (it would be ignored)."""
-    tuned = [
-        option
-        for option, value, default in (
-            ("--eps-abs", args.eps_abs, EPS_ABS),
-            ("--eps-rel", args.eps_rel, EPS_REL),
-            ("--anderson", args.anderson, ANDERSON_MEMORY),
-        )
-        if value != default
-    ]
-    given = [f"{option} (ADMM)" for option in tuned + given_options(args, "max_iter", "engine")]
+    """Raise an InputError for an ADMM option given to a centralized run (it would be ignored).
+
+    An option given on the command line is refused whatever its value, its default included.
+    """
+    given = given_options(args, "eps_abs", "eps_rel", "anderson", "max_iter", "engine")
     refuse_ignored(
-        given,
+        [f"{option} (ADMM)" for option in given],
         "This run is solved centrally (--solver centralized)",
         "remove the option or use --solver admm",
     )
@@ -137,11 +130,14 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     settings = settings_from(scenario, args)
     series = args.day or args.steps is not None
     if args.compare_fairness and series:
-        raise InputError("--compare-fairness compares one operating point; drop --day/--steps.")
-    if args.first_step and not series:
+        raise InputError(
+            "--compare-fairness compares one operating point; drop --day/--steps.", COMMAND_LINE
+        )
+    if was_given(args, "first_step") and not series:
         raise InputError(
             f"Option --first-step {args.first_step} starts a time series; add --day or --steps N "
-            "(a single operating point has no time of day)."
+            "(a single operating point has no time of day).",
+            COMMAND_LINE,
         )
     # --steps N runs N quarter hours from --first-step; --day alone runs to the day's end
     n_steps = args.steps if args.steps is not None else QUARTER_HOURS - args.first_step

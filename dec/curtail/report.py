@@ -131,18 +131,87 @@ def _history(run: CurtailRun) -> pd.DataFrame:
     return history[["step", "linear_solve", *history.columns[:-2]]]
 
 
+#: What each scheme's objective measures (see :mod:`dec.curtail.problem`), for the console;
+#: in kW but for ``proportional`` (no unit).
+OBJECTIVE_MEANING = {
+    "feeder": "kW curtailed",
+    "transformer": "kW curtailed",
+    "efficient": "kW curtailed",
+    "equal-kw": "PVs × common kW",
+    "proportional": "−Σ log(remaining fraction of each PV's output)",
+}
+
+
+def _clock(hours: float) -> str:
+    """Return a time of day in hours as ``HH:MM`` (24:00 for the end of the day)."""
+    minutes = round(hours * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _not_converged_message(run: CurtailRun) -> str | None:
+    """Say which limit stopped the first solved step that did not converge (None if all did).
+
+    A step does not converge when the ADMM of its last linear solve reached the round limit
+    (``max_iter``, per linear solve and per step) before its tolerances, or when the AC
+    validation loop ran its largest number of linear solves with an AC voltage still more
+    than ``ac_tol_pu`` outside the limits.
+    """
+    failed = [t for t, s in run.solutions.items() if not s.converged]
+    if not failed:
+        return None
+    step = failed[0]
+    solution = run.solutions[step]
+    settings = run.settings
+    n = solution.linear_solves
+    if not solution.admm_converged:
+        last = solution.history.rows[-1]
+        limit = settings.tolerances.max_iter
+        reason = (
+            f"the ADMM reached its round limit of {limit} round{'s' * (limit != 1)} "
+            "(--max-iter, which applies to each linear solve of each step) in linear solve "
+            f"{n} of {n} before its tolerances: primal residual {last['primal_residual']:.3g} "
+            f"(tolerance {last['eps_primal']:.3g}), dual residual {last['dual_residual']:.3g} "
+            f"(tolerance {last['eps_dual']:.3g})."
+        )
+    else:
+        vm = solution.vm_after_ac_pu
+        reason = (
+            f"the AC validation loop ran its largest number of linear solves ({n}), and an AC "
+            f"voltage is still more than {settings.ac_tol_pu:g} pu outside the limits "
+            f"{solution.problem.vmin_pu:g}–{solution.problem.vmax_pu:g} pu (highest "
+            f"{vm.max():.5f} pu, lowest {vm.min():.5f} pu)."
+        )
+    if run.step_h is None:
+        return reason[0].upper() + reason[1:]
+    return (
+        f"{len(failed)} of the {len(run.solutions)} solved steps did not converge; at the "
+        f"first, step {step} ({_clock(run.time_of_day_h(step))}), {reason}"
+    )
+
+
 def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
-    """Summarise a run: the common fields of DESIGN.md plus the curtailment ones."""
+    """Summarise a run: the common fields of DESIGN.md plus the curtailment ones.
+
+    For a series, the voltages and ``total_curtailment_kw`` are extremes over the steps,
+    the energies (kWh) totals over them, and ``alpha`` (with ``alpha_by_group`` and
+    ``equal_curtailment_kw``) and ``vmax_pu_after_ac_reported_step`` those of the reported
+    step (:meth:`~dec.curtail.simulate.CurtailRun.reported_step`, named by
+    ``reported_step`` and ``reported_time_h``, h; both null for a single operating point).
+    ``relinearisations`` counts the linear solves beyond the first of each solved step.
+    """
     sols, res = list(run.solutions.values()), run.res_agent
     history = _history(run)
     last = history.iloc[-1] if len(history) else None
     converged = all(s.converged for s in sols)
     objective = float(sum(s.objective for s in sols))
     objective_c = float(sum(s.objective_centralized for s in sols))
-    worst = run.solutions[run.worst_step()] if sols else None
+    step = run.reported_step()
+    reported = run.solutions[step] if step is not None else None
+    series = run.step_h is not None and reported is not None
     per_step = _step_totals(run)
     ratios = res.loc[res["p_available_kw"] > 0].groupby("agent_id")["curtailment_ratio"].mean()
     rounds = len(history)
+    linear_solves = int(sum(s.linear_solves for s in sols))
     summary = {
         "scenario": run.feeder.feeder_id,
         "mode": "curtail",
@@ -150,6 +219,7 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "n_households": len(run.feeder.agents_of_type("household")),
         "iterations": rounds if solver == "admm" else None,
         "converged": converged,
+        "message": _not_converged_message(run),
         "primal_residual": float(last["primal_residual"]) if last is not None else None,
         "dual_residual": float(last["dual_residual"]) if last is not None else None,
         "objective": objective,
@@ -165,13 +235,20 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "reactive": run.settings.reactive,
         "anderson_memory": run.settings.anderson_memory if solver == "admm" else None,
         "vmax_limit_pu": run.settings.upper_limit_pu(run.feeder),
+        "ac_tolerance_pu": run.settings.ac_tol_pu,
         "vmax_pu_before": float(run.ac_extremes["vmax_pu_before"].max()),
         "vmax_pu_after_linear": float(max(s.vm_after_linear_pu.max() for s in sols))
         if sols
         else None,
         "vmax_pu_after_ac": float(run.ac_extremes["vmax_pu_after_ac"].max()),
         "vmin_pu_after_ac": float(run.ac_extremes["vmin_pu_after_ac"].min()),
-        "relinearisations": int(sum(s.relinearisations for s in sols)),
+        "reported_step": step if series else None,
+        "reported_time_h": run.time_of_day_h(step) if series else None,
+        "vmax_pu_after_ac_reported_step": float(reported.vm_after_ac_pu.max())
+        if reported is not None
+        else None,
+        "linear_solves": linear_solves,
+        "relinearisations": linear_solves - len(sols),
         "total_available_kw": float(per_step["p_available_kw"].max()),
         "total_curtailment_kw": float(per_step["curtailment_kw"].max()),
         "total_q_kvar": float(per_step["q_setpoint_kvar"].min()),
@@ -190,14 +267,18 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
         summary["total_available_kw"], 1e-12
     )
-    if worst is not None and run.settings.fairness == "feeder":
-        summary["alpha"] = float(clean_fraction(worst.decision.y[0]))
-    if worst is not None and run.settings.fairness == "transformer":
+    if reported is not None and run.settings.fairness == "feeder":
+        summary["alpha"] = float(clean_fraction(reported.decision.y[0]))
+    if reported is not None and run.settings.fairness == "transformer":
         summary["alpha_by_group"] = dict(
-            zip(worst.problem.group_names, clean_fraction(worst.decision.y).tolist(), strict=True)
+            zip(
+                reported.problem.group_names,
+                clean_fraction(reported.decision.y).tolist(),
+                strict=True,
+            )
         )
-    if worst is not None and run.settings.fairness == "equal-kw":
-        summary["equal_curtailment_kw"] = worst.problem.equal_share_kw(worst.decision.theta)
+    if reported is not None and run.settings.fairness == "equal-kw":
+        summary["equal_curtailment_kw"] = reported.problem.equal_share_kw(reported.decision.theta)
     if run.step_h is not None:
         summary["time_step_h"] = run.step_h
         summary["first_step"] = run.first_step
@@ -239,8 +320,110 @@ def _voltage_table(
     )
 
 
+def _objective_meaning(run: CurtailRun) -> str:
+    """Return what the run's (summed) objective measures, with its unit.
+
+    See :data:`OBJECTIVE_MEANING`; the regularisation and reactive-power terms are named
+    when the run has them.
+    """
+    meaning = OBJECTIVE_MEANING[run.settings.fairness]
+    if any(s.problem.reg > 0 for s in run.solutions.values()):
+        meaning += " + regularisation"
+    if run.settings.reactive:
+        meaning += " + reactive-power cost"
+    if run.step_h is not None:
+        meaning += ", summed over the steps"
+    return meaning + ("; no unit" if run.settings.fairness == "proportional" else "")
+
+
+def _console(run: CurtailRun, summary: dict) -> list[tuple[str, object]]:
+    """Return the rows of the printed summary table (label with unit, value).
+
+    A series adds its window, its curtailed energy and the reported step; the rows of
+    the reported step's values say so, those of extremes over the steps say "all steps".
+    """
+    series = run.step_h is not None
+    over = ", all steps" if series else ""
+    rows: list[tuple[str, object]] = [
+        ("fairness", run.settings.fairness),
+        ("solver / engine", f"{summary['solver']} / {summary['engine']}"),
+        ("PV agents", summary["n_agents"]),
+    ]
+    if series:
+        start = run.time_of_day_h(0)
+        end = run.time_of_day_h(summary["n_steps"])
+        rows.append(
+            (
+                "time steps",
+                f"{summary['n_steps']} quarter hours {_clock(start)}–{_clock(end)} "
+                f"({len(run.solutions)} with PV output)",
+            )
+        )
+        if summary["reported_step"] is not None:
+            rows.append(
+                (
+                    "reported step (most curtailment)",
+                    f"{summary['reported_step']}, {_clock(summary['reported_time_h'])}",
+                )
+            )
+    rows += [
+        ("converged", summary["converged"]),
+        ("ADMM rounds (all steps)" if series else "ADMM rounds", summary["iterations"]),
+        (
+            "linear solves / re-linearisations",
+            f"{summary['linear_solves']} / {summary['relinearisations']}",
+        ),
+        (f"max voltage before (AC, pu{over})", summary["vmax_pu_before"]),
+        (f"max voltage after (linear, pu{over})", summary["vmax_pu_after_linear"]),
+        (f"max voltage after (AC, pu{over})", summary["vmax_pu_after_ac"]),
+    ]
+    if series:
+        rows.append(
+            ("max voltage after (AC, pu, reported step)", summary["vmax_pu_after_ac_reported_step"])
+        )
+    rows += [
+        (f"AC within the limits (±{summary['ac_tolerance_pu']:g} pu)", summary["ac_within_limit"]),
+        ("common fraction alpha" + (" (reported step)" if series else ""), summary["alpha"]),
+    ]
+    if series:
+        rows.append(("curtailed energy (kWh)", summary["total_curtailment_kwh"]))
+    rows.append(
+        (
+            "curtailment at the reported step (kW)" if series else "total curtailment (kW)",
+            summary["total_curtailment_kw"],
+        )
+    )
+    if run.settings.reactive:
+        label = "reactive power (kvar, negative = absorbed)"
+        if series:
+            label = "reactive power, step of most absorption (kvar, negative = absorbed)"
+        rows.append((label, summary["total_q_kvar"]))
+    nothing_curtailed = not (run.res_agent["curtailment_ratio"] > 0).any()
+    rows += [
+        (
+            "Jain's index",
+            f"{summary['jain_index']:g} (nothing curtailed)"
+            if nothing_curtailed
+            else summary["jain_index"],
+        ),
+        (
+            "objective / centralized",
+            f"{summary['objective']:.6g} / {summary['objective_centralized']:.6g} "
+            f"({_objective_meaning(run)})",
+        ),
+        ("objective gap (rel)", summary["objective_gap_rel"]),
+        ("runtime (s)", summary["runtime_s"]),
+        *(("note", note) for note in summary["notes"]),
+    ]
+    return rows
+
+
 def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
-    """Assemble summary, per-agent records, tables, CIM message and figures of a run."""
+    """Assemble summary, per-agent records, tables, CIM message and figures of a run.
+
+    ``voltages.csv``, ``net_after.json`` and the voltage and curtailment plots are of the
+    reported step; for a series their titles give its time of day.
+    """
     summary = summarise(run, solver, engine)
     agent_ids, per_agent = _per_agent(run.res_agent)
     records = _agent_records(run, summary["converged"], agent_ids, per_agent)
@@ -251,21 +434,25 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
     scheme = run.settings.fairness
     tables = {"setpoints": run.res_agent[["step", "agent_id", *PV_REPORTS]]}
     figures, texts = {}, {}
-    worst_step = run.worst_step()
-    if worst_step is not None:
-        worst = run.solutions[worst_step]
-        at_worst = run.res_agent[run.res_agent["step"] == worst_step]
-        tables["voltages"] = _voltage_table(run, worst, distance_bus)
+    step = run.reported_step()
+    if step is not None:
+        reported = run.solutions[step]
+        at_step = run.res_agent[run.res_agent["step"] == step]
+        when = ""
+        if run.step_h is not None:
+            when = f" at {_clock(run.time_of_day_h(step))} (step {step}, most curtailment)"
+        tables["voltages"] = _voltage_table(run, reported, distance_bus)
         voltages = tables["voltages"]
         figures["voltage_profile"] = lambda: plots.voltage_profile(
             voltages,
-            worst.problem.vmax_pu,
-            f"{name}: voltages, {scheme} fairness",
+            reported.problem.vmax_pu,
+            run.settings.ac_tol_pu,
+            f"{name}: voltages{when}, {scheme} fairness",
         )
         figures["curtailment"] = lambda: plots.curtailment_per_agent(
-            at_worst, distance_agent, f"{name}: PV setpoints, {scheme} fairness"
+            at_step, distance_agent, f"{name}: PV setpoints{when}, {scheme} fairness"
         )
-        texts["net_after.json"] = pp.to_json(net_with_setpoints(worst))
+        texts["net_after.json"] = pp.to_json(net_with_setpoints(reported))
     if len(history):
         tables["residuals"] = history
         figures["residuals"] = lambda: plots.residuals(
@@ -277,30 +464,10 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         figures["daily"] = lambda: plots.daily(
             series,
             summary["vmax_limit_pu"],
+            run.settings.ac_tol_pu,
+            summary["reported_time_h"],
             f"{name}: PV and voltage over the day, {scheme}",
         )
-    console = [
-        ("fairness", scheme),
-        ("solver / engine", f"{solver} / {engine}"),
-        ("PV agents", summary["n_agents"]),
-        ("converged", summary["converged"]),
-        ("ADMM rounds", summary["iterations"]),
-        ("linear solves (re-linearisations)", summary["relinearisations"]),
-        ("max voltage before (AC, pu)", summary["vmax_pu_before"]),
-        ("max voltage after (linear, pu)", summary["vmax_pu_after_linear"]),
-        ("max voltage after (AC, pu)", summary["vmax_pu_after_ac"]),
-        ("AC within the limit", summary["ac_within_limit"]),
-        ("common fraction alpha", summary["alpha"]),
-        ("total curtailment (kW)", summary["total_curtailment_kw"]),
-        ("Jain's index", summary["jain_index"]),
-        (
-            "objective / centralized",
-            f"{summary['objective']:.6g} / {summary['objective_centralized']:.6g}",
-        ),
-        ("objective gap (rel)", summary["objective_gap_rel"]),
-        ("runtime (s)", summary["runtime_s"]),
-        *(("note", note) for note in summary["notes"]),
-    ]
     return RunResult(
         scenario=name,
         mode="curtail",
@@ -310,5 +477,5 @@ def build_result(run: CurtailRun, solver: str, engine: str) -> RunResult:
         documents={"cim_difference": _cim(run, agent_ids, per_agent)},
         texts=texts,
         figures=figures,
-        console=console,
+        console=_console(run, summary),
     )

@@ -26,6 +26,7 @@ from dec.curtail.solve import CurtailSolution, solve_curtailment
 from dec.errors import InfeasibleError, InputError, SubproblemInfeasible
 from dec.network.grid import Grid
 from dec.network.injections import element_power_kw, set_element_power
+from dec.options import COMMAND_LINE
 from dec.progress import progress
 from feeders.attach import scale_loads
 from feeders.base import Feeder
@@ -83,11 +84,20 @@ class CurtailRun:
     runtime_s: float = 0.0
     first_step: int = 0
 
-    def worst_step(self) -> int | None:
-        """Return the solved step with the largest total curtailment (None if nothing was solved)."""
+    def reported_step(self) -> int | None:
+        """Return the step whose operating point the outputs report, or None if none was solved.
+
+        The solved step with the largest total curtailment (step 0 for a single operating
+        point): ``alpha``, ``voltages.csv``, ``net_after.json`` and the voltage and
+        curtailment plots describe it.
+        """
         if not self.solutions:
             return None
         return max(self.solutions, key=lambda t: self.solutions[t].curtailment_kw.sum())
+
+    def time_of_day_h(self, step: int) -> float:
+        """Return the time of day at the start of a series' ``step``, h."""
+        return (self.first_step + step) * self.step_h
 
 
 def voltages_at(vm_pu: pd.Series, buses: np.ndarray, phases: np.ndarray) -> np.ndarray:
@@ -224,20 +234,23 @@ def read_shapes(n_steps: int, first_step: int = 0) -> tuple[np.ndarray, np.ndarr
     Raises
     ------
     InputError
-        If ``first_step`` is not a quarter hour of the day, or the steps from it are fewer
-        than one or run past the day's end.
+        Blamed on the command line (``--first-step``, ``--steps``), if ``first_step`` is not
+        a quarter hour of the day, or the steps from it are fewer than one or run past the
+        day's end.
     """
     load = pd.read_csv(SHAPES_DIR / "loadshape_15min.csv", header=None)[0].to_numpy(float)
     pv = pd.read_csv(SHAPES_DIR / "pvshape_15min.csv", header=None)[0].to_numpy(float)
     if not 0 <= first_step < QUARTER_HOURS:
         raise InputError(
             f"Option '--first-step' must be from 0 to {QUARTER_HOURS - 1} (the quarter hours of "
-            f"the day), found {first_step}."
+            f"the day), found {first_step}.",
+            COMMAND_LINE,
         )
     if not 1 <= n_steps <= QUARTER_HOURS - first_step:
         raise InputError(
             f"Option '--steps' must be from 1 to {QUARTER_HOURS - first_step} (the quarter hours "
-            f"of the day from step {first_step}), found {n_steps}."
+            f"of the day from step {first_step}), found {n_steps}.",
+            COMMAND_LINE,
         )
     window = slice(first_step, first_step + n_steps)
     return load[window], pv[window]

@@ -58,8 +58,8 @@ class CurtailSolution:
     converged
         ADMM met its tolerances and (with the model anchored at the AC point) the AC
         validation met the voltage limit.
-    relinearisations
-        Number of linear solves (1 = no re-linearisation needed).
+    linear_solves
+        Number of linear solves of the AC validation loop (1 = no re-linearisation needed).
     vm_before_pu, vm_after_ac_pu
         AC voltage of every (bus, phase) before and after, pu (phase 0 on a balanced feeder).
     vm_after_linear_pu
@@ -82,7 +82,7 @@ class CurtailSolution:
     objective_centralized: float
     history: History
     converged: bool
-    relinearisations: int
+    linear_solves: int
     vm_before_pu: pd.Series
     vm_after_ac_pu: pd.Series
     vm_after_linear_pu: pd.Series
@@ -335,7 +335,7 @@ def solve_curtailment(
         objective_centralized=problem.objective(reference.a, reference.b, reference.theta),
         history=history,
         converged=bool((ac_ok or not grid.relinearises) and admm_converged),
-        relinearisations=n_solves,
+        linear_solves=n_solves,
         vm_before_pu=vm_before,
         vm_after_ac_pu=vm_after.copy(),
         vm_after_linear_pu=pd.Series(

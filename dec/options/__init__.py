@@ -95,17 +95,21 @@ def comma_items(text: str, option: str) -> list[str]:
     Raises
     ------
     InputError
-        If an item is empty (``1,,2``, a trailing comma) or given twice.
+        Blamed on the command line, if an item is empty (``1,,2``, a trailing comma) or
+        given twice.
 
     """
     items = [item.strip() for item in text.split(",")]
     if not all(items):
         raise InputError(
-            f"Option '{option}' has an empty item in {text!r}; separate values by one comma."
+            f"Option '{option}' has an empty item in {text!r}; separate values by one comma.",
+            COMMAND_LINE,
         )
     twice = sorted({item for item in items if items.count(item) > 1})
     if twice:
-        raise InputError(f"Option '{option}' lists {', '.join(twice)} more than once, in {text!r}.")
+        raise InputError(
+            f"Option '{option}' lists {', '.join(twice)} more than once, in {text!r}.", COMMAND_LINE
+        )
     return items
 
 
@@ -115,15 +119,16 @@ COMMAND_LINE = "the command line"
 
 
 def was_given(args: argparse.Namespace, dest: str) -> bool:
-    """Whether the shared option ``dest`` (e.g. ``"engine"``) was given on the command line.
+    """Whether the option ``dest`` (e.g. ``"engine"``) was given on the command line.
 
-    Its default is filled in before the mode runs, so its value alone cannot tell.
+    ``dest`` is a shared option or one of the run's mode. Its default is filled in before
+    the mode runs, so its value alone cannot tell (it may be given at its default value).
     """
-    return dest in getattr(args, "given_shared", ())
+    return dest in getattr(args, "given", ())
 
 
 def given_options(args: argparse.Namespace, *dests: str) -> list[str]:
-    """Return the shared options among ``dests`` given on the command line, as ``--name``."""
+    """Return the options among ``dests`` given on the command line, as ``--name``."""
     return [f"--{dest.replace('_', '-')}" for dest in dests if was_given(args, dest)]
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from dec.options import number_from, open_fraction, positive_number
 
+#: The pricing mechanisms as rec_op_lem_prices names them (in summary.json and the API).
 MECHANISMS = ("mmr", "sdr", "crossing_value", "dual")
 #: Relative optimality tolerance of the mode's MILPs: rec_op_lem_prices's (CBC's MIPGAP).
 #: The compatibility functions of :mod:`dec.rec` use the tighter dec.rec.solve.MIP_REL_GAP.
@@ -18,6 +19,21 @@ HELP = (
     "local energy market prices and the two-stage schedule of a renewable energy community "
     "(rec_op_lem_prices compatible); reads the scenario's 'rec_pricing' section"
 )
+
+
+def mechanism_name(text: str) -> str:
+    """Return the name in :data:`MECHANISMS` that ``text`` spells with hyphens, else ``text``.
+
+    ``crossing-value`` (the command line's spelling, like ``equal-kw`` and ``pay-as-ask``)
+    and ``crossing_value`` (rec_op_lem_prices's) both give ``crossing_value``.
+    """
+    name = text.replace("-", "_")
+    return name if name in MECHANISMS else text
+
+
+def _hyphenated(text: str) -> str:
+    """Return a ``--lem-mechanism`` value spelt as its choices are (with hyphens)."""
+    return text.replace("_", "-") if text in MECHANISMS else text
 
 
 #: The options of dec.run shared by several modes that this mode uses (argparse dests).
@@ -41,9 +57,11 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--lem-mechanism",
-        choices=list(MECHANISMS),
+        type=_hyphenated,
+        choices=[_hyphenated(name) for name in MECHANISMS],
         default=None,
-        help="pricing mechanism; default: the scenario's, else mmr",
+        help="pricing mechanism (crossing_value is accepted too); default: the scenario's, "
+        "else mmr",
     )
     group.add_argument(
         "--lem-unpruned",

@@ -363,7 +363,13 @@ def summary(
 
 
 def console_rows(doc: dict) -> list[tuple[str, object]]:
-    """Rows of the table printed at the end of a run."""
+    """Rows of the table printed at the end of a run.
+
+    The welfare is shown twice: of the trades the market matched (the summary's
+    ``objective``, before the network checks) and of those executed after them, EUR.
+    Energy bought from the retailer (kWh) is a settlement quantity; the substation's
+    net import and the losses (kWh) are those of the AC power flow of the executed trades.
+    """
     rows = [
         ("market / bidding / pricing", f"{doc['market']} / {doc['bidding']} / {doc['pricing']}"),
         (
@@ -372,8 +378,12 @@ def console_rows(doc: dict) -> list[tuple[str, object]]:
         ),
         ("load (kWh)", doc["daily_load_kwh"]),
         ("P2P energy (kWh)", doc["p2p_energy_kwh"]),
-        ("P2P share of load", doc["p2p_share"]),
-        ("grid import (kWh)", doc["grid_import_kwh"]),
+        ("P2P share of load (%)", f"{100 * doc['p2p_share']:.1f}"),
+        ("bought from the retailer (kWh)", doc["grid_import_kwh"]),
+        (
+            "substation net import / AC losses (kWh)",
+            f"{doc['slack_import_ac_kwh']:.6g} / {doc['losses_ac_kwh']:.6g}",
+        ),
         ("hours with trades", doc["hours_with_trades"]),
         ("trades executed / curtailed", f"{doc['n_trades']} / {doc['curtailed_trades']}"),
         (
@@ -389,7 +399,10 @@ def console_rows(doc: dict) -> list[tuple[str, object]]:
             "buyer / seller savings (EUR)",
             f"{doc['buyer_savings_eur']:.4f} / {doc['seller_savings_eur']:.4f}",
         ),
-        ("welfare (EUR)", doc["objective"]),
+        (
+            "welfare matched / executed (EUR)",
+            f"{doc['objective']:.6g} / {doc['executed_welfare_eur']:.6g}",
+        ),
     ]
     if doc["objective_centralized"] is not None:
         rows.append(("welfare gap to centralized (rel)", doc["objective_gap_rel"]))
@@ -399,14 +412,14 @@ def console_rows(doc: dict) -> list[tuple[str, object]]:
         ref = doc["reference"]
         rows.append(
             (
-                "published P2P / grid import (kWh)",
+                "published P2P / bought from the retailer (kWh)",
                 f"{ref['p2p_energy_kwh']:.6g} / {ref['grid_import_kwh']:.6g}",
             )
         )
         errors = (ref["p2p_energy_error_rel"], ref["grid_import_error_rel"])
         # None: the published value is 0 (e.g. a night hour), so no relative error
         text = " / ".join("n/a" if e is None else f"{e:.2e}" for e in errors)
-        rows.append(("error vs published P2P / grid (rel)", text))
+        rows.append(("error vs published P2P / retailer (rel)", text))
 
     return rows
 

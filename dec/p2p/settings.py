@@ -581,6 +581,14 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
             return path
         return (INPUT_DIR if shipped else base_dir) / path
 
+    for field, name in files.items():
+        path = resolve(name, False).absolute()
+        if not path.exists():  # a directory: read_table says so
+            problems.add(
+                f"Field '{SECTION}.{field}' names {name!r}, which does not exist (looked for "
+                f"{str(path)!r}; a relative path is relative to the scenario file)."
+            )
+    problems.raise_if_any()
     profiles = {k: resolve(v, k not in given_paths) for k, v in paths.items()}
     floats = {key: float(values[key]) for key in FLOAT_FIELDS}
     return P2PSettings(

@@ -27,9 +27,15 @@ import pandas as pd
 from dec.admm.engine import Engine, make_engine
 from dec.errors import InputError, SolverLimit
 from dec.options import COMMAND_LINE, given_options, refuse_ignored
-from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S
+from dec.options.rec_pricing import MODE_MIP_REL_GAP, MODE_TIME_LIMIT_S, mechanism_name
 from dec.rec.data import RecData, parse_collective
-from dec.rec.loops import LoopTrace, post_delivery_loop, pre_delivery_loop, pricing_function
+from dec.rec.loops import (
+    PRICE_TOLERANCE,
+    LoopTrace,
+    post_delivery_loop,
+    pre_delivery_loop,
+    pricing_function,
+)
 from dec.rec.outputs import post_outputs
 from dec.rec.plots import plot_costs, plot_energy, plot_prices
 from dec.rec.report import member_records, member_table, tables
@@ -190,7 +196,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         options,
         timeframe=args.lem_timeframe,
         market=args.lem_market,
-        mechanism=args.lem_mechanism,
+        mechanism=None if args.lem_mechanism is None else mechanism_name(args.lem_mechanism),
         pruned=False if args.lem_unpruned else None,
         divider=args.lem_divider,
         compensation=args.lem_compensation,
@@ -281,7 +287,8 @@ def build_result(
             "timeframe / market / mechanism",
             f"{options.timeframe} / {options.market} / {options.mechanism}",
         ),
-        ("iterations (stop criterion)", f"{outcome.iterations} ({outcome.criterion})"),
+        ("iterations", outcome.iterations),
+        ("price change at stop (EUR/kWh)", _stop_text(options, outcome.criterion)),
         ("community cost, two-stage (EUR)", f"{objective:.3f}"),
         (
             f"community cost, single-stage (EUR, MIP gap {mip_gap:g})",
@@ -290,13 +297,13 @@ def build_result(
         ("energy bought inside the REC (kWh)", f"{summary['internal_energy_kwh']:.3f}"),
     ]
     console += [
-        (f"{member}: cost alone -> in the REC (EUR)", f"{a:9.3f} -> {r:9.3f}")
+        (f"{member}: cost (EUR)", _costs_text(a, r))
         for member, a, r in zip(
             data.meter_ids, table.cost_alone.sum(axis=1), table.cost_rec.sum(axis=1), strict=True
         )
     ]
     console += [
-        ("TOTAL: cost alone -> in the REC (EUR)", f"{alone:9.3f} -> {rec:9.3f}"),
+        ("TOTAL: cost (EUR)", _costs_text(alone, rec)),
         ("community benefit (EUR)", f"{alone - rec:.3f}"),
     ]
     if outcome.trace.time_limit is not None:
@@ -317,6 +324,29 @@ def build_result(
         },
         console=console,
     )
+
+
+def _stop_text(options: RunOptions, criterion: float | None) -> str:
+    """Return the console's stop criterion: the last price change, EUR/kWh, and its threshold.
+
+    The pre-delivery loop stops when the new prices are within a Euclidean distance of
+    :data:`~dec.rec.loops.PRICE_TOLERANCE` (EUR/kWh) of earlier ones; dual prices and
+    post-delivery runs have no loop.
+    """
+    if options.mechanism == "dual" or options.timeframe == "post":
+        return "n/a (single pass)"
+    if criterion is None:
+        return "n/a (stopped before the prices settled)"
+    return f"{criterion:.3f} (Euclidean distance; stops below {PRICE_TOLERANCE:g})"
+
+
+def _costs_text(alone: float, rec: float) -> str:
+    """Return a member's costs alone and in the REC and the saving, EUR, in fixed-width fields.
+
+    The text starts with a word: the console table strips a cell's leading blanks, which
+    would misalign the numbers of the rows.
+    """
+    return f"alone {alone:8.3f}  in REC {rec:8.3f}  saving {alone - rec:7.3f}"
 
 
 def _iterations(trace: LoopTrace) -> pd.DataFrame:

@@ -11,8 +11,11 @@ import dec.plots  # noqa: F401  (selects the Agg backend)
 
 
 def plot_prices(prices: pd.DataFrame, title: str) -> Figure:
-    """LEM price per step against the retail, feed-in and market-indexed tariffs."""
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    """LEM price per step against the retail, feed-in and market-indexed tariffs.
+
+    The legend is below the axes: the curves span the whole day.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     t = prices["time_h"]
     ax.fill_between(
         t,
@@ -46,14 +49,16 @@ def plot_prices(prices: pd.DataFrame, title: str) -> Figure:
     ax.set_ylabel("price (EUR/kWh)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2, loc="upper left")
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncol=4)
     return fig
 
 
 def plot_energy(energy: pd.DataFrame, time_step_h: float, title: str) -> Figure:
-    """Energy shared inside the community against energy bought from / sold to retailers."""
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    """Energy shared inside the community against energy bought from / sold to retailers.
+
+    The legend is below the axes: the bars and the consumption span the whole day.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     t = energy["time_h"]
     width = 0.9 * time_step_h
     internal = energy["internal_kwh"]
@@ -90,8 +95,7 @@ def plot_energy(energy: pd.DataFrame, time_step_h: float, title: str) -> Figure:
     ax.set_ylabel("energy per step (kWh)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncol=4)
     return fig
 
 

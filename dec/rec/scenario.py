@@ -24,7 +24,7 @@ import pandas as pd
 from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.options import COMMAND_LINE
-from dec.options.rec_pricing import MECHANISMS
+from dec.options.rec_pricing import MECHANISMS, mechanism_name
 from dec.rec.checks import EV_FIELDS, STORAGE_FIELDS, n_steps
 from dec.rec.data import Market
 from dec.scenario import Scenario
@@ -306,9 +306,10 @@ def read_section(
                 record[key] = series(record[key], f"{where}.{key}")
         record.setdefault("btm_storage", None)
         backpack["meters"][str(meter_id)] = _scaled(record, load_scale, pv_scale)
-    options = with_overrides(
-        RunOptions(**{k: section[k] for k in OPTION_KEYS if k in section}), market=market
-    )
+    fields = {k: section[k] for k in OPTION_KEYS if k in section}
+    if isinstance(fields.get("mechanism"), str):  # crossing-value as on the command line
+        fields["mechanism"] = mechanism_name(fields["mechanism"])
+    options = with_overrides(RunOptions(**fields), market=market)
     backpack["l_grid"] = _grid(section.get("l_grid"), options.market, backpack["meters"], series)
     problems.raise_if_any()
     return backpack, options

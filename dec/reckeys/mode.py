@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dec.errors import InputError
-from dec.options import comma_items, given_options, refuse_ignored
+from dec.options import COMMAND_LINE, comma_items, given_options, refuse_ignored
 from dec.reckeys.case import RecCase
 from dec.reckeys.inputs import MAX_STEPS, POLICIES, SECTION, count_problems, load_case
 from dec.reckeys.runner import Settings, run_policy, run_sweep
@@ -22,7 +22,9 @@ from dec.scenario import Scenario
 
 def _count(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InputError(f"Option '{name}' must be a whole number, at least 1; found {value!r}.")
+        raise InputError(
+            f"Option '{name}' must be a whole number, at least 1; found {value!r}.", COMMAND_LINE
+        )
     return value
 
 
@@ -35,7 +37,8 @@ def _horizons(text: str) -> list[int]:
     if not values or min(values) < 1 or max(values) > MAX_STEPS:
         raise InputError(
             f"Option '--sweep' must be a comma-separated list of horizons of 1 to "
-            f"{MAX_STEPS:,} steps, e.g. 4,8,12; found {text!r}."
+            f"{MAX_STEPS:,} steps, e.g. 4,8,12; found {text!r}.",
+            COMMAND_LINE,
         )
     return values
 
@@ -47,7 +50,8 @@ def _steps(case: RecCase, steps: int | None) -> RecCase:
     if steps > case.n_steps or steps % case.metering_period_steps:
         raise InputError(
             f"Option '--steps' ({steps}) must be a multiple of the metering period "
-            f"({case.metering_period_steps} steps) and at most the horizon ({case.n_steps})."
+            f"({case.metering_period_steps} steps) and at most the horizon ({case.n_steps}).",
+            COMMAND_LINE,
         )
     return case.truncated(steps)
 
@@ -85,7 +89,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     policy = args.policy or section.get("policy", "look-ahead-billing")
     if policy not in POLICIES:
         raise InputError(
-            f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}."
+            f"Option '--policy' has the unknown value {policy!r}; allowed: {', '.join(POLICIES)}.",
+            COMMAND_LINE,
         )
     refuse_ignored(
         _ignored_options(args, policy),
@@ -96,5 +101,5 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     horizon = args.horizon if args.horizon is not None else default  # the file's is checked
     problems = count_problems(horizon, "Option '--horizon'")
     if problems:
-        raise InputError(problems)
+        raise InputError(problems, COMMAND_LINE)
     return run_policy(case, policy, horizon, settings)

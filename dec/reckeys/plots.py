@@ -11,11 +11,13 @@ import dec.plots  # noqa: F401  (selects the Agg backend)
 
 
 def _finish(fig: Figure, ax, xlabel: str, ylabel: str, title: str, legend: dict) -> Figure:
+    """Label the axes and put the legend below them (inside, it hid peaks of the data)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**legend)
+    handles = ax.get_legend_handles_labels()[0]
+    if handles:
+        fig.legend(loc="outside lower center", ncol=min(4, len(handles)), **legend)
     ax.grid(alpha=0.3)
     return fig
 

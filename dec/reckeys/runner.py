@@ -81,6 +81,15 @@ def simulate_policy(case: RecCase, policy: str, horizon: int, settings: Settings
     )
 
 
+def _eur(value: float) -> str:
+    """Return an amount of money, EUR, as printed: six decimals (a micro-euro).
+
+    An amount that rounds to zero, such as a gap of -4e-16 EUR of solver round-off, is
+    printed ``0.000000``, not ``-0.000000``; summary.json keeps the exact numbers.
+    """
+    return f"{round(value, 6) or 0.0:.6f}"  # round() keeps the sign of -0.0; `or` drops it
+
+
 def _meter_model(case: RecCase) -> str:
     return "milp" if binary_members(case).any() else "lp"
 
@@ -188,15 +197,15 @@ def run_policy(
         tables["admm_history"] = pd.DataFrame(tr.info["admm_history"])
     console = [
         ("policy", f"{policy} (K = {horizon_steps})"),
-        ("total bill (EUR)", summary["total_bill"]),
-        ("optimal total bill (EUR)", summary["total_bill_optimal"]),
-        ("gap to optimal (EUR)", summary["gap_to_optimal"]),
+        ("total bill (EUR)", _eur(summary["total_bill"])),
+        ("optimal total bill (EUR)", _eur(summary["total_bill_optimal"])),
+        ("gap to optimal (EUR)", _eur(summary["gap_to_optimal"])),
     ]
-    console += [(f"bill of {k} (EUR)", v) for k, v in summary["bill_per_member"].items()]
+    console += [(f"bill of {k} (EUR)", _eur(v)) for k, v in summary["bill_per_member"].items()]
     console += [("community energy (kWh)", summary["community_energy_kwh"])]
     if central:
         console += [
-            ("centralised look-ahead-billing (EUR)", central.total_bill_eur),
+            ("centralised look-ahead-billing (EUR)", _eur(central.total_bill_eur)),
             ("ADMM rounds", summary["iterations"]),
             ("relative gap to centralised", summary["objective_gap_rel"]),
         ]
@@ -309,7 +318,7 @@ def run_sweep(
     console = [
         (
             f"{r.policy} K={r.horizon}",
-            f"bill {r.total_bill:.6f} EUR, gap {r.gap_to_optimal:.6f} EUR, {r.runtime_s:.2f} s",
+            f"bill {_eur(r.total_bill)} EUR, gap {_eur(r.gap_to_optimal)} EUR, {r.runtime_s:.2f} s",
         )
         for r in table.itertuples()
     ]
