@@ -251,3 +251,64 @@ def test_period_without_load_exits_2(tmp_path, capsys):
     path = _with(tmp_path, profiles=str(tmp_path / "idle.csv"), period={})
     assert main([path, "--out", str(tmp_path / "o")]) == 2
     assert "The members' load is 0 kWh over the simulated period" in capsys.readouterr().err
+
+
+def test_start_option_equals_a_period_starting_there(tmp_path):
+    # --start S --steps N runs the steps of a scenario whose period starts at S for N steps
+    # (reference: the same scenario with its period edited); the timestamps follow
+    runs = {}
+    for name, edit, options in (
+        ("option", {}, ["--start", "2016-06-06T06:00", "--steps", "48"]),
+        ("period", {"period": {"start": "2016-06-06T06:00", "days": 0.5}}, []),
+    ):
+        out = tmp_path / name
+        (tmp_path / name).mkdir()
+        path = _with(tmp_path / name, **edit) if edit else scenario(tmp_path / name)
+        argv = [path, *options, "--mechanisms", "low-tech,mpc", "--no-plots", "--out", str(out)]
+        assert main(argv) == 0
+        folder = out / "small" / "community"
+        runs[name] = (
+            pd.read_csv(folder / "sweep.csv"),
+            json.loads((folder / "summary.json").read_text()),
+        )
+    (by_option, summary), (by_period, reference) = runs["option"], runs["period"]
+    assert summary["start_time"] == reference["start_time"] == "2016-06-06T06:00:00"
+    assert summary["n_steps"] == reference["n_steps"] == 48
+    columns = ["self_production_pct", "self_sufficiency_pct", "upper_bound_pct", "cost_eur"]
+    pd.testing.assert_frame_equal(by_option[columns], by_period[columns], rtol=1e-12)
+    assert by_option["upper_bound_pct"].gt(0).all(), "a June morning has PV"
+
+
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [
+        ("2016-06-06T00:07", "is not the start of a step of the scenario's period"),
+        ("2016-06-09T00:00", "is not the start of a step of the scenario's period"),
+    ],
+)
+def test_start_outside_the_period_exits_2(tmp_path, capsys, start, words):
+    code = main([scenario(tmp_path), "--start", start, "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and words in err
+
+
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [
+        ("2016-13-06", "must be an ISO 8601 date or date-time"),
+        ("2016-06-06T00:00+02:00", "without a UTC offset"),
+    ],
+)
+def test_malformed_start_exits_2(tmp_path, capsys, start, words):
+    with pytest.raises(SystemExit) as exit_:  # the parser's refusal
+        main([scenario(tmp_path), "--start", start, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Invalid input in the command line" in err and words in err
+
+
+def test_steps_past_the_period_after_start_exit_2(tmp_path, capsys):
+    argv = [scenario(tmp_path), "--start", "2016-06-06T06:00", "--steps", "73"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert "must be between 1 and 72" in capsys.readouterr().err

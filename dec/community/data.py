@@ -56,13 +56,11 @@ class CommunityData:
         """Return the number of steps in ``hours`` (at least one)."""
         return max(1, round(hours / self.time_step_h))
 
-    def head(self, n_steps: int) -> CommunityData:
-        """Return the community over its first ``n_steps`` steps."""
+    def window(self, first: int, n_steps: int) -> CommunityData:
+        """Return the community over ``n_steps`` steps from step ``first``."""
+        steps = slice(first, first + n_steps)
         return replace(
-            self,
-            times=self.times[:n_steps],
-            load_kw=self.load_kw[:, :n_steps],
-            pv_kw=self.pv_kw[:n_steps],
+            self, times=self.times[steps], load_kw=self.load_kw[:, steps], pv_kw=self.pv_kw[steps]
         )
 
     def with_batteries(self, batteries: Batteries) -> CommunityData:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -161,15 +162,28 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> tuple[CommunityConf
         config = replace(config, window_h=window_h, apply_h=min(config.apply_h, window_h))
     if args.max_iter is not None:
         config = replace(config, admm={**config.admm, "max_iter": float(args.max_iter)})
-    if args.steps is not None:
-        if not 1 <= args.steps <= data.n_steps:
-            raise InputError(
-                f"Option '--steps' must be between 1 and {data.n_steps} (the scenario's period), "
-                f"found {args.steps}.",
-                COMMAND_LINE,
-            )
-        data = data.head(args.steps)
-    return config, data
+    first = 0 if args.start is None else _start_step(data, args.start)
+    left = data.n_steps - first
+    if args.steps is not None and not 1 <= args.steps <= left:
+        raise InputError(
+            f"Option '--steps' must be between 1 and {left} (the scenario's period from its "
+            f"step {data.times[first]}), found {args.steps}.",
+            COMMAND_LINE,
+        )
+    return config, data.window(first, left if args.steps is None else args.steps)
+
+
+def _start_step(data: CommunityData, start: datetime) -> int:
+    """Index of the step that begins at ``start`` (option ``--start``)."""
+    found = np.flatnonzero(data.times == pd.Timestamp(start))
+    if not found.size:
+        raise InputError(
+            f"Option '--start' ({start.isoformat(timespec='minutes')}) is not the start of a "
+            f"step of the scenario's period, which runs from {data.times[0]} to "
+            f"{data.times[-1]} in steps of {data.time_step_h * 60:g} min.",
+            COMMAND_LINE,
+        )
+    return int(found[0])
 
 
 def _rounded(values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from dec.errors import InputError
@@ -87,6 +88,16 @@ def number_from(low: float, high: float) -> Callable[[str], float]:
 def open_fraction(text: str) -> float:
     """Parse an option that takes a number between 0 and 1, both excluded (e.g. a MIP gap)."""
     return _checked(text, float, lambda v: 0 < v < 1, "a number between 0 and 1, both excluded")
+
+
+def local_time(text: str) -> datetime:
+    """Parse an ISO 8601 date or date-time without a UTC offset (``2016-06-06T00:00``)."""
+    value = _checked(text, datetime.fromisoformat, lambda _: True, "an ISO 8601 date or date-time")
+    if value.tzinfo is not None:
+        raise argparse.ArgumentTypeError(
+            f"must be a local time without a UTC offset, as the profiles' timestamps; found {text!r}"
+        )
+    return value
 
 
 def comma_items(text: str, option: str) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from dec.options import non_empty_text
+from dec.options import local_time, non_empty_text
 
 MECHANISMS = ("none", "low-tech", "mpc", "mpc-distributed")
 
 HELP = (
     "energy-community batteries for collective self-consumption: none, low-tech (rule), "
-    "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the scenario's period"
+    "mpc (receding-horizon LP), mpc-distributed (ADMM); --steps: default the rest of the "
+    "scenario's period"
 )
 
 
@@ -33,4 +34,12 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         metavar="NAME,...",
         help=f"mechanisms to run, of {', '.join(MECHANISMS)} or 'all' "
         "(default: the scenario's 'mechanisms')",
+    )
+    group.add_argument(
+        "--start",
+        type=local_time,
+        default=None,
+        metavar="TIMESTAMP",
+        help="first step of the run, a timestamp of the scenario's period, e.g. "
+        "2016-06-06T00:00 (default: the period's start)",
     )
