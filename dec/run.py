@@ -125,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=whole_number,
         default=None,
-        help="random seed, 0 or more (default: feeder's)",
+        help="random seed, 0 or more, of what a run draws at random: ieee123's households "
+        "and rooftop PV, cigre_lv's rooftop PV sizes, p2p placements, valuations and auction "
+        "ties; runs on village or gridappsd_a/b and community runs do not change with it "
+        "(default: feeder's or scenario's)",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     parser.add_argument(
