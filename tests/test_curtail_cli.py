@@ -233,7 +233,7 @@ def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
     assert summary["time_step_h"] == 0.25 and summary["n_steps"] == 3
     assert summary["first_step"] == 47
     for rec in records:
-        assert rec["time_step_h"] == 0.25
+        assert rec["time_step_h"] == 0.25 and rec["start_time_h"] == 11.75
         assert len(rec["p_setpoint_kw"]) == 3
     steps = pd.read_csv(out / "steps.csv")
     assert steps["time_h"].tolist() == [11.75, 12.0, 12.25]  # quarter hours 47-49 of the day
@@ -249,6 +249,8 @@ def test_time_series_writes_lists_and_meets_the_limit_every_step(tmp_path):
     msgs = [
         m["input"]["message"] for m in cim["messages"] if m["input"]["message"]["name"] == agent
     ]
+    # timestamps: each step's start in seconds from midnight
+    assert [m["timestamp"] for m in msgs] == [42300, 43200, 44100]
     for prev, cur in itertools.pairwise(msgs):
         assert cur["reverse_differences"][0]["value"] == pytest.approx(
             prev["forward_differences"][0]["value"]

@@ -68,6 +68,7 @@ def _agent_records(
             record.update({f: values[f][k][0] for f in STEP_FIELDS})
         else:
             record["time_step_h"] = run.step_h
+            record["start_time_h"] = run.time_of_day_h(0)
             record.update({f: values[f][k] for f in STEP_FIELDS})
         records.append(record)
     return records
@@ -101,7 +102,7 @@ def _cim(run: CurtailRun, agent_ids: np.ndarray, per_agent: dict[str, np.ndarray
                     q_new,
                     p_old,
                     q_old,
-                    timestamp=int(step * (run.step_h or 0) * 3600),
+                    timestamp=0 if run.step_h is None else round(run.time_of_day_h(step) * 3600),
                 )
             )
             p_old, q_old = p_new, q_new
