@@ -384,9 +384,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(err, (SolverLimit, SolverFailed)):
             print(f"dec: not solved{where}: {err} No output was written.", file=sys.stderr)
             return EXIT_NOT_CONVERGED
+        scaled = [
+            f"{option} {value:g}"
+            for option, value in (("--load-scale", args.load_scale), ("--pv-scale", args.pv_scale))
+            if value is not None
+        ]
+        given = f" and the command line's {', '.join(scaled)}" if scaled else ""
         print(
             f"dec: error{where}: {err} Check the scenario's data (loads, PV, storage, "
-            "prices, source voltage); no output was written.",
+            f"prices, source voltage){given}; no output was written.",
             file=sys.stderr,
         )
         return EXIT_INPUT

@@ -333,6 +333,7 @@ def test_operating_point_where_the_ac_power_flow_diverges_exits_2(tmp_path, caps
     err = capsys.readouterr().err
     assert "AC power flow did not converge" in err and "Traceback" not in err
     assert err.startswith("dec: error in cigre_lv:")
+    assert "and the command line's --pv-scale 1000;" in err
     assert not out.exists()
 
 
