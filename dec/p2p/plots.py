@@ -11,34 +11,42 @@ import dec.plots  # noqa: F401  (selects the Agg backend)
 from dec.admm.convergence import History
 from dec.p2p.settings import P2PSettings
 
+#: Width of an hour's bar (h): the hourly blocks stay apart.
+BAR_WIDTH = 0.8
+
 
 def _hour_axis(ax, hours: np.ndarray) -> None:
-    ax.set_xlabel("hour of the day (h)")
+    ax.set_xlabel("hourly block, starting at (h)")
     ax.set_xticks(hours if len(hours) <= 12 else hours[::2])
     ax.set_xlim(hours.min() - 0.5, hours.max() + 0.5)
     ax.grid(alpha=0.3)
 
 
 def plot_stack(hourly: pd.DataFrame, title: str) -> Figure:
-    """Load met by P2P trades stacked on load met by the grid, per hour (kWh)."""
+    """Load met by P2P trades stacked on load met by the grid, one bar per hourly block (kWh)."""
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     hours = hourly["hour"].to_numpy()
-    from_grid = (hourly["load_kwh"] - hourly["p2p_kwh"]).to_numpy()
-    ax.stackplot(
-        hours,
-        from_grid,
-        hourly["p2p_kwh"].to_numpy(),
-        labels=["load met by the grid", "load met by P2P trades"],
-        colors=["tab:blue", "tab:red"],
-        alpha=0.6,
-        step=None,
+    p2p_kwh = hourly["p2p_kwh"].to_numpy()
+    from_grid = hourly["load_kwh"].to_numpy() - p2p_kwh
+    ax.bar(
+        hours, from_grid, width=BAR_WIDTH, color="tab:blue", alpha=0.6, label="load met by the grid"
     )
-    ax.plot(hours, hourly["load_kwh"], color="0.3", lw=1.5, label="total load")
+    ax.bar(
+        hours,
+        p2p_kwh,
+        width=BAR_WIDTH,
+        bottom=from_grid,
+        color="tab:red",
+        alpha=0.6,
+        label="load met by P2P trades (top of the bar: the hour's load)",
+    )
     if (hourly["matched_kwh"] > hourly["p2p_kwh"] + 1e-9).any():
-        ax.plot(
-            hours,
+        ax.hlines(
             hourly["load_kwh"] - hourly["matched_kwh"],
-            "k--",
+            hours - BAR_WIDTH / 2,
+            hours + BAR_WIDTH / 2,
+            colors="k",
+            linestyles="--",
             lw=1,
             label="grid/P2P boundary had every matched trade been executed",
         )
@@ -87,16 +95,15 @@ def plot_network(hourly: pd.DataFrame, settings: P2PSettings, title: str) -> Fig
     """AC voltage range and largest line/transformer loading per hour, with the limits."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, layout="constrained")
     hours = hourly["hour"].to_numpy()
-    top.fill_between(
+    top.vlines(
         hours,
         hourly["vm_min_pu"],
         hourly["vm_max_pu"],
         color="tab:purple",
-        alpha=0.3,
-        label="bus voltages (min to max)",
+        alpha=0.5,
+        lw=6,
+        label="bus voltages of the hour (min to max)",
     )
-    top.plot(hours, hourly["vm_min_pu"], color="tab:purple", lw=1)
-    top.plot(hours, hourly["vm_max_pu"], color="tab:purple", lw=1)
     for limit in (settings.vm_min_pu, settings.vm_max_pu):
         top.axhline(limit, color="k", ls="--", lw=1)
     top.set_ylabel("voltage magnitude (pu)")
