@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import pandapower as pp
+import pandas as pd
+
 from dec.network.grid import Grid
 from dec.network.injections import net_injections
 from dec.plots.feeder import plot_feeder_voltage
@@ -43,6 +46,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         "total_pv_kw": total_pv_kw,
         "vmin_pu": float(vm_all.min()),
         "vmax_pu": float(vm_all.max()),
+        "vmin_bus": int(vm_all.idxmin()[0]),
+        "vmax_bus": int(vm_all.idxmax()[0]),
         "knobs": feeder.knobs,
         "runtime_s": time.perf_counter() - start,
     }
@@ -55,10 +60,11 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         ("total load (kW)", summary["total_load_kw"]),
         ("total PV output (kW)", summary["total_pv_kw"]),
         ("AC power flow", "per phase (runpp_3ph)" if feeder.three_phase else "balanced (runpp)"),
-        ("AC min voltage (pu)", summary["vmin_pu"]),
-        ("AC max voltage (pu)", summary["vmax_pu"]),
+        ("AC min voltage (pu)", _at(net, vm_all, vm_all.idxmin())),
+        ("AC max voltage (pu)", _at(net, vm_all, vm_all.idxmax())),
     ]
-    title = f"{scenario.name}: AC voltage, {feeder.description}"
+    highest = ", highest phase per bus" if feeder.three_phase else ""
+    title = f"{scenario.name}: AC voltage{highest}, {feeder.description}"
     return RunResult(
         scenario=scenario.name,
         mode="inspect",
@@ -66,3 +72,10 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         figures={"feeder": lambda: plot_feeder_voltage(tree, vm, title, feeder.vm_max_pu)},
         console=console,
     )
+
+
+def _at(net: pp.pandapowerNet, vm_pu: pd.Series, node: tuple[int, int]) -> str:
+    """``'1.0711 at bus 7 (name), phase c'``: the voltage of a (bus, phase) node, pu."""
+    bus, phase = node
+    where = f"{vm_pu.loc[node]:.6g} at bus {bus} ({net.bus.at[bus, 'name']})"
+    return where + (f", phase {'abc'[phase - 1]}" if phase else "")

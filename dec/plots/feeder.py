@@ -7,8 +7,12 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from dec.network.topology import Tree
+
+#: Colour-bar ticks on each side of the voltage limit (limit included).
+COLOURBAR_TICKS_PER_SLOPE = 4
 
 
 def tree_layout(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
@@ -75,10 +79,16 @@ def plot_feeder_voltage(
     ax.scatter([x[0]], [y[0]], marker="s", c="k", s=50, zorder=5)
     label = "voltage magnitude (pu)"
     bar = fig.colorbar(points, ax=ax, label=label + ("; black line: limit" if vm_max_pu else ""))
+    if norm is not None:  # ticks on both slopes (the default locator may leave one bare)
+        below = np.linspace(norm.vmin, norm.vcenter, COLOURBAR_TICKS_PER_SLOPE)
+        above = np.linspace(norm.vcenter, norm.vmax, COLOURBAR_TICKS_PER_SLOPE)
+        bar.set_ticks(np.unique(np.concatenate([below, above])))
     if vm_max_pu is not None:
         bar.ax.axhline(vm_max_pu, color="k", lw=1.5)
 
-    ax.set_xlabel("branches from the substation (count); orange = transformer")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    trafos = "; orange = transformer" if is_trafo.any() else ""
+    ax.set_xlabel(f"branches from the substation (count){trafos}")
     ax.set_ylabel("lateral (leaf order)")
     ax.set_title(title)
     ax.autoscale_view()
