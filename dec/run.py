@@ -147,14 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-iter",
         type=round_limit,
         default=None,
-        help=f"round limit of distributed algorithms, 1 to {MAX_ROUNDS:,} (default: per mode; "
-        "curtail 5000)",
+        help=f"round limit of distributed algorithms, 1 to {MAX_ROUNDS:,} (default: the "
+        "scenario's, else per mode: curtail 5000 ADMM rounds per linear solve, p2p 20000, "
+        "community 5000 per MPC window, rec-keys 1000 per step; rec-pricing 20 loop "
+        "iterations)",
     )
     parser.add_argument(
-        "--horizon", type=int, default=None, help="look-ahead window in control steps (per mode)"
+        "--horizon",
+        type=int,
+        default=None,
+        help="look-ahead window in control steps (default: the scenario's; rec-keys: "
+        "horizon_steps, else one day; community: mpc.window_h, else 72 h)",
     )
     parser.add_argument(
-        "--policy", type=non_empty_text, default=None, help="control policy (per mode)"
+        "--policy",
+        type=non_empty_text,
+        default=None,
+        help="rec-keys control policy: optimal, look-ahead, look-ahead-billing, "
+        "look-ahead-decoupling or distributed (default: the scenario's policy, else "
+        "look-ahead-billing)",
     )
     parser.add_argument(
         "--steps",

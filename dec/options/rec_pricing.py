@@ -91,6 +91,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--lem-time-limit",
         type=positive_number,
         default=None,
-        help=f"time limit per MILP solve in seconds, default {MODE_TIME_LIMIT_S:g}; a stage-2 "
-        "MILP stopped by it keeps HiGHS's best schedule and the run exits 3",
+        help=f"time limit per MILP solve in seconds, default {MODE_TIME_LIMIT_S:g}; a pre-delivery "
+        "loop stopped by it after its first iteration keeps its best iteration, any other "
+        "MILP stopped by it ends the run; either way the run exits 3",
     )
