@@ -16,7 +16,7 @@ from typing import Any
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
-from dec.validation import Problems, is_finite_number, is_number, within
+from dec.validation import Problems, interval, is_finite_number, is_number
 from feeders.base import AgentSpec, Feeder
 
 __all__ = ["FEEDERS", "AgentSpec", "Feeder", "available", "feeder_defaults", "load"]
@@ -103,9 +103,12 @@ def load(spec: str | Path, source: str | None = None, **knobs: Any) -> Feeder:
     seed = values["seed"]
     if not (is_number(seed) and float(seed).is_integer() and seed >= 0):
         problems.add(f"Field 'knobs.seed' must be a whole number, zero or more; found {seed!r}.")
-    if "vm_ext_pu" in values:
-        vm = {"vm_ext_pu": values["vm_ext_pu"]}
-        problems.extend(within(vm, "vm_ext_pu", "knob", *SOURCE_VM_PU_RANGE))
+    vm, (low, high) = values.get("vm_ext_pu"), SOURCE_VM_PU_RANGE
+    if "vm_ext_pu" in values and not (is_finite_number(vm) and low <= vm <= high):
+        problems.add(
+            f"Field 'knobs.vm_ext_pu' (the source voltage) must be a number in "
+            f"{interval(low, high)} pu; found {vm!r}."
+        )
     problems.raise_if_any()
     values["seed"] = int(values["seed"])
     if module.__name__ == JSON_MODULE:
