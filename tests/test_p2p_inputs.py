@@ -169,7 +169,7 @@ def test_unknown_bus_in_placement(tmp_path, capsys):
         ({"pv": {"buses": [18], "owned": True}}, ["p2p.pv.owned", "18"]),
         ({"profiles": {"load": 5}}, ["Field 'profiles.load' must be a file name, found 5"]),
         ({"reference": ["x.csv"]}, ["Field 'reference' must be a file name, found ['x.csv']"]),
-        ({"vm_ext_pu": 1.5}, ["Field 'knobs.vm_ext_pu' (the source voltage) must be a number in [0.8, 1.2] pu", "1.5"]),
+        ({"vm_ext_pu": 1.5}, ["Field 'vm_ext_pu' is outside [0.8, 1.2]", "1.5"]),
         ({"pv": {"buses": None, "penetration": "abc"}}, ["pv.penetration", "'abc'"]),
     ],
 )
