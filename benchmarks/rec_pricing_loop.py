@@ -9,9 +9,11 @@ reference's MILP would, against dec.rec's solve of the same problem.
 Run: ``python benchmarks/rec_pricing_loop.py`` (add ``--members N``).
 
 Measured on the 2-core machine with HiGHS 1.16.0 (what a fresh install gets since
-2026-11), 2026-11-23, MIP gap 1e-3: whole loop 50 x 96 47.5 s serial, 48.8 s with the
-process engine (6 iterations, criterion 0.0; stage 1: 1.0 s / 0.6 s); one stage-2 MILP
-dec.rec 18.1 s vs plain cvxpy + HiGHS 20.6 s. Per iteration, about 3.5 s is the MILP with
+2026-11), 2026-11-24, MIP gap 1e-3, with the internal-trading tie-break growing over the
+horizon: whole loop 50 x 96 39.9 s serial, 39.8 s with the process engine (8 iterations,
+criterion 0.0; stage 1: 1.0 s / 0.6 s); one stage-2 MILP dec.rec 3.7 s vs plain cvxpy +
+HiGHS 13.2 s. On 2026-11-23, with a flat tie-break: 47.5 s serial, 48.8 s process (6
+iterations); one stage-2 MILP dec.rec 18.1 s vs plain 20.6 s. Per iteration, about 3.5 s is the MILP with
 the ~330 binaries the rounding leaves free and up to 5 s the LP relaxation after the cost
 bounds or the prices change (a warm start from the last basis; cold, primal simplex and
 IPM were not faster).

@@ -52,7 +52,10 @@ Kind = Literal["individual", "pool", "bilateral"]
 BIG_M_PER_KW = 10.0
 #: Cost per kWh traded in the community added to the MILP objective (not to reported costs):
 #: among schedules of equal cost it selects the one with the least internal trading, e.g.
-#: no energy bought in the pool only to be exported at the same price.
+#: no energy bought in the pool only to be exported at the same price. It grows over the
+#: horizon, from 1 to 2 times this value, so that a trade equally cheap at several steps
+#: goes to the earliest: the choice of the reference's solver (CBC) on its published
+#: loop cases, where the step that gets a trade sets the next iteration's prices.
 TIE_BREAK_EUR_PER_KWH = 1e-6
 
 
@@ -356,7 +359,9 @@ def build_model(data: RecData, kind: Kind, *, bounded: bool = False) -> RecModel
             cons.append(cp.sum(energy_cost, axis=1) + exchange @ model.l_lem <= model.bound)
     objective = cp.sum(energy_cost)
     if kind != "individual" and "e_pur" in v:
-        objective = objective + TIE_BREAK_EUR_PER_KWH * cp.sum(v["e_pur"] + v["e_sale"])
+        later = 1.0 + np.arange(t_len) / t_len
+        traded = cp.sum((v["e_pur"] + v["e_sale"]) @ later)
+        objective = objective + TIE_BREAK_EUR_PER_KWH * traded
     model.problem = cp.Problem(cp.Minimize(objective), cons)
     return model
 
