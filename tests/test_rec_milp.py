@@ -550,3 +550,42 @@ def test_reference_big_m_caps_a_cheap_meters_supply_in_a_community():
     assert out["e_sup_retail"]["h00"] == pytest.approx([69.0, 15.0])
     stage2, _ = rec.run_pre_two_stage_collective_pool_milp(backpack)
     assert stage2["obj_value"] == pytest.approx(12.24, abs=1e-9)
+
+
+def test_a_trade_equally_cheap_at_several_steps_goes_to_the_earliest():
+    # A stores its 0.5 kWh of surplus of step 0 (efficiency 1) to sell it to B, who needs
+    # 1 kWh at step 1 and at step 2; prices are the same at both, so selling at step 1, at
+    # step 2 or part at each costs the same. By hand: B pays 0.2 retail for 1.5 kWh plus 0.1
+    # pool price and 0.02 grid fee for 0.5 kWh (0.36); A earns 0.05 less 0.005 of
+    # degradation (-0.045): 0.315. The tie-break on internal trading grows over the
+    # horizon, so the trade goes to the earliest step, as the reference's solver (CBC)
+    # chooses on its published loop cases (the step a trade gets sets the loop's next
+    # prices); with a flat tie-break HiGHS sells at step 2 here.
+    def meter(e_c, e_g, storage=None):
+        return {
+            "e_c": e_c,
+            "e_g": e_g,
+            "l_buy": [0.2] * 3,
+            "l_sell": [0.0] * 3,
+            "max_p": 5.0,
+            "btm_storage": storage,
+        }
+
+    battery = {"b": dict(STORAGE, eff_bc=1.0, eff_bd=1.0)}
+    backpack = {
+        "meters": {"A": meter([0, 0, 0], [0.5, 0, 0], battery), "B": meter([0, 1, 1], [0, 0, 0])},
+        "delta_t": 1.0,
+        "horizon": 3.0,
+        "l_extra": 10.0,
+        "l_grid": [0.02] * 3,
+        "l_market_buy": [0.3] * 3,
+        "l_market_sell": [0.0] * 3,
+        "l_lem": [0.1] * 3,
+        "strict_pos_coeffs": True,
+        "total_share_coeffs": False,
+    }
+    out = rec.run_pre_single_stage_collective_pool_milp(backpack)
+    assert out["obj_value"] == pytest.approx(0.315, abs=1e-6)
+    assert out["c_ind2pool"] == pytest.approx({"A": -0.045, "B": 0.36}, abs=1e-6)
+    assert out["e_sale_pool"]["A"] == pytest.approx([0.0, 0.5, 0.0], abs=1e-6)
+    assert out["e_pur_pool"]["B"] == pytest.approx([0.0, 0.5, 0.0], abs=1e-6)
