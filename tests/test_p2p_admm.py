@@ -192,6 +192,28 @@ def test_cli_admm_market_reports_rounds_and_residuals(tmp_path):
     assert summary["objective"] == pytest.approx(central["objective"], rel=WELFARE_TOL_REL)
 
 
+def test_network_charges_are_written_with_the_trades(tmp_path, cases):
+    # trades.csv carries each pair's charge (reference: network_charges of the same case, the
+    # path length in km × the rate), so the reported welfare is recomputable from the file:
+    # objective = Σ (bid − ask − charge) × matched kW, executed welfare the same on p_kw
+    rate = 0.05
+    argv = [*ADMM_CLI, "--bidding", "valuation", "--p2p-network-charge", str(rate), "--no-plots"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "cigre_lv" / "p2p"
+    validate_folder(folder, "p2p")
+    summary = json.loads((folder / "summary.json").read_text())
+    trades = pd.read_csv(folder / "trades.csv")
+    case = cases["cigre_lv"]
+    charges = network_charges(case, build_ptdf(case.net), rate)
+    index = {agent_id: k for k, agent_id in enumerate(case.agent_ids)}
+    expected = charges[trades["buyer"].map(index), trades["seller"].map(index)]
+    np.testing.assert_allclose(trades["charge_eur_per_kwh"], expected, rtol=1e-12)
+    assert (trades["charge_eur_per_kwh"] > 0).all()
+    margin = trades["bid_eur_per_kwh"] - trades["ask_eur_per_kwh"] - trades["charge_eur_per_kwh"]
+    assert summary["objective"] == pytest.approx(float((margin * trades["matched_kw"]).sum()))
+    assert summary["executed_welfare_eur"] == pytest.approx(float((margin * trades["p_kw"]).sum()))
+
+
 def test_admm_round_limit_exits_3_with_outputs(tmp_path):
     assert main([*ADMM_CLI, "--max-iter", "3", "--out", str(tmp_path), "--no-plots"]) == 3
     summary = json.loads((tmp_path / "cigre_lv" / "p2p" / "summary.json").read_text())

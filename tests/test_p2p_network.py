@@ -76,7 +76,7 @@ def _trades(buyer, seller, q):
         np.array(buyer),
         np.array(seller),
         np.array(q, float),
-        *(np.zeros(n),) * 3,
+        *(np.zeros(n),) * 4,
     )
 
 

@@ -72,6 +72,8 @@ class BilateralMarket:
         Buyer's value of each pair: bid price less half the network charge.
     cost_eur_per_kwh
         Seller's cost of each pair: ask price plus half the network charge.
+    charge_eur_per_kwh
+        Network usage charge of each pair, EUR/kWh (0 without one).
     tie_break
         Weight of the quadratic tie-break relative to the market's scale (dimensionless).
     scale_eur_per_kwh, scale_kw
@@ -86,6 +88,7 @@ class BilateralMarket:
     pair_ask: np.ndarray
     utility_eur_per_kwh: np.ndarray
     cost_eur_per_kwh: np.ndarray
+    charge_eur_per_kwh: np.ndarray
     tie_break: float
     scale_eur_per_kwh: float
     scale_kw: float
@@ -121,6 +124,7 @@ class BilateralMarket:
             price_eur_per_kwh=price[keep],
             bid_eur_per_kwh=self.bids.price_eur_per_kwh[b],
             ask_eur_per_kwh=self.asks.price_eur_per_kwh[a],
+            charge_eur_per_kwh=self.charge_eur_per_kwh[keep],
         )
 
 
@@ -169,6 +173,7 @@ def build_market(
         pair_ask=pair_ask,
         utility_eur_per_kwh=utility,
         cost_eur_per_kwh=cost,
+        charge_eur_per_kwh=charge,
         tie_break=tie_break,
         scale_eur_per_kwh=_largest(utility - cost),
         scale_kw=_largest(np.concatenate([bids.quantity_kw[pair_bid], asks.quantity_kw[pair_ask]])),

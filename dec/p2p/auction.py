@@ -160,6 +160,7 @@ def clear(
                 price_eur_per_kwh=price,
                 bid_eur_per_kwh=bids.price_eur_per_kwh[b],
                 ask_eur_per_kwh=asks.price_eur_per_kwh[a],
+                charge_eur_per_kwh=np.zeros(len(b)),
             )
         )
     return Trades.concat(parts)

@@ -159,6 +159,7 @@ def trades_table(case: P2PCase, trades: Trades, dc: DcCheck, ac: AcCheck) -> pd.
             "price_eur_per_kwh": trades.price_eur_per_kwh,
             "bid_eur_per_kwh": trades.bid_eur_per_kwh,
             "ask_eur_per_kwh": trades.ask_eur_per_kwh,
+            "charge_eur_per_kwh": trades.charge_eur_per_kwh,
         }
     )
 
@@ -341,7 +342,14 @@ def summary(
         "max_line_loading_percent": float(ac.max_line_loading_percent.max()),
         "max_trafo_loading_percent": float(ac.max_trafo_loading_percent.max()),
         "executed_welfare_eur": float(
-            np.sum(executed * (trades["bid_eur_per_kwh"] - trades["ask_eur_per_kwh"]))
+            np.sum(
+                executed
+                * (
+                    trades["bid_eur_per_kwh"]
+                    - trades["ask_eur_per_kwh"]
+                    - trades["charge_eur_per_kwh"]
+                )
+            )
         ),
         "buyer_savings_eur": float(np.sum(executed * (settings.retail_price_eur_per_kwh - price))),
         "seller_savings_eur": float(

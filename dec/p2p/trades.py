@@ -24,6 +24,9 @@ class Trades:
         Price the buyer pays the seller, EUR/kWh.
     bid_eur_per_kwh, ask_eur_per_kwh
         The buyer's and the seller's limit prices, EUR/kWh.
+    charge_eur_per_kwh
+        Network usage charge of the pair, EUR/kWh (0 without one): the trade's welfare is
+        (bid − ask − charge) × quantity.
 
     """
 
@@ -34,6 +37,7 @@ class Trades:
     price_eur_per_kwh: np.ndarray
     bid_eur_per_kwh: np.ndarray
     ask_eur_per_kwh: np.ndarray
+    charge_eur_per_kwh: np.ndarray
 
     def __len__(self) -> int:
         return len(self.hour)
@@ -42,7 +46,7 @@ class Trades:
     def empty(cls) -> Trades:
         """Return no trades."""
         ints, floats = np.zeros(0, dtype=int), np.zeros(0)
-        return cls(ints, ints, ints, floats, floats, floats, floats)
+        return cls(ints, ints, ints, floats, floats, floats, floats, floats)
 
     @classmethod
     def concat(cls, parts: Sequence[Trades]) -> Trades:
@@ -60,13 +64,15 @@ class Trades:
                     "price_eur_per_kwh",
                     "bid_eur_per_kwh",
                     "ask_eur_per_kwh",
+                    "charge_eur_per_kwh",
                 )
             )
         )
 
     def welfare_eur(self) -> float:
-        """Gains from trade, Σ (bid − ask) × quantity × 1 h, EUR."""
-        return float(np.sum((self.bid_eur_per_kwh - self.ask_eur_per_kwh) * self.quantity_kw))
+        """Gains from trade net of network charges, Σ (bid − ask − charge) × quantity × 1 h, EUR."""
+        margin = self.bid_eur_per_kwh - self.ask_eur_per_kwh - self.charge_eur_per_kwh
+        return float(np.sum(margin * self.quantity_kw))
 
     def of_hour(self, hour: int) -> np.ndarray:
         """Return the positions of the trades of one hour."""
