@@ -131,12 +131,14 @@ def write_figures(figures: dict[Path, Callable[[], Any]]) -> set[Path]:
                 code = 0
             os._exit(code)
         children[pid] = items[part::n_parts]
-    for path, draw in items[::n_parts]:
-        write_figure(path, draw())
-    for pid, part in children.items():
-        if not _child_succeeded(pid):
-            for path, draw in part:
-                write_figure(path, draw())
+    try:
+        for path, draw in items[::n_parts]:
+            write_figure(path, draw())
+    finally:  # also when this process's share failed: no child outlives the call
+        failed = [part for pid, part in children.items() if not _child_succeeded(pid)]
+    for part in failed:
+        for path, draw in part:
+            write_figure(path, draw())
     return {path for path, _ in items}
 
 

@@ -25,6 +25,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     tree = grid.tree
     # per tree node: the highest phase voltage (the one a limit would catch)
     vm = vm_all.groupby(level="bus").max().loc[tree.node_bus].to_numpy()
+    lowest, highest = vm_all.idxmin(), vm_all.idxmax()  # (bus, phase) nodes
     injections = net_injections(net)
     total_pv_kw = float(injections.loc[injections["p_kw"] > 0, "p_kw"].sum())
     total_load_kw = float(-injections.loc[injections["p_kw"] < 0, "p_kw"].sum())
@@ -46,8 +47,8 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         "total_pv_kw": total_pv_kw,
         "vmin_pu": float(vm_all.min()),
         "vmax_pu": float(vm_all.max()),
-        "vmin_bus": int(vm_all.idxmin()[0]),
-        "vmax_bus": int(vm_all.idxmax()[0]),
+        "vmin_bus": int(lowest[0]),
+        "vmax_bus": int(highest[0]),
         "knobs": feeder.knobs,
         "runtime_s": time.perf_counter() - start,
     }
@@ -60,11 +61,11 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         ("total load (kW)", summary["total_load_kw"]),
         ("total PV output (kW)", summary["total_pv_kw"]),
         ("AC power flow", "per phase (runpp_3ph)" if feeder.three_phase else "balanced (runpp)"),
-        ("AC min voltage (pu)", _at(net, vm_all, vm_all.idxmin())),
-        ("AC max voltage (pu)", _at(net, vm_all, vm_all.idxmax())),
+        ("AC min voltage (pu)", _at(net, vm_all, lowest)),
+        ("AC max voltage (pu)", _at(net, vm_all, highest)),
     ]
-    highest = ", highest phase per bus" if feeder.three_phase else ""
-    title = f"{scenario.name}: AC voltage{highest}, {feeder.description}"
+    per_bus = ", highest phase per bus" if feeder.three_phase else ""
+    title = f"{scenario.name}: AC voltage{per_bus}, {feeder.description}"
     return RunResult(
         scenario=scenario.name,
         mode="inspect",
