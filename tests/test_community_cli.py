@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -63,6 +64,12 @@ def test_sweep_writes_valid_files(tmp_path):
         if record["agent_type"] == "household":
             assert len(record["soc_kwh"]) == summary["n_steps"] == 96
             assert record["time_step_h"] == 0.25
+            # each house's battery state recomputed from its written output (discharge
+            # positive, efficiencies 0.95, no simultaneous charge and discharge), to 1e-8 kWh
+            p_kw = np.asarray(record["battery_kw"])
+            stored_kwh = np.where(p_kw > 0, p_kw / 0.95, p_kw * 0.95) * record["time_step_h"]
+            soc_kwh = record["soc_initial_kwh"] - np.cumsum(stored_kwh)
+            np.testing.assert_allclose(record["soc_kwh"], soc_kwh, rtol=0, atol=1e-8)
     for name in ("self_production.png", "week.png"):
         assert (folder / name).stat().st_size > 10_000
     history = pd.read_csv(folder / "admm_history.csv")  # mpc-distributed's rounds per size
@@ -72,7 +79,7 @@ def test_sweep_writes_valid_files(tmp_path):
     # community balance in the written table: pv + import - export = load - battery output
     lhs = series["pv_kw"] + series["import_kw"] - series["export_kw"]
     rhs = series["load_kw"] - series["battery_kw"]
-    assert (lhs - rhs).abs().max() < 1e-5
+    assert (lhs - rhs).abs().max() < 1e-8
 
 
 def test_console_names_the_battery_size_with_its_unit(tmp_path, capsys):
@@ -126,6 +133,33 @@ def test_profiles_of_different_lengths_exit_2(tmp_path, capsys):
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
     assert main([path, "--out", str(tmp_path)]) == 2
     assert "different lengths" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"profiles": "nowhere.csv"}, "profiles"),
+        ({"pv": {"kwp": 10, "column": "PV", "file": "nowhere.csv"}}, "pv.file"),
+    ],
+)
+def test_missing_profile_file_is_named_by_its_field(tmp_path, capsys, extra, field):
+    path = scenario(tmp_path)
+    doc = yaml.safe_load((tmp_path / "small.yaml").read_text())
+    doc["community"].update(extra)
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(doc))
+    assert main([path, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"Field '{field}' names the profile file 'nowhere.csv', which does not exist" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_offpeak_window_of_equal_start_and_end_exits_2(tmp_path, capsys):
+    # 22:00 to 22:00 would bill every step at the peak price: the window must apply
+    path = scenario(tmp_path, tariff={"offpeak_start": "22:00", "offpeak_end": "22:00"})
+    assert main([path, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "'tariff.offpeak_start' and 'tariff.offpeak_end' are equal ('22:00')" in err
+    assert not (tmp_path / "out").exists()
 
 
 def _scenario_on_profiles(tmp_path, profiles: pd.DataFrame, name: str) -> str:

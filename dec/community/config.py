@@ -130,6 +130,8 @@ class CommunityConfig:
     ----------
     members
         Households, in file order.
+    profiles_file
+        The default profile file (field ``profiles``).
     pv_kwp, pv_column, pv_file
         Community PV plant: peak power, kWp, and its profile (kW per kWp).
     reference_annual_kwh
@@ -158,6 +160,7 @@ class CommunityConfig:
     """
 
     members: tuple[MemberConfig, ...]
+    profiles_file: str
     pv_kwp: float
     pv_column: str
     pv_file: str
@@ -340,7 +343,15 @@ def _tariff(raw: dict, problems: Problems) -> TwoPeriodTariff | None:
             problems.add(
                 f"Field 'tariff.{key}' must be a time of day HH:MM, found {fields[key]!r}."
             )
-    if price_problems or None in times.values():
+    empty_window = None not in times.values() and times["offpeak_start"] == times["offpeak_end"]
+    if empty_window:
+        problems.add(
+            "Fields 'tariff.offpeak_start' and 'tariff.offpeak_end' are equal "
+            f"({fields['offpeak_start']!r}): the off-peak window would be empty (or the whole "
+            "day); give it different start and end times (equal prices make a one-period "
+            "tariff)."
+        )
+    if empty_window or price_problems or None in times.values():
         return None
     return TwoPeriodTariff(
         peak_eur_per_kwh=float(fields["peak_eur_per_kwh"]),
@@ -476,6 +487,7 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
 
     return CommunityConfig(
         members=members,
+        profiles_file=default_file,
         pv_kwp=float(kwp),
         pv_column=str(pv["column"]),
         pv_file=str(pv.get("file", default_file)),

@@ -119,8 +119,18 @@ def build_community(
         times that differ, or a period outside the files.
 
     """
-    files = {config.pv_file, *(m.profile_file for m in config.members)}
-    tables: dict[str, ProfileTable] = {f: read_profile_table(resolve(f)) for f in files}
+    field_of_file = {m.profile_file: f"members.{m.member_id}.profile_file" for m in config.members}
+    field_of_file[config.pv_file] = "pv.file"
+    if config.profiles_file in field_of_file:
+        field_of_file[config.profiles_file] = "profiles"
+    for name, field in field_of_file.items():
+        if not resolve(name).exists():
+            raise InputError(
+                f"Field '{field}' names the profile file {name!r}, which does not exist "
+                f"(looked for {str(resolve(name))!r}).",
+                source,
+            )
+    tables: dict[str, ProfileTable] = {f: read_profile_table(resolve(f)) for f in field_of_file}
     first = tables[config.pv_file]
     for name, table in tables.items():
         if len(table.times) != len(first.times):

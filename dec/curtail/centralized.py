@@ -9,6 +9,7 @@ dense node × node matrix.
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from dataclasses import dataclass
@@ -125,11 +126,13 @@ def _solve_accurately(prob: cp.Problem) -> None:
     On LPs and QPs Clarabel runs without equilibration: with it, the degenerate equal-kW
     problem with reactive power of ieee123's default scenario ended "optimal" 1e-4 above
     the optimum (which the ADMM, the efficient scheme and OSQP all reach). The exponential
-    cones of proportional fairness keep it (without, Clarabel stalls on ieee123's default
-    scenario). If no rung ends optimal, a second solver takes over: HiGHS for LPs and QPs,
-    SCS to :data:`FALLBACK_SCS_EPS` for proportional fairness. Clarabel can stall
-    (insufficient progress) on degenerate or badly scaled instances that these settle; on
-    the IEEE 123 day, SCS then agrees with the ADMM to 1e-9 in the objective.
+    cones of proportional fairness try it first (without, Clarabel stalls on ieee123's
+    default scenario), then the ladder again without it (with it, Clarabel stalls on
+    ieee123 with reactive power at PV x 3.5, which it solves without in 34 iterations).
+    If no rung ends optimal, a second solver takes over: HiGHS for LPs and QPs, SCS to
+    :data:`FALLBACK_SCS_EPS` for proportional fairness. Clarabel can stall (insufficient
+    progress) on degenerate or badly scaled instances that these settle; on the IEEE 123
+    day, SCS then agrees with the ADMM to 1e-9 in the objective.
 
     Raises
     ------
@@ -140,7 +143,8 @@ def _solve_accurately(prob: cp.Problem) -> None:
     """
     status = "not solved"
     quadratic = prob.is_qp()
-    for tol in TOLERANCE_LADDER:
+    equilibrations = (False,) if quadratic else (True, False)
+    for equilibrate, tol in itertools.product(equilibrations, TOLERANCE_LADDER):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "solution may be inaccurate": next rung
             try:
@@ -149,7 +153,7 @@ def _solve_accurately(prob: cp.Problem) -> None:
                     tol_gap_abs=tol,
                     tol_gap_rel=tol,
                     tol_feas=tol,
-                    equilibrate_enable=not quadratic,
+                    equilibrate_enable=equilibrate,
                 )
             except cp.SolverError as err:
                 status = str(err)
