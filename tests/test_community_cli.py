@@ -92,10 +92,16 @@ def test_console_names_the_battery_size_with_its_unit(tmp_path, capsys):
         ["battery", "per", "household", "(kWh)", "4"]
     ]
     assert main([*argv, "--sweep-battery", "0.25,2", "--out", out]) == 0
-    labels = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()]
-    assert "mpc 0.25 kWh self-production (%)" in labels
-    assert "none 2 kWh self-production (%)" in labels
-    assert not any(label.startswith("battery per household") for label in labels)
+    rows = dict(
+        line.split("  ", 1) for line in capsys.readouterr().out.splitlines() if "  " in line
+    )
+    assert rows["mechanisms"].strip() == "none / mpc"
+    sweep = pd.read_csv(f"{out}/small/community/sweep.csv").set_index(["mechanism", "battery_kwh"])
+    for size in (0.25, 2):  # one row per size, the mechanisms' values in the header's order
+        printed = rows[f"self-production (%), {size:g} kWh"].strip()
+        expected = [sweep.loc[(m, size), "self_production_pct"] for m in ("none", "mpc")]
+        assert printed == " / ".join(f"{v:.2f}" for v in expected)
+    assert not any(label.startswith("battery per household") for label in rows)
 
 
 def test_scale_options_it_would_ignore_exit_2(tmp_path, capsys):

@@ -357,6 +357,35 @@ def _sizes_text(data: CommunityData) -> str:
     return f"{e_kwh.min():g} to {e_kwh.max():g} (mean {e_kwh.mean():g})"
 
 
+#: Metrics of the console's mechanism x battery-size matrix: label, metric, format.
+CONSOLE_METRICS = (
+    ("self-production (%)", "self_production_pct", "{:.2f}"),
+    ("self-sufficiency (%)", "self_sufficiency_pct", "{:.2f}"),
+    ("cost (EUR)", "cost_eur", "{:.2f}"),
+)
+
+
+def _metric_rows(cases: list[Case]) -> list[tuple[str, str]]:
+    """Return the console rows of the metrics, a mechanism x battery-size matrix.
+
+    One row per metric and battery size, with one value per mechanism in the order of the
+    header row ``mechanisms`` ("-" where a pair did not run).
+    """
+    mechanisms = list(dict.fromkeys(c.mechanism for c in cases))
+    sizes = list(dict.fromkeys(c.battery_kwh for c in cases))
+    by_pair = {(c.mechanism, c.battery_kwh): c for c in cases}
+    rows = [("mechanisms", " / ".join(mechanisms))]
+    for label, metric, fmt in CONSOLE_METRICS:
+        for size in sizes:
+            values = [
+                fmt.format(by_pair[m, size].metrics[metric]) if (m, size) in by_pair else "-"
+                for m in mechanisms
+            ]
+            at = "" if size is None else f", {size:g} kWh"
+            rows.append((f"{label}{at}", " / ".join(values)))
+    return rows
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Run the mechanisms (for every battery size of ``--sweep-battery``) on the community."""
     start = time.perf_counter()
@@ -398,14 +427,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         f"{reference.mechanism}, {reference.data.batteries.e_kwh.mean():g} kWh per household"
     )
     console = [] if args.sweep_battery else [("battery per household (kWh)", _sizes_text(data))]
-    console += [
-        (
-            f"{c.mechanism}{'' if c.battery_kwh is None else f' {c.battery_kwh:g} kWh'}"
-            " self-production (%)",
-            c.metrics["self_production_pct"],
-        )
-        for c in cases
-    ]
+    console += _metric_rows(cases)
     if summary["distributed_import_gap_rel"] is not None:
         console.append(
             ("mpc-distributed vs mpc import gap (rel.)", summary["distributed_import_gap_rel"])
