@@ -192,6 +192,25 @@ def test_proportional_with_reactive_power_where_equilibrated_clarabel_stalls(fee
     assert centralized.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
 
 
+def test_inverters_absorb_reactive_power_before_they_curtail(feeder_cache):
+    # ieee123 at PV x 2 and load x 0.3: reactive power alone removes the over-voltage (feeder
+    # fairness, whose single fraction costs every PV's kW at once, curtails nothing). The
+    # other schemes trade the last, least effective kvar against a little curtailment, as
+    # the small reactive cost (q_cost) allows: less than 0.01 % of the available PV power
+    # (with q_cost = 0.1 proportional fairness curtailed 241 kW here, 2.5 % of it)
+    feeder = feeder_cache("ieee123", pv_scale=2.0, load_scale=0.3)
+    for scheme in SCHEMES:
+        problem = CurtailProblem.from_feeder(
+            feeder, CurtailSettings(fairness=scheme, reactive=True)
+        )
+        solution = solve_curtailment(problem, "admm")
+        assert solution.converged
+        assert solution.vm_before_pu.max() > problem.vmax_pu
+        assert solution.vm_after_ac_pu.max() <= problem.vmax_pu + AC_TOL_PU
+        limit_kw = 0.0 if scheme == "feeder" else 1e-4 * problem.p_kw.sum()
+        assert solution.curtailment_kw.sum() <= limit_kw, scheme
+
+
 def test_centralized_failures_tell_infeasible_from_numerical(monkeypatch):
     # An infeasible problem is the input's (SubproblemInfeasible, exit 2); a solver that
     # ends without an optimum on a feasible one fails numerically (SolverFailed, exit 3).

@@ -75,7 +75,10 @@ class CurtailSettings:
     reg
         Quadratic regularisation of the linear schemes (transformer, efficient).
     q_cost
-        Quadratic cost of reactive power (scaled units).
+        Quadratic cost of reactive power (scaled units). Small, so that inverters absorb
+        before they curtail: with 0.1, proportional fairness on ieee123 at PV x 2 and load
+        x 0.3 curtailed 241 kW where reactive power alone removes the over-voltage (0.44 kW
+        with 0.01), at about twice the ADMM rounds of 0.1 (0.001 takes 5 to 10 times).
     tolerances
         ADMM stopping tolerances and round limit.
     rho
@@ -101,7 +104,7 @@ class CurtailSettings:
     vmax_pu: float | None = None
     vmin_pu: float | None = None
     reg: float = 1e-2
-    q_cost: float = 1e-1
+    q_cost: float = 1e-2
     tolerances: Tolerances = field(default_factory=lambda: Tolerances(1e-10, 1e-9, 5000))
     rho: float = 1.0
     ac_tol_pu: float = 5e-4
