@@ -344,7 +344,8 @@ def no_solve(monkeypatch):
         (lambda b: b["meters"]["A"].pop("e_c"), "Field 'e_c' is missing for 1 meter: A"),
         (
             lambda b: b["meters"]["B"].update(e_g=[0.0, 0.0]),
-            r"Field 'e_g' has the wrong length for 1 meter \(expected 1 values, found\): B \(2\)",
+            # key words only: dec.validation's shared wording of the lengths may change
+            r"Field 'e_g' has the wrong length for 1 meter .*expected 1 value.*\bB\b\D*2\b",
         ),
         (
             lambda b: b["meters"]["A"].update(l_buy=[float("nan")]),
@@ -394,7 +395,7 @@ def test_individual_backpack_names_the_meter(no_solve):
 
     meter = battery_meter()
     meter["e_c"] = [1.0]
-    with pytest.raises(ValueError, match=r"'e_c' has the wrong length for 1 meter .*m1 \(1\)"):
+    with pytest.raises(ValueError, match=r"'e_c' has the wrong length for 1 meter .*m1\b\D*1\b"):
         rec.run_pre_individual_milp(meter)
 
 
@@ -494,7 +495,7 @@ def test_post_delivery_list_of_the_wrong_length_is_named():
         "l_market_sell": [0.04] * 3,
         "max_p": 5.0,
     }
-    with pytest.raises(ValueError, match=r"Field 'l_buy' has the wrong length .*m1 \(2\)"):
+    with pytest.raises(ValueError, match=r"Field 'l_buy' has the wrong length .*m1\b\D*2\b"):
         rec.run_post_individual_cost(backpack)
 
 

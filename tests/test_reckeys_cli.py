@@ -176,7 +176,25 @@ def test_sweep_of_a_case_with_binary_meters_skips_distributed(tmp_path, capsys):
         ),
         (
             lambda s: s["members"][0].update(buying_price_eur_per_kwh=[1.0] * 5),
-            "'buying_price_eur_per_kwh' has the wrong length for 1 member (expected 24 values",
+            "'buying_price_eur_per_kwh' has the wrong length for 1 member",
+        ),
+        (
+            lambda s: s["members"][0].update(
+                buying_price_eur_per_kwh={
+                    "generator": "time_of_use",
+                    "price": 0.2,
+                    "windows": [{"start_h": 25, "end_h": 3, "price": 0.3}],
+                }
+            ),
+            "Field 'buying_price_eur_per_kwh' of member C has windows[0].start_h 25, outside "
+            "[0, 24] (an hour of the day).",
+        ),
+        (
+            lambda s: (
+                s.update(policy="distributed")
+                or s["members"][1].update(selling_price_eur_per_kwh=3.0)
+            ),
+            "the distributed policy cannot run this case: choose a centralised policy",
         ),
     ],
 )
@@ -187,7 +205,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, edit, expected
     path.write_text(yaml.safe_dump(data))
     assert main([str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert expected in err and "Traceback" not in err
+    assert expected in err and "Traceback" not in err and str(path) in err
     assert not (tmp_path / "out").exists()
 
 

@@ -129,3 +129,27 @@ def test_lp_meters_are_refused_where_they_are_unbounded():
     message = "'meter_model' is 'lp', but battery member(s) PVB sell above"
     with pytest.raises(InputError, match=re.escape(message)):
         load_case(feed_in_section("lp"), "fit")
+
+
+def test_distributed_refusal_does_not_suggest_lp_meters_where_they_are_refused():
+    # PVB sells above its own buying price: 'meter_model: lp' is refused for it, so the
+    # distributed policy's refusal must not suggest it (it did), but a centralised policy
+    for meter_model in ("auto", "milp"):
+        case = load_case(feed_in_section(meter_model), "fit")
+        with pytest.raises(InputError) as raised:
+            simulate(case, make_policy("distributed", 4))
+        message = str(raised.value)
+        assert "battery member(s) PVB need binaries" in message
+        assert "'meter_model: lp' cannot be used either" in message
+        assert "PVB sell above their own buying price" in message
+        assert "the distributed policy cannot run this case: choose a centralised policy" in (
+            message
+        )
+        assert "set 'meter_model: lp'" not in message
+
+
+def test_distributed_refusal_suggests_lp_meters_where_they_are_allowed():
+    # B needs binaries (it buys below the community's top price) but never sells above its
+    # own buying price: the LP relaxation may be used
+    with pytest.raises(InputError, match="set 'meter_model: lp' to run it on the relaxation"):
+        simulate(load_case(section(), "hand"), make_policy("distributed", 4))

@@ -280,6 +280,7 @@ def build_result(
         "retailer_import_kwh": float((table.supply_retail + table.supply_market).sum()),
         "retailer_export_kwh": float((table.surplus_retail + table.surplus_market).sum()),
         "time_limit_reached": outcome.trace.time_limit,
+        "message": _not_converged_message(options, outcome),
     }
     console: list[tuple[str, Any]] = [
         ("members", data.n_meters),
@@ -323,6 +324,39 @@ def build_result(
             "costs": lambda: plot_costs(frames["members"], f"{title}: member costs"),
         },
         console=console,
+    )
+
+
+def _not_converged_message(options: RunOptions, outcome: Outcome) -> str | None:
+    """Say why the run did not converge (None if it did): a MILP's time limit or the loop's.
+
+    The pre-delivery loop stops when its prices repeat; at its iteration limit
+    (``--max-iter``, default 20) it keeps the prices of its cheapest iteration.
+    """
+    if outcome.converged:
+        return None
+    if outcome.trace.time_limit is not None:
+        loop = options.timeframe == "pre" and options.mechanism != "dual"
+        kept = (
+            "The pre-delivery loop ended with its best iteration so far."
+            if loop
+            else "The schedule kept is HiGHS's best solution, not proven optimal."
+        )
+        return f"{outcome.trace.time_limit} {kept}"
+    limit = options.max_iterations
+    last = next((d for d in reversed(outcome.trace.distances) if d is not None), None)
+    change = (
+        ""
+        if last is None or len(outcome.trace.objectives) < 2  # 1: from the starting prices
+        else f": the last prices were {last:.3g} EUR/kWh (Euclidean distance) from the "
+        "closest earlier ones"
+    )
+    return (
+        f"The pre-delivery loop reached its iteration limit of {limit} "
+        f"iteration{'s' * (limit != 1)} (--max-iter, default {RunOptions.max_iterations}) "
+        f"before the prices repeated within {PRICE_TOLERANCE:g} EUR/kWh{change}; the outputs "
+        "are those of the iteration with the lowest community cost. Raise --max-iter to "
+        "let the loop go on."
     )
 
 

@@ -9,12 +9,17 @@ number (the same every step), a list, or the name of a column of the CSV file gi
 by ``timeseries`` (one row per step, in order: its optional ``step`` column counts
 0, 1, ... and ``time_h`` is step × ``delta_t``). For bilateral markets ``l_grid`` may also be a
 mapping ``{n: {m: value}}``; a single value applies to every pair.
+
+The columns the fields name are checked over the whole file whatever ``--steps`` (numbers,
+finite, within the field's range), each problem naming the file, the column, the rows and
+the values. Meter ids are non-empty texts (or numbers). Energies that are within range in
+the file but not once multiplied by ``--load-scale``/``--pv-scale`` are blamed on the option.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -25,10 +30,10 @@ from dec.csv_input import read_table
 from dec.errors import InputError
 from dec.options import COMMAND_LINE
 from dec.options.rec_pricing import MECHANISMS, mechanism_name
-from dec.rec.checks import EV_FIELDS, STORAGE_FIELDS, n_steps
+from dec.rec.checks import EV_FIELDS, METER_RANGES, PRICE_RANGE, STORAGE_FIELDS, n_steps
 from dec.rec.data import Market
 from dec.scenario import Scenario
-from dec.validation import Problems, is_finite_number
+from dec.validation import Problems, interval, is_finite_number
 
 SECTION = "rec_pricing"
 Timeframe = Literal["pre", "post"]
@@ -137,15 +142,46 @@ def _columns(scenario: Scenario, section: Mapping[str, Any]) -> pd.DataFrame | N
     return read_table(file, "timeseries", scenario.source)
 
 
-class _Series:
-    """Resolves per-step fields to lists of ``length`` values, collecting problems."""
+#: Range of each per-step field (by its name in the backpack), as :mod:`dec.rec.checks`
+#: bounds it: checked here on the timeseries file's columns, so that a value out of range
+#: is named by its column, row and file.
+SERIES_RANGES = {
+    **METER_RANGES,
+    "l_market_buy": PRICE_RANGE,
+    "l_market_sell": PRICE_RANGE,
+    "l_grid": PRICE_RANGE,
+}
+#: Columns (or rows) a message lists at most.
+LISTED = 5
 
-    def __init__(self, table: pd.DataFrame | None, length: int, problems: Problems):
+
+def _at_rows(rows: Sequence[int], values: Sequence[Any]) -> str:
+    """Return where bad cells are, e.g. ``at rows [39]: [-1.0]`` (at most :data:`LISTED`)."""
+    head = f"at rows {list(rows[:LISTED])}: {list(values[:LISTED])}"
+    return head if len(rows) <= LISTED else f"at {len(rows)} rows, the first {head}"
+
+
+class _Series:
+    """Resolves per-step fields to lists of ``length`` values, collecting problems.
+
+    A field naming a column of the timeseries file has the column's cells checked over
+    the whole file (numbers, finite, within the field's range of :data:`SERIES_RANGES`),
+    whatever the run's steps, and each column once per range; the values of the first
+    ``length`` rows are returned. Columns the file does not have are collected in
+    ``missing`` (reported together by :func:`_report_missing_columns`).
+    """
+
+    def __init__(
+        self, table: pd.DataFrame | None, length: int, problems: Problems, name: str | None
+    ):
         self.table = table
         self.length = length
         self.problems = problems
+        self.name = name
+        self.missing: list[tuple[str, str]] = []
+        self.checked: set[tuple[str, tuple | None]] = set()
 
-    def __call__(self, value: Any, where: str) -> Any:
+    def __call__(self, value: Any, where: str, field: str) -> Any:
         if value is None:
             self.problems.add(
                 f"Field '{where}' is missing or empty; give a number, a list of one value per "
@@ -159,34 +195,96 @@ class _Series:
                 )
                 return value
             if value not in self.table.columns:
-                self.problems.add(
-                    f"Field '{where}' names the column {value!r}, which the timeseries file "
-                    "does not have."
-                )
+                self.missing.append((where, value))
                 return value
-            column = self.table[value]
-            numbers = pd.to_numeric(column, errors="coerce")
-            text = column.index[numbers.isna() & column.notna()]
-            if len(text):
-                self.problems.add(
-                    f"Column {value!r} of the timeseries file (field '{where}') holds text that "
-                    f"is not a number at rows {text[:5].tolist()}: {column[text[:5]].tolist()}."
-                )
-            used = numbers.iloc[: self.length]
-            empty = used.index[column.iloc[: self.length].isna() | ~np.isfinite(used)]
-            empty = empty.difference(text)
-            if len(empty):
-                self.problems.add(
-                    f"Column {value!r} of the timeseries file (field '{where}') has empty or "
-                    f"non-finite cells at rows {empty[:5].tolist()}: "
-                    f"{column[empty[:5]].tolist()}; give a number in every row."
-                )
-            return numbers.to_numpy(dtype=float)[: self.length].tolist()
+            return self._column(value, where, SERIES_RANGES[field])
         if is_finite_number(value):
             return [float(value)] * self.length
         if isinstance(value, list):
             return value[: self.length] if len(value) > self.length else value
         return value
+
+    def _column(self, name: str, where: str, bounds: tuple[float, float]) -> list[float]:
+        """Check the column ``name`` over the whole file; return its first ``length`` values."""
+        column = self.table[name]
+        numbers = pd.to_numeric(column, errors="coerce")
+        values = numbers.to_numpy(dtype=float)
+        of = f"Column {name!r} of the timeseries file {self.name!r} (field '{where}')"
+        if (name, None) not in self.checked:
+            self.checked.add((name, None))
+            text = np.flatnonzero(numbers.isna() & column.notna())
+            if text.size:
+                self.problems.add(
+                    f"{of} holds text that is not a number "
+                    f"{_at_rows(text.tolist(), column.iloc[text].tolist())}."
+                )
+            empty = np.setdiff1d(np.flatnonzero(column.isna() | ~np.isfinite(values)), text)
+            if empty.size:
+                self.problems.add(
+                    f"{of} has empty or non-finite cells "
+                    f"{_at_rows(empty.tolist(), column.iloc[empty].tolist())}; give a number "
+                    "in every row."
+                )
+        if (name, bounds) not in self.checked:
+            self.checked.add((name, bounds))
+            low, high = bounds
+            finite = np.isfinite(values)  # other cells are reported above
+            negative = np.flatnonzero(finite & (values < 0) & (low == 0))
+            outside = np.flatnonzero(finite & ((values > high) | ((values < low) & (low < 0))))
+            if negative.size:
+                self.problems.add(
+                    f"{of} holds negative values "
+                    f"{_at_rows(negative.tolist(), values[negative].tolist())}; energies must "
+                    f"be from 0 to {high:g} kWh per step."
+                )
+            if outside.size:
+                unit = "kWh per step" if low == 0 else "EUR/kWh"
+                self.problems.add(
+                    f"{of} holds values outside {interval(low, high)} {unit} "
+                    f"{_at_rows(outside.tolist(), values[outside].tolist())}."
+                )
+        return values[: self.length].tolist()
+
+
+def _report_missing_columns(
+    series: _Series, table: pd.DataFrame | None, problems: Problems
+) -> None:
+    """Report the columns that fields name but the timeseries file does not have, briefly.
+
+    A file read as a single column whose name holds ``;`` or a tab is not comma-separated:
+    that is said instead of listing every field. Otherwise one field is reported as such,
+    and several in one sentence naming the first :data:`LISTED` and how many more.
+    """
+    missing = series.missing
+    if not missing or table is None:
+        return
+    name = series.name
+    header = str(table.columns[0]) if len(table.columns) == 1 else ""
+    if ";" in header or "\t" in header:
+        shown = header if len(header) <= 60 else f"{header[:57]}..."
+        problems.add(
+            f"The timeseries file {name!r} has a single column, {shown!r}, so none of the "
+            f"{len({c for _, c in missing})} columns the fields name is found; the file must be "
+            "comma-separated, with '.' as the decimal mark."
+        )
+        return
+    if len(missing) == 1:
+        where, column = missing[0]
+        problems.add(
+            f"Field '{where}' names the column {column!r}, which the timeseries file {name!r} "
+            "does not have."
+        )
+        return
+    listed = ", ".join(f"'{where}' ({column!r})" for where, column in missing[:LISTED])
+    more = f" and {len(missing) - LISTED} more" if len(missing) > LISTED else ""
+    columns = [repr(str(c)) for c in table.columns]
+    found = ", ".join(columns[: 2 * LISTED]) + (
+        f", ... ({len(columns)} in all)" if len(columns) > 2 * LISTED else ""
+    )
+    problems.add(
+        f"{len(missing)} fields name columns that the timeseries file {name!r} does not have: "
+        f"{listed}{more}. Its columns are {found} (names are matched exactly, spaces included)."
+    )
 
 
 def _check_step_columns(table: pd.DataFrame, delta_t: float, name: str, problems: Problems) -> None:
@@ -230,7 +328,9 @@ def read_section(
     Raises
     ------
     InputError
-        Naming the file, field and value of every problem found.
+        Naming the file, field and value of every problem found; blamed on the command
+        line (:data:`~dec.options.COMMAND_LINE`) for ``steps`` out of range and for
+        ``load_scale``/``pv_scale`` that take a meter's energies out of range.
 
     """
     section = scenario.section(SECTION)
@@ -269,7 +369,7 @@ def read_section(
                 COMMAND_LINE,
             )
         length, horizon = steps, steps * delta_t
-    series = _Series(table, length, problems)
+    series = _Series(table, length, problems, section.get("timeseries"))
     backpack: dict[str, Any] = {
         "delta_t": delta_t,
         "horizon": horizon,
@@ -281,15 +381,19 @@ def read_section(
         if not isinstance(backpack[key], bool):
             problems.add(f"Field '{SECTION}.{key}' must be true or false, found {backpack[key]!r}.")
     for key in ("l_market_buy", "l_market_sell"):
-        backpack[key] = series(section.get(key), f"{SECTION}.{key}")
+        backpack[key] = series(section.get(key), f"{SECTION}.{key}", key)
     meters = section["meters"]
     if not isinstance(meters, Mapping) or not meters:
         raise InputError(
             f"Field '{SECTION}.meters' must be a mapping of meter ids to fields.", scenario.source
         )
+    _check_meter_ids(meters, problems)
     backpack["meters"] = {}
+    too_large: dict[str, list[tuple[str, float, int]]] = {"e_c": [], "e_g": []}
     for meter_id, meter in meters.items():
         where = f"{SECTION}.meters.{meter_id}"
+        if not _usable_id(meter_id):
+            continue
         if not isinstance(meter, Mapping):
             problems.add(f"Field '{where}' must be a mapping of fields.")
             continue
@@ -303,16 +407,48 @@ def read_section(
         record = dict(meter)
         for key in ("e_c", "e_g", "l_buy", "l_sell"):
             if key in record:
-                record[key] = series(record[key], f"{where}.{key}")
+                record[key] = series(record[key], f"{where}.{key}", key)
         record.setdefault("btm_storage", None)
-        backpack["meters"][str(meter_id)] = _scaled(record, load_scale, pv_scale)
+        scales = {"e_c": load_scale, "e_g": pv_scale}
+        backpack["meters"][str(meter_id)] = _scaled(record, str(meter_id), scales, too_large)
     fields = {k: section[k] for k in OPTION_KEYS if k in section}
     if isinstance(fields.get("mechanism"), str):  # crossing-value as on the command line
         fields["mechanism"] = mechanism_name(fields["mechanism"])
     options = with_overrides(RunOptions(**fields), market=market)
     backpack["l_grid"] = _grid(section.get("l_grid"), options.market, backpack["meters"], series)
+    _report_missing_columns(series, table, problems)
     problems.raise_if_any()
+    _refuse_scaled_energies(too_large, {"e_c": load_scale, "e_g": pv_scale})
     return backpack, options
+
+
+def _usable_id(meter_id: Any) -> bool:
+    """Whether a meter id can name a member: a number or a text with more than blanks."""
+    if isinstance(meter_id, str):
+        return bool(meter_id.strip())
+    return meter_id is not None and not isinstance(meter_id, bool)
+
+
+def _check_meter_ids(meters: Mapping[Any, Any], problems: Problems) -> None:
+    """Report meter ids that name no member (empty, blank, null, true/false) or the same one.
+
+    YAML reads a key ``~`` or ``null`` as no value (it would become the member "None"),
+    and an empty id has no setpoint file; ``1`` and ``'1'`` would be the same member.
+    """
+    for position, meter_id in enumerate(meters, start=1):
+        if not _usable_id(meter_id):
+            problems.add(
+                f"Field '{SECTION}.meters' has a meter whose id is {meter_id!r} (meter number "
+                f"{position}); a meter id must be a non-empty text (YAML reads a key ~ or null "
+                "as no id)."
+            )
+    texts = [str(k) for k in meters if _usable_id(k)]
+    twice = sorted({t for t in texts if texts.count(t) > 1})
+    if twice:
+        problems.add(
+            f"Field '{SECTION}.meters' names the meter(s) {', '.join(map(repr, twice))} twice (as "
+            "different keys with the same text, e.g. 1 and '1'); every meter needs its own id."
+        )
 
 
 def _check_asset_keys(meter: Mapping[str, Any], where: str, problems: Problems) -> None:
@@ -335,25 +471,77 @@ def _check_asset_keys(meter: Mapping[str, Any], where: str, problems: Problems) 
                 )
 
 
-def _scaled(meter: dict[str, Any], load_scale: float, pv_scale: float) -> dict[str, Any]:
-    for key, scale in (("e_c", load_scale), ("e_g", pv_scale)):
+#: The command-line option that scales each energy field, and what the field is.
+SCALE_OPTIONS = {"e_c": ("--load-scale", "consumption"), "e_g": ("--pv-scale", "generation")}
+
+
+def _scaled(
+    meter: dict[str, Any],
+    meter_id: str,
+    scales: Mapping[str, float],
+    too_large: dict[str, list[tuple[str, float, int]]],
+) -> dict[str, Any]:
+    """Scale a meter's ``e_c`` and ``e_g`` lists (in place); return the meter.
+
+    A meter whose values are within range (:data:`SERIES_RANGES`) but not once scaled is
+    added to ``too_large[key]`` as ``(meter id, its largest value, step of it)``: the
+    option is at fault, not the file. Values out of range before scaling are the file's,
+    reported by the backpack's checks.
+    """
+    for key, scale in scales.items():
         value = meter.get(key)
-        if scale != 1.0 and isinstance(value, list) and all(map(is_finite_number, value)):
-            meter[key] = (np.asarray(value, dtype=float) * scale).tolist()
+        if scale == 1.0 or not isinstance(value, list) or not value:
+            continue
+        if not all(map(is_finite_number, value)):
+            continue
+        raw = np.asarray(value, dtype=float)
+        with np.errstate(over="ignore"):  # 1e308 × 10 is inf: reported below
+            scaled = raw * scale
+        meter[key] = scaled.tolist()
+        high = SERIES_RANGES[key][1]
+        if raw.max() <= high < scaled.max():
+            step = int(np.argmax(raw))
+            too_large[key].append((meter_id, float(raw[step]), step))
     return meter
+
+
+def _refuse_scaled_energies(
+    too_large: Mapping[str, list[tuple[str, float, int]]], scales: Mapping[str, float]
+) -> None:
+    """Raise an InputError, blamed on the command line, for energies scaled out of range."""
+    problems = Problems(COMMAND_LINE)
+    for key, found in too_large.items():
+        if not found:
+            continue
+        option, what = SCALE_OPTIONS[key]
+        scale, high = scales[key], SERIES_RANGES[key][1]
+        with np.errstate(over="ignore"):
+            listed = ", ".join(
+                f"{meter} ({value:g} kWh at step {step} becomes {value * scale:g})"
+                for meter, value, step in found[:LISTED]
+            )
+        more = f" and {len(found) - LISTED} more" if len(found) > LISTED else ""
+        largest = max(value for _, value, _ in found)
+        problems.add(
+            f"Option {option} {scale:g} makes the {what} '{key}' of {len(found)} "
+            f"meter{'s' * (len(found) != 1)} exceed "
+            f"{high:g} kWh per step, the most allowed: {listed}{more}; with this scenario's data "
+            f"{option} can be at most {high / largest:.6g}."
+        )
+    problems.raise_if_any()
 
 
 def _grid(value: Any, market: str, meters: Mapping[str, Any], series: _Series) -> Any:
     where = f"{SECTION}.l_grid"
     if market != "bilateral":
-        return series(value, where)
+        return series(value, where, "l_grid")
     ids = list(meters)
     if isinstance(value, Mapping):
         return {
-            n: {m: series(v, f"{where}.{n}.{m}") for m, v in (row or {}).items()}
+            n: {m: series(v, f"{where}.{n}.{m}", "l_grid") for m, v in (row or {}).items()}
             for n, row in value.items()
         }
-    per_step = series(value, where)
+    per_step = series(value, where, "l_grid")
     return {n: {m: list(per_step) for m in ids if m != n} for n in ids}
 
 

@@ -41,7 +41,7 @@ from dec.admm.engine import make_engine, split
 from dec.errors import InputError
 from dec.reckeys.battery_block import column_limits, smoothing_weights
 from dec.reckeys.case import RecCase
-from dec.reckeys.exactness import binary_members
+from dec.reckeys.exactness import binary_members, selling_above_buying
 from dec.reckeys.forecast import Forecaster
 from dec.reckeys.member_qp import member_window
 from dec.reckeys.policies import Decision, State
@@ -65,6 +65,27 @@ def unsupported_reason(case: RecCase) -> str | None:
         "The distributed policy needs the LP meter model (ADMM needs convex member "
         f"problems), but battery member(s) {names} need binaries (see meter_model in the "
         "README)"
+    )
+
+
+def unsupported_remedy(case: RecCase) -> str:
+    """Return what to do when the distributed policy cannot run on ``case`` (a sentence's end).
+
+    The LP meter model (``meter_model: lp``) is suggested only when every member that needs
+    binaries may use it: a battery member selling above its own buying price may not (its
+    LP meters are unbounded, see :mod:`dec.reckeys.exactness`), so such a case needs a
+    centralised policy.
+    """
+    binary = {case.member_ids[i] for i in case.battery_index[binary_members(case)]}
+    above = [m for m in selling_above_buying(case) if m in binary]
+    if not above:
+        return "set 'meter_model: lp' to run it on the relaxation or choose a centralised policy."
+    return (
+        f"'meter_model: lp' cannot be used either, as battery member(s) {', '.join(above)} "
+        "sell above their own buying price at some step ('selling_price_eur_per_kwh' > "
+        "'buying_price_eur_per_kwh'), where the LP meters are unbounded; the distributed "
+        "policy cannot run this case: choose a centralised policy (optimal, look-ahead, "
+        "look-ahead-billing or look-ahead-decoupling)."
     )
 
 
@@ -110,10 +131,7 @@ class DistributedLookAheadBilling:
         """Check the case, create the agents and the engine."""
         reason = unsupported_reason(case)
         if reason:
-            raise InputError(
-                f"{reason}; set 'meter_model: lp' to run it on the relaxation or choose a "
-                "centralised policy."
-            )
+            raise InputError(f"{reason}; {unsupported_remedy(case)}")
         self.case, self.forecaster = case, forecaster
         self.window = min(self.horizon, case.n_steps)
         self.model = build_rec_model(case.member_ids)

@@ -18,11 +18,11 @@ per day (``day_factors``, ``clearness``) are used cyclically.
     where ``δ_j`` is the circular distance in hours between ``h_t`` and ``hour_j``.
 ``pv`` (kWh per step)
     ``Δc · peak_kw · clearness(d_t) · sin(π (h_t − sunrise_h) / (sunset_h − sunrise_h))``
-    between sunrise and sunset, 0 otherwise.
+    between sunrise and sunset, 0 otherwise (``0 <= sunrise_h < sunset_h <= 24``).
 ``time_of_use`` (EUR/kWh)
     ``price`` by default, and ``windows[j].price`` for hours in
     ``[windows[j].start_h, windows[j].end_h)`` (later windows override earlier ones;
-    a window with ``start_h > end_h`` wraps around midnight).
+    a window with ``start_h > end_h`` wraps around midnight; both hours in [0, 24]).
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 
 from dec.validation import is_finite_number
+
+#: Hours of a day: the range of the generators' hours of the day (sunrise, windows).
+HOURS_PER_DAY = 24
 
 
 def _hours_days(
@@ -177,8 +180,34 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
         return "has a bump with std <= 0"
     if name == "household" and any(float(b["width_h"]) <= 0 for b in spec["bumps"]):
         return "has a bump with width_h <= 0"
-    if name == "pv" and float(spec["sunset_h"]) <= float(spec["sunrise_h"]):
-        return "has sunset_h <= sunrise_h"
+    if name == "pv":
+        outside = _hours_outside_a_day({k: spec[k] for k in ("sunrise_h", "sunset_h")})
+        if outside:
+            return outside
+        if float(spec["sunset_h"]) <= float(spec["sunrise_h"]):
+            return (
+                f"has sunset_h {spec['sunset_h']!r} not after sunrise_h {spec['sunrise_h']!r} "
+                "(sunrise_h < sunset_h, hours of one day)"
+            )
+    if name == "time_of_use":
+        for j, window in enumerate(spec.get("windows") or []):
+            outside = _hours_outside_a_day(
+                {f"windows[{j}].{k}": window[k] for k in ("start_h", "end_h")}
+            )
+            if outside:
+                return outside
+    return None
+
+
+def _hours_outside_a_day(hours: Mapping[str, Any]) -> str | None:
+    """Return why the first of ``hours`` (name: value) outside [0, 24] is refused, or None.
+
+    Hours of the day are read as given (a window with ``start_h > end_h`` wraps around
+    midnight), so 25 would silently mean 1.
+    """
+    for key, value in hours.items():
+        if not 0 <= float(value) <= HOURS_PER_DAY:
+            return f"has {key} {value!r}, outside [0, {HOURS_PER_DAY}] (an hour of the day)"
     return None
 
 
