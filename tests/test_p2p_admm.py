@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dec.admm.convergence import Tolerances
+from dec.admm.convergence import History, Tolerances
 from dec.admm.engine import ProcessEngine
 from dec.network.ptdf import build_ptdf
 from dec.p2p import admm_market
@@ -19,6 +19,7 @@ from dec.p2p.admm_market import build_market, project_capped, solve_admm, solve_
 from dec.p2p.case import build_case
 from dec.p2p.mode import network_charges, run_market
 from dec.p2p.orders import BIDDING, Tariff, make_orders
+from dec.p2p.report import MarketOutcome
 from dec.p2p.settings import INPUT_DIR, settings_from
 from dec.run import build_parser, main
 from dec.scenario import load_scenario
@@ -214,10 +215,15 @@ def test_network_charges_are_written_with_the_trades(tmp_path, cases):
     assert summary["executed_welfare_eur"] == pytest.approx(float((margin * trades["p_kw"]).sum()))
 
 
-def test_admm_round_limit_exits_3_with_outputs(tmp_path):
+def test_admm_round_limit_exits_3_with_outputs(tmp_path, capsys):
     assert main([*ADMM_CLI, "--max-iter", "3", "--out", str(tmp_path), "--no-plots"]) == 3
     summary = json.loads((tmp_path / "cigre_lv" / "p2p" / "summary.json").read_text())
     assert summary["converged"] is False and summary["iterations"] == 3
+    # the round limit is the cause: more rounds help, tighter tolerances would not
+    message = summary["message"]
+    assert message.startswith("The ADMM market stopped at its round limit (3: --max-iter")
+    assert message.endswith("; raise --max-iter (or admm.max_iter).")
+    assert "tighten" not in message and message in capsys.readouterr().err
     record = json.loads((tmp_path / "cigre_lv" / "p2p" / "setpoints" / "h12.json").read_text())
     assert record["converged"] is False
 
@@ -321,3 +327,22 @@ def test_a_failing_centralized_solve_is_no_traceback(tmp_path, capsys, monkeypat
     assert "CLARABEL could not solve the centralized P2P market (SolverError" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def _history(converged: bool) -> History:
+    history = History()
+    history.record(1e-9 if converged else 1.0, 1e-9, 1e-6, 1e-6, RHO)
+    return history
+
+
+@pytest.mark.parametrize(("converged", "welfare", "advice"), [
+    (False, 1.0, "; raise --max-iter (or admm.max_iter) or loosen admm.eps_abs or admm.eps_rel."),
+    (False, 0.5, "; raise --max-iter (or admm.max_iter)."),
+    (True, 0.5, "; tighten admm.eps_abs or admm.eps_rel."),
+])  # fmt: skip
+def test_not_converged_message_advises_what_helps(converged, welfare, advice):
+    # at the round limit the message once advised tighter tolerances, which need more rounds
+    outcome = MarketOutcome(None, welfare, 1.0, _history(converged))
+    assert outcome.message.endswith(advice)
+    assert ("round limit" in outcome.message) is not converged
+    assert ("away from the centralized solve's" in outcome.message) is (welfare != 1.0)

@@ -347,3 +347,55 @@ def test_broken_published_reference(tmp_path, capsys, row, column, value, words)
     code, err = _run(tmp_path, _write(tmp_path, scenario), capsys)
     assert code == 2 and "ref.csv" in err
     assert all(w in err for w in words), err
+
+
+@pytest.mark.parametrize(("market", "extra", "chosen"), [
+    (None, [], ""),  # the default market is the auction
+    ("auction", [], ""),
+    ("admm", ["--market", "auction"], " (--market auction)"),
+])  # fmt: skip
+def test_network_charge_in_the_file_with_the_auction_exits_2(
+    tmp_path, capsys, market, extra, chosen
+):
+    # the auction has no network charge: the field was ignored without notice, while
+    # --p2p-network-charge with the auction is refused
+    scenario = _scenario()
+    scenario["p2p"]["network_charge_eur_per_kwh_km"] = 0.1
+    if market is not None:
+        scenario["p2p"]["market"] = market
+    path = _write(tmp_path, scenario)
+    code, err = _run(tmp_path, path, capsys, *extra)
+    assert code == 2
+    assert err == (
+        f"dec: error: Invalid input in {path}: Field 'p2p.network_charge_eur_per_kwh_km' (0.1) "
+        f"is a charge of the ADMM market, but this run's market is auction{chosen}, which does "
+        "not use it; remove the field or choose the ADMM market (market: admm, or --market "
+        "admm).\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_network_charge_in_the_file_with_the_admm_market_is_used(tmp_path, capsys):
+    scenario = _scenario()
+    scenario["p2p"].update(market="admm", network_charge_eur_per_kwh_km=0.1)
+    code, _ = _run(tmp_path, _write(tmp_path, scenario), capsys)
+    assert code == 0
+    trades = pd.read_csv(tmp_path / "out" / "bad" / "p2p" / "trades.csv")
+    assert (trades["charge_eur_per_kwh"] > 0).all()
+
+
+def test_max_iter_with_the_centralized_admm_market_says_why_it_is_unused(tmp_path, capsys):
+    # it said "This run is market admm, so it does not use --max-iter (market admm, --solver
+    # admm)", which contradicts itself: --solver centralized is the reason
+    code, err = _run(
+        tmp_path, "cigre_lv", capsys, "--mode", "p2p", "--market", "admm",
+        "--solver", "centralized", "--max-iter", "5",
+    )  # fmt: skip
+    assert code == 2
+    assert err == (
+        "dec: error: Invalid input in the command line: This run is market admm solved "
+        "directly (--solver centralized: one QP, no ADMM rounds), so it does not use "
+        "--max-iter (market admm, --solver admm); remove the option or choose what uses it "
+        "(--market, --solver, --auction-pricing).\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -288,3 +288,24 @@ def test_an_hour_without_a_power_flow_solution_is_named(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "The AC power flow of hour 3 does not converge even without P2P trades" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_stress_case_state_without_p2p_solves_up_to_load_x_55(tmp_path, capsys):
+    # with PV x 130 the state without trades solves at load x 55 (down to about 0.52 pu) and
+    # not from load x 56 on (bisected on whole scales), which the option takes the blame for
+    out = tmp_path / "out"
+    assert main([str(STRESS), "--load-scale", "55", "--out", str(out), "--no-plots"]) == 0
+    summary = json.loads((out / "cigre_lv_stress" / "p2p" / "summary.json").read_text())
+    assert summary["converged"] is True
+    event = next(e for e in summary["network_events"] if e["hour"] == 10)
+    assert event["without_p2p"][0].endswith("(extreme 0.5190 pu)")
+    capsys.readouterr()
+    refused = tmp_path / "refused"
+    assert main([str(STRESS), "--load-scale", "56", "--out", str(refused), "--no-plots"]) == 2
+    assert capsys.readouterr().err == (
+        "dec: error: Invalid input in the command line: The AC power flow of hour 10 does not "
+        "converge even without P2P trades: the loads and PV of the scenario are beyond what the "
+        "feeder can carry (lower load_scale/pv_scale or choose other hours). This run: "
+        "--load-scale 56, pv_scale 130 (scenario).\n"
+    )
+    assert not refused.exists()

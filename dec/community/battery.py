@@ -64,6 +64,21 @@ class Batteries:
         """Number of members."""
         return len(self.e_kwh)
 
+    @property
+    def movable(self) -> np.ndarray:
+        """Which batteries can move at all (some capacity and some power), ``(n,)`` bool."""
+        return (self.e_kwh > 0) & (self.p_kw > 0)
+
+    def select(self, rows: np.ndarray) -> Batteries:
+        """Return the batteries of ``rows`` (a boolean mask or indices)."""
+        return Batteries(
+            e_kwh=self.e_kwh[rows],
+            p_kw=self.p_kw[rows],
+            eta_ch=self.eta_ch[rows],
+            eta_dis=self.eta_dis[rows],
+            e_initial_kwh=self.e_initial_kwh[rows],
+        )
+
 
 @dataclass(frozen=True)
 class Schedule:

@@ -437,6 +437,12 @@ def _mechanisms(section: dict[str, Any], problems: Problems) -> tuple[list, str 
     if len(names) < len(mechanisms):
         problems.add(f"Field 'mechanisms' must list mechanism names, found {mechanisms!r}.")
     problems.extend(one_of({m: m for m in names}, "mechanisms", "entry", MECHANISMS))
+    twice = sorted({m for m in names if names.count(m) > 1})
+    if twice:  # as the command line's --mechanisms: each mechanism runs once
+        problems.add(
+            f"Field 'community.mechanisms' lists {', '.join(twice)} more than once, in "
+            f"{mechanisms!r}; list each mechanism once."
+        )
     policy = section.get("policy")
     if policy is not None:
         problems.extend(one_of({"community": policy}, "policy", "section", MECHANISMS))

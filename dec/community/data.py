@@ -197,15 +197,33 @@ def _check_profile_values(
 ) -> None:
     """Refuse negative or implausibly large values in the profile columns used.
 
-    ``wanted`` holds (file, column, member id or "pv") of every column used.
+    ``wanted`` holds (file, column, member id or "pv") of every column used, the
+    community PV's first. A negative value is reported by its file, column, first data
+    row, timestamp and value.
     """
-    negative = [who for file, column, who in wanted if (tables[file].columns[column] < 0).any()]
-    if negative:
-        raise InputError(
-            f"Profiles hold negative values (load and PV must be zero or more) for: "
-            f"{', '.join(negative)}.",
-            source,
-        )
+    users: dict[tuple[str, str], list[int]] = {}  # indices into wanted, per file and column
+    for index, (file, column, _) in enumerate(wanted):
+        users.setdefault((file, column), []).append(index)
+    for file in dict.fromkeys(file for file, _, _ in wanted):
+        table = tables[file]
+        problems = []
+        for column, indices in ((c, i) for (f, c), i in users.items() if f == file):
+            values = table.columns[column]
+            rows = np.flatnonzero(values < 0)
+            if rows.size:
+                row = int(rows[0])
+                members = [wanted[i][2] for i in indices if i > 0]  # wanted[0]: the PV
+                whom = ["the community PV"] if indices[0] == 0 else []
+                if members:
+                    whom.append(f"member{'s' * (len(members) > 1)} {', '.join(members)}")
+                problems.append(
+                    f"Column {column!r} holds {rows.size} negative value(s), the first at data "
+                    f"row {row + 1} ({table.times[row]:%Y-%m-%dT%H:%M}): {values[row]:g} (load "
+                    f"and PV must be zero or more; it is the profile of {' and '.join(whom)} in "
+                    f"{source})."
+                )
+        if problems:
+            raise InputError(problems, str(table.path))
     large = []
     for file, column, who in wanted:
         values = tables[file].columns[column]

@@ -47,10 +47,17 @@ Identical batteries (same ratings and state) are planned as one row of the probl
 (:class:`GroupedPlanner`): an exact reduction, since the unique optimum treats them
 alike. The shipped study sizes every battery the same, so its windows shrink from
 17 batteries to one; batteries that differ keep a row each.
+
+Batteries that cannot move (no capacity or no power: ``battery: null``, a size of 0,
+``c_rate_per_h: 0``) are left out of the problem (:class:`MovableOnly`): their loads
+enter the import as a fixed term. Kept in, such a row has every variable pinned to a
+bound (``0 ≤ ch, dis ≤ 0``, ``e`` constant), which an interior-point solver handles
+badly: Clarabel then stops at its reduced tolerances ("almost solved").
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -91,6 +98,36 @@ CLARABEL_OPTIONS = {
     "reduced_tol_feas": 1e-8,
     "reduced_tol_ktratio": 1e-6,
 }
+
+
+#: Start of cvxpy's warning for a solve that ended at the solver's reduced accuracy.
+_INACCURATE_WARNING = "Solution may be inaccurate"
+
+
+def solve_window(problem: cp.Problem, start: int) -> bool:
+    """Solve one window's problem with Clarabel; return whether it is only "almost solved".
+
+    "Almost solved" (cvxpy's ``optimal_inaccurate``) means Clarabel met its reduced
+    tolerances (1e-8, its default full accuracy) but not the tight ones; the solution is
+    used, and the caller reports the window, so cvxpy's warning is not shown.
+
+    Raises
+    ------
+    SolverFailed
+        If Clarabel fails (the window problem always has a solution: idle batteries are
+        feasible).
+
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_INACCURATE_WARNING, category=UserWarning)
+        solve_checked(
+            problem,
+            f"the MPC window starting at step {start}",
+            cp.CLARABEL,
+            (cp.OPTIMAL, cp.OPTIMAL_INACCURATE),
+            **CLARABEL_OPTIONS,
+        )
+    return problem.status != cp.OPTIMAL
 
 
 @dataclass(frozen=True)
@@ -337,6 +374,8 @@ class CentralPlanner:
             self.net, self.dis, self.e, time_step_h, weight
         )
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        #: Starts of the windows Clarabel only "almost solved" (:func:`solve_window`).
+        self.inaccurate_windows: list[int] = []
 
     def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Solve one window and return the planned charging and discharging powers, kW."""
@@ -346,15 +385,8 @@ class CentralPlanner:
         self.e_start.value = window.e_start_kwh
         self.e_end_min.value = window.e_end_min_kwh
         self.e_max.value = window.e_max_kwh
-        # the window problem always has a solution (idle batteries are feasible): a
-        # failure is the solver's (SolverFailed)
-        solve_checked(
-            self.problem,
-            f"the MPC window starting at step {window.start}",
-            cp.CLARABEL,
-            (cp.OPTIMAL, cp.OPTIMAL_INACCURATE),
-            **CLARABEL_OPTIONS,
-        )
+        if solve_window(self.problem, window.start):
+            self.inaccurate_windows.append(window.start)
         dis = np.maximum(self.dis.value, 0.0)
         return np.maximum(self.net.value + dis, 0.0), dis
 
@@ -393,6 +425,8 @@ class GroupedPlanner:
         self.time_step_h = time_step_h
         self._grouping = b""
         self._planner: CentralPlanner | None = None
+        #: Starts of the windows Clarabel only "almost solved" (:func:`solve_window`).
+        self.inaccurate_windows: list[int] = []
 
     def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Solve one window and return every battery's charging and discharging powers, kW."""
@@ -418,7 +452,59 @@ class GroupedPlanner:
             e_end_min_kwh=count * window.e_end_min_kwh[first],
             e_max_kwh=count * window.e_max_kwh[first],
         )
+        solved = len(self._planner.inaccurate_windows)
         ch, dis = self._planner(grouped)
-
+        self.inaccurate_windows += self._planner.inaccurate_windows[solved:]
         share = 1.0 / count[label, None]
         return ch[label] * share, dis[label] * share
+
+
+class MovableOnly:
+    """Plans only the batteries that can move; the others stay idle.
+
+    A battery without capacity or power (``battery: null``, size 0, ``c_rate_per_h: 0``)
+    cannot move, and in the window problem its row has every variable pinned to a bound,
+    which leaves Clarabel "almost solved" (seen with one such member among 16 identical
+    batteries). Its load enters the community's import as a fixed term (subtracted from
+    the PV, which the problem lets go negative), and its planned powers are 0. With every
+    battery movable this is the wrapped planner itself, on the same numbers.
+
+    Parameters
+    ----------
+    batteries
+        Every house's battery.
+    make_planner
+        Builds the planner of the movable batteries (given as :class:`Batteries`).
+
+    """
+
+    def __init__(self, batteries: Batteries, make_planner: Callable[[Batteries], Planner]):
+        self.keep = batteries.movable
+        self.n = batteries.n
+        self.planner = make_planner(batteries.select(self.keep)) if self.keep.any() else None
+
+    @property
+    def inaccurate_windows(self) -> list[int]:
+        """Starts of the windows Clarabel only "almost solved" (:func:`solve_window`)."""
+        return list(getattr(self.planner, "inaccurate_windows", []))
+
+    def __call__(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Solve one window and return every battery's charging and discharging powers, kW."""
+        ch = np.zeros((self.n, len(window.pv_kw)))
+        dis = np.zeros_like(ch)
+        if self.planner is None:
+            return ch, dis
+        keep = self.keep
+        if keep.all():
+            return self.planner(window)
+        movable = Window(
+            start=window.start,
+            load_kw=window.load_kw[keep],
+            pv_kw=window.pv_kw - window.load_kw[~keep].sum(axis=0),
+            p_max_kw=window.p_max_kw[keep],
+            e_start_kwh=window.e_start_kwh[keep],
+            e_end_min_kwh=window.e_end_min_kwh[keep],
+            e_max_kwh=window.e_max_kwh[keep],
+        )
+        ch[keep], dis[keep] = self.planner(movable)
+        return ch, dis

@@ -13,7 +13,14 @@ from dec.community.battery import Batteries, Schedule
 from dec.community.config import CommunityConfig
 from dec.community.data import CommunityData
 from dec.community.metrics import metrics
-from dec.community.mpc import CentralPlanner, GroupedPlanner, receding_horizon, smooth_weights
+from dec.community.mpc import (
+    CentralPlanner,
+    GroupedPlanner,
+    MovableOnly,
+    Planner,
+    receding_horizon,
+    smooth_weights,
+)
 from dec.community.rules import run_low_tech, run_none
 
 
@@ -29,6 +36,8 @@ class Case:
     runtime_s: float
     admm: list[WindowStats] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    #: Starts of the ``mpc`` windows Clarabel solved only to its reduced tolerances.
+    inaccurate_windows: list[int] = field(default_factory=list)
 
     def row(self) -> dict[str, float | str | None]:
         """Return the case as a row of the sweep table."""
@@ -79,24 +88,37 @@ class Runner:
         """Steps applied per window."""
         return min(self.data.steps(self.config.apply_h), self.window_steps)
 
-    def schedule(self, mechanism: str, data: CommunityData) -> tuple[Schedule, list, list]:
-        """Return the schedule of ``mechanism`` on ``data``, with ADMM stats and history."""
+    def _central_planner(self, batteries: Batteries, time_step_h: float) -> Planner:
+        """Return the ``mpc`` window planner of movable ``batteries`` (grouped or not)."""
+        if self.config.group_identical:
+            return GroupedPlanner(batteries, self.window_steps, time_step_h)
+        return CentralPlanner(
+            batteries.eta_ch,
+            batteries.eta_dis,
+            self.window_steps,
+            time_step_h,
+            smooth_weights(batteries.p_kw),
+        )
+
+    def schedule(self, mechanism: str, data: CommunityData) -> tuple[Schedule, list, list, list]:
+        """Return the schedule of ``mechanism`` on ``data``, with ADMM stats and history.
+
+        The fourth item lists the starts of the ``mpc`` windows that Clarabel solved only
+        to its reduced tolerances.
+        """
         if mechanism == "none":
-            return run_none(data), [], []
+            return run_none(data), [], [], []
         if mechanism == "low-tech":
-            return run_low_tech(data, self.config.threshold_kw, self.config.no_pv_kw), [], []
+            rules = run_low_tech(data, self.config.threshold_kw, self.config.no_pv_kw)
+            return rules, [], [], []
         if mechanism == "mpc":
-            b = data.batteries
-            if self.config.group_identical:
-                planner = GroupedPlanner(b, self.window_steps, data.time_step_h)
-            else:
-                planner = CentralPlanner(
-                    b.eta_ch, b.eta_dis, self.window_steps, data.time_step_h, smooth_weights(b.p_kw)
-                )
+            planner = MovableOnly(
+                data.batteries, lambda b: self._central_planner(b, data.time_step_h)
+            )
             schedule = receding_horizon(
                 data, self.window_steps, self.apply_steps, planner, self.on_window
             )
-            return schedule, [], []
+            return schedule, [], [], planner.inaccurate_windows
         planner = DistributedPlanner(
             data.batteries,
             self.window_steps,
@@ -110,7 +132,7 @@ class Runner:
         schedule = receding_horizon(
             data, self.window_steps, self.apply_steps, planner, self.on_window
         )
-        return schedule, planner.stats, planner.history
+        return schedule, planner.stats, planner.history, []
 
     def run(self, mechanism: str, battery_kwh: float | None) -> Case:
         """Run one mechanism with every battery resized to ``battery_kwh`` (None: as configured)."""
@@ -119,7 +141,7 @@ class Runner:
             sized = self.config.with_battery_kwh(battery_kwh)
             data = data.with_batteries(Batteries.from_configs([m.battery for m in sized.members]))
         start = time.perf_counter()
-        schedule, stats, history = self.schedule(mechanism, data)
+        schedule, stats, history, inaccurate = self.schedule(mechanism, data)
         runtime = time.perf_counter() - start
         return Case(
             mechanism,
@@ -130,6 +152,7 @@ class Runner:
             runtime,
             stats,
             history,
+            inaccurate,
         )
 
 

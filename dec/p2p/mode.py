@@ -15,8 +15,9 @@ import numpy as np
 from agents.model import CoordinationModel
 from dec.admm.convergence import Tolerances
 from dec.admm.engine import make_engine
+from dec.errors import InfeasibleError
 from dec.network.ptdf import PTDF, build_ptdf
-from dec.options import given_options
+from dec.options import COMMAND_LINE, given_options
 from dec.p2p.ac_check import Limits, ac_check
 from dec.p2p.admm_market import build_market, solve_admm, solve_centralized
 from dec.p2p.auction import clear, max_welfare_eur
@@ -93,6 +94,26 @@ def run_market(
     )
 
 
+def _blame_scale_options(
+    err: InfeasibleError, args: argparse.Namespace, settings: P2PSettings
+) -> InfeasibleError:
+    """Return ``err`` blamed on the command line if it sets the load or PV scale.
+
+    A state without any trade that the AC power flow cannot solve comes from the loads and
+    PV, so a ``--load-scale`` or ``--pv-scale`` given is named with its value.
+    """
+    given = given_options(args, *SHARED_CASE_OPTIONS)
+    if not given:
+        return err
+    scales = [
+        f"--{name.replace('_', '-')} {getattr(settings, name):g}"
+        if f"--{name.replace('_', '-')}" in given
+        else f"{name} {getattr(settings, name):g} (scenario)"
+        for name in SHARED_CASE_OPTIONS
+    ]
+    return InfeasibleError([*err.problems, f"This run: {', '.join(scales)}."], COMMAND_LINE)
+
+
 def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     """Run the p2p mode on a scenario (see the module docstring)."""
     start = time.perf_counter()
@@ -107,13 +128,16 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
     ptdf = build_ptdf(case.net)
     outcome = run_market(book, case, ptdf, settings, getattr(args, "engine", "serial"))
     dc = dc_check(case, outcome.trades, ptdf, settings.max_loading_percent)
-    ac = ac_check(
-        case,
-        outcome.trades,
-        dc.fraction,
-        ptdf,
-        Limits(settings.vm_min_pu, settings.vm_max_pu, settings.max_loading_percent),
-    )
+    try:
+        ac = ac_check(
+            case,
+            outcome.trades,
+            dc.fraction,
+            ptdf,
+            Limits(settings.vm_min_pu, settings.vm_max_pu, settings.max_loading_percent),
+        )
+    except InfeasibleError as err:
+        raise _blame_scale_options(err, args, settings) from None
     return build_result(
         scenario.name, settings, case, outcome, dc, ac, reference, time.perf_counter() - start
     )

@@ -87,10 +87,19 @@ class MarketOutcome:
             reasons.append(
                 f"the ADMM market's welfare {self.objective_eur:.6g} EUR is more than "
                 f"{WELFARE_TOL_REL:g} (relative) away from the centralized solve's {central:.6g} "
-                "EUR (tighten admm.eps_abs or admm.eps_rel)"
+                "EUR"
             )
         if not reasons:
             return None
+        # at the round limit more rounds help, tighter tolerances would need even more
+        if history.converged:
+            reasons.append("tighten admm.eps_abs or admm.eps_rel")
+        elif len(reasons) == 1:
+            reasons.append(
+                "raise --max-iter (or admm.max_iter) or loosen admm.eps_abs or admm.eps_rel"
+            )
+        else:
+            reasons.append("raise --max-iter (or admm.max_iter)")
         text = "; ".join(reasons)
         return f"{text[0].upper()}{text[1:]}."
 

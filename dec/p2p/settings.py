@@ -43,7 +43,9 @@ from dec.p2p.profiles import HOURS_PER_DAY
 from dec.scenario import Scenario, YamlLoader
 from dec.validation import (
     MAX_EUR_PER_KWH,
+    MAX_KW,
     MAX_ROUNDS,
+    MAX_SCALE,
     Problems,
     is_finite_number,
     is_number,
@@ -284,12 +286,32 @@ def _refuse_other_markets_options(cli: dict[str, Any], values: dict[str, Any], s
         )
         if key in cli and not applies
     ]
-    pricing = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
+    detail = f" priced {values['pricing'].replace('_', '-')}" if auction else ""
+    if not auction and solver == "centralized":  # why it has no rounds
+        detail = " solved directly (--solver centralized: one QP, no ADMM rounds)"
     refuse_ignored(
         ignored,
-        f"This run is market {values['market']}{pricing}",
+        f"This run is market {values['market']}{detail}",
         "remove the option or choose what uses it (--market, --solver, --auction-pricing)",
     )
+
+
+def _refuse_other_markets_fields(
+    section: dict[str, Any], cli: dict[str, Any], values: dict[str, Any], problems: Problems
+) -> None:
+    """Add a problem for a field of the scenario file the run's market would ignore.
+
+    As for the options (:func:`_refuse_other_markets_options`), whatever its value; a field
+    overridden by its option is the option's matter.
+    """
+    key = "network_charge_eur_per_kwh_km"
+    if key in section and key not in cli and values["market"] == "auction":
+        chosen = " (--market auction)" if "market" in cli else ""
+        problems.add(
+            f"Field '{SECTION}.{key}' ({section[key]!r}) is a charge of the ADMM market, but "
+            f"this run's market is auction{chosen}, which does not use it; remove the field or "
+            "choose the ADMM market (market: admm, or --market admm)."
+        )
 
 
 def _mapping(section: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
@@ -404,8 +426,8 @@ def _check_scalars(values: dict[str, Any], problems: Problems) -> None:
         problems.extend(within({key: values[key]}, key, "setting", 0.1, 1))
     key = "network_charge_eur_per_kwh_km"
     problems.extend(within({key: values[key]}, key, "setting", *NETWORK_CHARGE_RANGE))
-    for key in ("load_scale", "pv_scale", "min_order_kw"):
-        problems.extend(within({key: values[key]}, key, "setting", 0, 1e6))
+    for key, high in (("load_scale", MAX_SCALE), ("pv_scale", MAX_SCALE), ("min_order_kw", MAX_KW)):
+        problems.extend(within({key: values[key]}, key, "setting", 0, high))
     problems.extend(
         positive(
             {k: values[k] for k in ("vm_min_pu", "vm_max_pu", "max_loading_percent")},
@@ -556,6 +578,7 @@ def settings_from(scenario: Scenario, args: argparse.Namespace) -> P2PSettings:
         d: getattr(args, d) for d in ("max_iter", "solver", "engine") if was_given(args, d)
     }
     _refuse_other_markets_options(given, values, getattr(args, "solver", "admm"))
+    _refuse_other_markets_fields(section, cli, values, problems)
     placement = _placement(section, pv_penetration, problems)
     hours = _hours(values["hours"], problems)
     admm = _admm(section, getattr(args, "max_iter", None), problems)
