@@ -42,7 +42,14 @@ def read_table(path: Path, what: str, source: str | None = None) -> pd.DataFrame
     source = str(path) if source is None else source
     name = f"The {what} file" if source == str(path) else f"The {what} file {str(path)!r}"
     if Path(path).is_dir():
-        raise InputError(f"The {what} file {str(path)!r} is a directory, not a file.", source)
+        # a folder is no input file to blame: without the caller's scenario file, the
+        # command line names the scenario the path came from (a source of None)
+        folder = str(Path(path).absolute())
+        raise InputError(
+            f"The {what} file {folder!r} is a directory, not a file: give the path of a CSV "
+            "table, not of a folder.",
+            None if source == str(path) else source,
+        )
     try:
         frame = pd.read_csv(path)
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()

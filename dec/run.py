@@ -32,7 +32,7 @@ from dec.options import (
     round_limit,
     whole_number,
 )
-from dec.validation import MAX_ROUNDS
+from dec.validation import MAX_ROUNDS, MAX_SCALE, shown, within
 
 if TYPE_CHECKING:
     from dec.result import RunResult
@@ -280,7 +280,7 @@ def _refuse_unused_shared_options(args: argparse.Namespace, mode: str) -> None:
     """
     used = load_options(mode).SHARED_OPTIONS
     given = [
-        f"--{dest.replace('_', '-')} {getattr(args, dest)!r}"
+        f"--{dest.replace('_', '-')} {shown(getattr(args, dest))}"
         for dest in SHARED_DEFAULTS
         if dest not in used and getattr(args, dest) is not None
     ]
@@ -343,6 +343,22 @@ def _check_out(root: str, folder: Path) -> None:
         )
 
 
+def _check_scales(args: argparse.Namespace) -> None:
+    """Refuse a ``--load-scale`` or ``--pv-scale`` above :data:`~dec.validation.MAX_SCALE`.
+
+    The parser takes any finite number, 0 or more; this bound is checked before the feeder
+    is built, whose arithmetic would overflow to inf (the same message as p2p's own check).
+    """
+    problems = [
+        problem
+        for dest in ("load_scale", "pv_scale")
+        if getattr(args, dest) is not None
+        for problem in within({dest: getattr(args, dest)}, dest, "setting", 0, MAX_SCALE)
+    ]
+    if problems:
+        raise InputError(problems, COMMAND_LINE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -352,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # those loaded (inspect.stack), 0.3 s of a run when imported after pandapower and cvxpy
     import mesa  # noqa: F401
 
+    from dec.admm.engine import EngineUnavailable
     from dec.export import export_result, output_dir
     from dec.scenario import load_scenario
     from dec.solving import silence_highs_banner
@@ -359,17 +376,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     silence_highs_banner()
     scenario = None
     try:
+        _check_scales(args)
         scenario = load_scenario(
             args.scenario, load_scale=args.load_scale, pv_scale=args.pv_scale, seed=args.seed
         )
         mode = args.mode or scenario.mode or DEFAULT_MODE
         if mode not in MODES:
             raise InputError(
-                f"Field 'mode' has the unknown value {mode!r}; allowed: {', '.join(sorted(MODES))}.",
+                f"Field 'mode' has the unknown value {shown(mode)}; allowed: "
+                f"{', '.join(sorted(MODES))}.",
                 scenario.source,
             )
         _take_mode_options(parser, args, mode)
         _refuse_unused_shared_options(args, mode)
+        scenario.refuse_other_sections(mode)
         _check_out(args.out, output_dir(args.out, scenario.name, mode))
         result = load_mode(mode).run(scenario, args)
         try:
@@ -378,6 +398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"Option --out {args.out!r}: the outputs cannot be written ({err})."
             raise InputError(message, COMMAND_LINE) from None
     except InputError as err:
+        if isinstance(err, EngineUnavailable):  # the engine is the command line's choice
+            err = InputError(
+                f"Option --engine {args.engine} needs Ray, which is not installed: install the "
+                "'ray' extra (pip install -e \".[ray]\") or choose --engine serial or process.",
+                COMMAND_LINE,
+            )
         feeder_id = scenario.feeder.feeder_id if scenario and scenario.feeder else None
         if scenario is not None and err.source in (None, feeder_id):
             # name the scenario it came from (and the file, for a feeder set in a scenario file)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ import yaml
 
 import feeders
 from dec.errors import InputError
+from dec.modes import DEFAULT_MODE
+from dec.validation import MAX_SHOWN, clip, shown
 from feeders.base import Feeder
 
 RESERVED_KEYS = ("name", "mode", "feeder", "knobs")
@@ -97,6 +100,32 @@ class Scenario:
             )
         return value
 
+    def refuse_other_sections(self, mode: str) -> None:
+        """Refuse the mode sections that a run of ``mode`` would ignore.
+
+        A run reads its own mode's section (``rec-keys`` reads ``rec_keys``). The section of
+        the file's own ``mode`` (default curtail) is kept too, so that another mode, e.g.
+        inspect, can run on the file's feeder; a section of any other mode is refused.
+
+        Raises
+        ------
+        InputError
+            Naming each such section, its mode and the run's mode.
+
+        """
+        used = {mode.replace("-", "_"), str(self.mode or DEFAULT_MODE).replace("-", "_")}
+        ignored = [key for key in self.sections if key not in used]
+        if ignored:
+            raise InputError(
+                [
+                    f"Section '{key}' is for mode {key.replace('_', '-')}, but this run is mode "
+                    f"{mode}, which does not read it; remove the section, or run mode "
+                    f"{key.replace('_', '-')} with --mode {key.replace('_', '-')}."
+                    for key in ignored
+                ],
+                self.source,
+            )
+
     def require_feeder(self) -> Feeder:
         """Return the feeder, or raise if this scenario has none."""
         if self.feeder is None:
@@ -136,6 +165,10 @@ def _yaml_1_1_resolvers_without_core_types() -> dict[str, list]:
     }
 
 
+class NumberTooLong(yaml.constructor.ConstructorError):
+    """A YAML int of more digits than Python converts: well-formed YAML, a value out of range."""
+
+
 class YamlLoader(yaml.SafeLoader):
     """PyYAML's safe loader reading numbers and booleans as YAML 1.2 does, refusing duplicate keys.
 
@@ -159,10 +192,10 @@ class YamlLoader(yaml.SafeLoader):
         try:
             return super().construct_object(node, deep=deep)
         except (ValueError, TypeError, KeyError, AttributeError) as err:
-            what = repr(node.value) if isinstance(node, yaml.ScalarNode) else "the value"
+            what = shown(node.value) if isinstance(node, yaml.ScalarNode) else "the value"
             kind = node.tag.rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"{what} is not a valid {kind} ({err})", node.start_mark
+                None, None, f"{what} is not a valid {kind} ({clip(str(err))})", node.start_mark
             ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -178,16 +211,29 @@ class YamlLoader(yaml.SafeLoader):
                 break
             if duplicate:
                 raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"the key {key!r} is given twice",
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {shown(key)} is given twice",
                     key_node.start_mark,
-                )  # fmt: skip
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        """Build a YAML 1.2 int: decimal (a leading zero is not octal), ``0o`` octal or ``0x`` hex."""
+        """Build a YAML 1.2 int: decimal (a leading zero is not octal), ``0o`` octal or ``0x`` hex.
+
+        Raises
+        ------
+        NumberTooLong
+            For a decimal int of more digits than Python converts (``sys.int_info``).
+        """
         text = self.construct_scalar(node)
-        return int(text, 0) if text.startswith(("0o", "0x")) else int(text)
+        if text.startswith(("0o", "0x")):
+            return int(text, 0)
+        digits = len(text.lstrip("+-"))
+        if digits > sys.get_int_max_str_digits() > 0 and text.lstrip("+-").isdigit():
+            raise NumberTooLong(None, None, f"a whole number of {digits} digits", node.start_mark)
+        return int(text)
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         """Build a YAML 1.2 float, including ``.inf``, ``-.inf`` and ``.nan``."""
@@ -203,6 +249,35 @@ YamlLoader.add_constructor("tag:yaml.org,2002:int", YamlLoader.construct_yaml_in
 YamlLoader.add_constructor("tag:yaml.org,2002:float", YamlLoader.construct_yaml_float)
 
 
+def _field_at(text: str, mark: yaml.Mark) -> str | None:
+    """Return the field (``knobs.seed``, ``p2p.hours[2]``) of the value that starts at ``mark``.
+
+    The file is composed again (nodes only, no values built); None if no value starts there.
+    """
+    seen: set[int] = set()
+
+    def find(node: yaml.Node, path: str) -> str | None:
+        if node.start_mark.index == mark.index and isinstance(node, yaml.ScalarNode):
+            return path
+        if id(node) in seen:  # an alias: its nodes were searched where its anchor is
+            return None
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(f"{path}.{key.value}" if path else str(key.value), value)
+                     for key, value in node.value]  # fmt: skip
+        elif isinstance(node, yaml.SequenceNode):
+            pairs = [(f"{path}[{i}]", value) for i, value in enumerate(node.value)]
+        else:
+            return None
+        return next((found for sub, value in pairs if (found := find(value, sub))), None)
+
+    try:
+        root = yaml.compose(text, Loader=YamlLoader)
+    except yaml.YAMLError:
+        return None
+    return None if root is None else find(root, "")
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     """Read a scenario file: a YAML mapping whose top-level keys are allowed."""
     if path.is_dir():
@@ -210,11 +285,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"The scenario file {str(path)!r} does not exist.")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader)
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=YamlLoader)
+    except NumberTooLong as err:
+        mark = err.problem_mark
+        field = _field_at(text, mark)
+        what = f"Field {clip(field)!r}" if field else "The value"
+        raise InputError(
+            f"{what} at line {mark.line + 1}, column {mark.column + 1} is {err.problem}: out of "
+            f"range (whole numbers are read up to {sys.get_int_max_str_digits()} digits).",
+            str(path),
+        ) from None
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(err, "problem", None) or str(err)
+        problem = clip(getattr(err, "problem", None) or str(err), 3 * MAX_SHOWN)
         raise InputError(f"The file is not valid YAML{at}: {problem}.", str(path)) from None
     except UnicodeDecodeError:
         raise InputError("The file is not UTF-8 text.", str(path)) from None
@@ -245,7 +330,7 @@ def _unknown_key(key: Any) -> str:
     allowed = (*RESERVED_KEYS, *SECTIONS)
     close = difflib.get_close_matches(str(key).lower(), allowed, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"Unknown top-level key {key!r}{hint}; allowed: {_allowed_keys()}."
+    return f"Unknown top-level key {shown(key)}{hint}; allowed: {_allowed_keys()}."
 
 
 def _from_yaml(path: Path, cli_knobs: dict[str, Any], including: tuple[Path, ...] = ()) -> Scenario:
@@ -255,7 +340,7 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any], including: tuple[Path, ...
     for key, kind in (("name", str), ("mode", str), ("feeder", str), ("knobs", dict)):
         if key in data and data[key] is not None and not isinstance(data[key], kind):
             raise InputError(
-                f"Field '{key}' must be a {kind.__name__}, found {data[key]!r}.", source
+                f"Field '{key}' must be a {kind.__name__}, found {shown(data[key])}.", source
             )
     knobs = dict(data.get("knobs") or {})
     knobs.update({k: v for k, v in cli_knobs.items() if v is not None})
@@ -270,7 +355,7 @@ def _from_yaml(path: Path, cli_knobs: dict[str, Any], including: tuple[Path, ...
             except InputError as err:
                 if err.source is not None:
                     raise
-                problems = [f"Field 'feeder' ({data['feeder']!r}): {p}" for p in err.problems]
+                problems = [f"Field 'feeder' ({shown(data['feeder'])}): {p}" for p in err.problems]
                 raise InputError(problems, source) from None
     elif data.get("knobs"):
         raise InputError("Field 'knobs' is given but 'feeder' is not.", source)

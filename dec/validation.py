@@ -13,6 +13,8 @@ problem of an input is reported at once, then raises one :class:`~dec.errors.Inp
 from __future__ import annotations
 
 import math
+import reprlib
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -36,6 +38,68 @@ MAX_EUR_PER_KWH = 1e3
 #: Round limits of the iterative algorithms (ADMM rounds, market rounds): a million rounds
 #: of the largest case take days; a larger limit is a typo.
 MAX_ROUNDS = 1_000_000
+#: Multipliers of a feeder's nominal loads and PV (``load_scale``, ``pv_scale``, the options
+#: ``--load-scale`` and ``--pv-scale``): a million times a feeder's own load is far past any
+#: power flow that converges, and 1e308 would overflow to inf in the feeder's arithmetic.
+MAX_SCALE = 1e6
+
+#: Longest a value is repeated in a message, characters: a longer one is shown by its start,
+#: ``...`` and its end (a list given where a number belongs may hold millions of items).
+MAX_SHOWN = 200
+
+
+class _MessageRepr(reprlib.Repr):
+    """``repr`` with bounded work and length: a short value reads exactly as its ``repr``.
+
+    Lists, tuples and mappings show up to 24 items (an hourly series in full) at up to
+    three levels of nesting; mappings keep their order (reprlib sorts their keys).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdeque = 24
+        self.maxdict = 24
+        self.maxstring = self.maxlong = self.maxother = MAX_SHOWN
+
+    def repr_dict(self, x: dict, level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{" + self.fillvalue + "}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in list(x.items())[: self.maxdict]
+        ]
+        if len(x) > self.maxdict:
+            pieces.append(self.fillvalue)
+        return "{" + ", ".join(pieces) + "}"
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more digits than Python converts to text (sys.int_info)
+            return f"<a whole number of more than {sys.get_int_max_str_digits()} digits>"
+
+
+_MESSAGE_REPR = _MessageRepr()
+
+
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """Return ``text``, or its start, ``...`` and its end if it is longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return f"{text[:head]}...{text[len(text) - (limit - 3 - head) :]}"
+
+
+def shown(value: Any) -> str:
+    """Return ``repr(value)`` for a message, shortened to at most :data:`MAX_SHOWN` characters.
+
+    A value found in the input is repeated in its message; this keeps the message one
+    readable paragraph whatever the value's size (e.g. ``[1.0, 2.0, ..., 9.0]``).
+    """
+    return clip(_MESSAGE_REPR.repr(value))
 
 
 def interval(low: float, high: float) -> str:
@@ -43,10 +107,16 @@ def interval(low: float, high: float) -> str:
     return f"[{low:g}, {high:g}]"
 
 
-def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True) -> str:
-    shown = [f"{key} ({value!r})" if show_value else f"{key}" for key, value in items[:MAX_LISTED]]
+def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True, bare: bool = False) -> str:
+    """List ``key (value)`` pairs (``key value`` if ``bare``; keys only without values)."""
+    listed = [
+        (f"{key} {shown(value)}" if bare else f"{clip(str(key))} ({shown(value)})")
+        if show_value
+        else clip(str(key))
+        for key, value in items[:MAX_LISTED]
+    ]
     more = len(items) - MAX_LISTED
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(listed) + (f" and {more} more" if more > 0 else "")
 
 
 def _plural(n: int, kind: str) -> str:
@@ -139,7 +209,8 @@ def series(
         if wrong:
             problems.append(
                 f"Field '{field}' has the wrong length for {_plural(len(wrong), kind)} "
-                f"(expected {length} values, found): {_listing(wrong)}."
+                f"(expected {_plural(length, 'value')}): "
+                f"{_listing([(f'{clip(str(key))} has', n) for key, n in wrong], bare=True)}."
             )
     return problems
 

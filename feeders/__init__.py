@@ -16,7 +16,7 @@ from typing import Any
 
 from dec.conventions import SOURCE_VM_PU_RANGE
 from dec.errors import InputError
-from dec.validation import Problems, interval, is_finite_number, is_number
+from dec.validation import MAX_SCALE, Problems, interval, is_finite_number, is_number, shown
 from feeders.base import AgentSpec, Feeder
 
 __all__ = ["FEEDERS", "AgentSpec", "Feeder", "available", "feeder_defaults", "load"]
@@ -52,7 +52,7 @@ def _module(spec: str | Path):
             raise InputError(f"The pandapower JSON file {str(path)!r} does not exist.")
         return importlib.import_module(JSON_MODULE)
     raise InputError(
-        f"Unknown feeder {str(spec)!r}: not one of {', '.join(available())} and not a path to "
+        f"Unknown feeder {shown(str(spec))}: not one of {', '.join(available())} and not a path to "
         "a pandapower JSON net (*.json)."
     )
 
@@ -91,23 +91,32 @@ def load(spec: str | Path, source: str | None = None, **knobs: Any) -> Feeder:
     unknown = sorted(set(knobs) - set(values))
     if unknown:
         problems.add(
-            f"Unknown feeder knob(s) {', '.join(unknown)} for feeder {str(spec)!r}; "
+            f"Unknown feeder knob(s) {', '.join(unknown)} for feeder {shown(str(spec))}; "
             f"allowed: {', '.join(sorted(values))}."
         )
     values.update({k: v for k, v in knobs.items() if v is not None and k in values})
     for name, value in values.items():
-        if name not in ("seed", "vm_ext_pu") and not (is_finite_number(value) and value >= 0):
+        if name in ("seed", "vm_ext_pu"):
+            continue
+        if not (is_finite_number(value) and value >= 0):
             problems.add(
-                f"Field 'knobs.{name}' must be a finite number, zero or more; found {value!r}."
+                f"Field 'knobs.{name}' must be a finite number, zero or more; found {shown(value)}."
+            )
+        elif value > MAX_SCALE:  # a multiplier of the nominal loads or PV (load/pv_scale)
+            problems.add(
+                f"Field 'knobs.{name}' must be at most {MAX_SCALE:g} (a multiplier of the "
+                f"feeder's nominal power); found {shown(value)}."
             )
     seed = values["seed"]
     if not (is_number(seed) and float(seed).is_integer() and seed >= 0):
-        problems.add(f"Field 'knobs.seed' must be a whole number, zero or more; found {seed!r}.")
+        problems.add(
+            f"Field 'knobs.seed' must be a whole number, zero or more; found {shown(seed)}."
+        )
     vm, (low, high) = values.get("vm_ext_pu"), SOURCE_VM_PU_RANGE
     if "vm_ext_pu" in values and not (is_finite_number(vm) and low <= vm <= high):
         problems.add(
             f"Field 'knobs.vm_ext_pu' (the source voltage) must be a number in "
-            f"{interval(low, high)} pu; found {vm!r}."
+            f"{interval(low, high)} pu; found {shown(vm)}."
         )
     problems.raise_if_any()
     values["seed"] = int(values["seed"])

@@ -17,6 +17,38 @@ from feeders.base import ELEMENT_BUS_COLUMNS, AgentSpec, Feeder
 
 DEFAULTS = {"load_scale": 1.0, "pv_scale": 1.0, "seed": 0}
 
+#: The tables of a net that dec or pandapower's power flow reads, and the columns of each that
+#: must be there (pandapower.to_json writes every standard column; these are the ones whose
+#: absence breaks a run). Each table's index must be unique: the agents and the radial tree
+#: address rows by it.
+NET_COLUMNS = {
+    "bus": ("name", "vn_kv", "in_service"),
+    "ext_grid": ("bus", "vm_pu", "va_degree", "slack_weight", "in_service"),
+    "line": (
+        "from_bus", "to_bus", "length_km", "r_ohm_per_km", "x_ohm_per_km", "c_nf_per_km",
+        "g_us_per_km", "max_i_ka", "df", "parallel", "in_service",
+    ),
+    "trafo": (
+        "hv_bus", "lv_bus", "sn_mva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent",
+        "pfe_kw", "i0_percent", "shift_degree", "parallel", "df", "in_service",
+    ),
+    "load": (
+        "bus", "p_mw", "q_mvar", "const_z_p_percent", "const_i_p_percent",
+        "const_z_q_percent", "const_i_q_percent", "scaling", "in_service",
+    ),
+    "sgen": ("bus", "p_mw", "scaling", "in_service"),
+    "storage": ("bus", "p_mw", "q_mvar", "scaling", "in_service"),
+    "shunt": ("bus", "p_mw", "q_mvar", "vn_kv", "step", "in_service"),
+    "switch": ("bus", "element", "et", "closed", "z_ohm"),
+    "asymmetric_load": ("bus", "in_service"),
+    "asymmetric_sgen": ("bus", "in_service"),
+    "gen": ("in_service",),
+    "trafo3w": ("in_service",),
+    "impedance": ("in_service",),
+}  # fmt: skip
+#: Values (duplicated indices, missing columns) named in one message.
+MAX_LISTED = 5
+
 
 def transformer_groups(net: pp.pandapowerNet) -> dict[int, str]:
     """Return the group of every bus: the transformer that feeds it, or ``source``.
@@ -41,6 +73,40 @@ def _grouped(net: pp.pandapowerNet, agents: list[AgentSpec]) -> list[AgentSpec]:
     """Return the agents with their transformer's group (:func:`transformer_groups`)."""
     groups = transformer_groups(net)
     return [replace(a, group=groups.get(a.bus, "source")) for a in agents]
+
+
+def _listing(items: list) -> str:
+    more = len(items) - MAX_LISTED
+    shown = ", ".join(f"'{item}'" if isinstance(item, str) else str(item)
+                      for item in items[:MAX_LISTED])  # fmt: skip
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _table_problems(net: pp.pandapowerNet) -> list[str]:
+    """Every table of :data:`NET_COLUMNS` has a unique index and the columns listed there."""
+    problems = []
+    for table, columns in NET_COLUMNS.items():
+        frame = net[table] if table in net else None
+        if frame is None:
+            if table in ("bus", "ext_grid"):
+                problems.append(f"The net has no table '{table}'; it is required.")
+            continue
+        repeated = frame.index[frame.index.duplicated()].unique().tolist()
+        if repeated:
+            indices = "the index" if len(repeated) == 1 else "the indices"
+            problems.append(
+                f"Table '{table}' gives {indices} {_listing(repeated)} to more than one row; "
+                "each row needs its own index (other tables and dec's agents refer to rows by it)."
+            )
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            which = "column" if len(missing) == 1 else "columns"
+            problems.append(
+                f"Table '{table}' has no {which} {_listing(missing)}, which dec or pandapower's "
+                "power flow reads; write the net with pandapower.to_json, which keeps every "
+                "standard column."
+            )
+    return problems
 
 
 def _element_problems(net: pp.pandapowerNet) -> list[str]:
@@ -94,11 +160,13 @@ def build(path: Path, load_scale: float, pv_scale: float, seed: int) -> Feeder:
             "Write one with pandapower.to_json(net, path).",
             str(path),
         ) from None
+    problems = Problems(str(path))
+    problems.extend(_table_problems(net))
+    problems.raise_if_any()  # the checks below read these columns by these indices
     if len(net.bus) == 0 or len(net.ext_grid) == 0:
         raise InputError(
             "The net has no buses or no ext_grid (slack); both are required.", str(path)
         )
-    problems = Problems(str(path))
     problems.extend(_element_problems(net))
     problems.extend(non_negative(dict(net.sgen["p_mw"].items()), "p_mw", "sgen (PV rating)"))
     problems.extend(non_negative(dict(net.sgen["scaling"].items()), "scaling", "sgen"))

@@ -6,6 +6,7 @@ checked here against what the mode reads) and the file-name rule of the exporter
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,20 +184,41 @@ def test_list_options_exit_2(tmp_path, capsys, target, argv, message):
     assert not any(tmp_path.iterdir())
 
 
+P2P_PLACEMENT = """
+mode: p2p
+feeder: cigre_lv
+p2p:
+  households: {buses: [12, 17, 19, 35, 37, 41], profile: Cluster_0}
+  pv: {buses: [16, 18, 22, 36, 40, 42], profile: Cluster_1}
+  hours: [10, 11, 12]
+"""
+
+
 @pytest.mark.parametrize(("example", "section", "field"), [
     (f"{ROOT}/inputs/community/community.yaml", "community", "profiles"),
     (f"{ROOT}/inputs/rec_pricing/rec12.yaml", "rec_pricing", "timeseries"),
+    (P2P_PLACEMENT, "p2p", "profiles.load"),
 ])  # fmt: skip
 def test_a_data_file_that_is_a_directory_is_named_as_such(
     tmp_path, capsys, example, section, field
 ):
-    scenario = yaml.safe_load(Path(example).read_text())
+    # p2p named the folder as the file it blamed ("Invalid input in data: The load profile
+    # file 'data' is a directory")
+    scenario = yaml.safe_load(example if "\n" in example else Path(example).read_text())
     (tmp_path / "data").mkdir()
-    scenario[section][field] = "data"
+    *parents, key = field.split(".")
+    mapping = scenario[section]
+    for parent in parents:
+        mapping = mapping.setdefault(parent, {})
+    mapping[key] = "data"
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(scenario))
     assert main([str(path), "--no-plots", "--out", str(tmp_path / "out")]) == 2
-    assert "is a directory, not a file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the scenario file is blamed, and the message names the folder as a folder
+    assert err.startswith(f"dec: error: Invalid input in {path}: The ")
+    assert f" file '{tmp_path / 'data'}' is a directory, not a file: give the path of a " in err
+    assert "not of a folder" in err
 
 
 REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
@@ -276,3 +298,50 @@ def test_a_rerun_removes_the_outputs_of_the_earlier_run_only(tmp_path):
     assert "notes.txt" in names and "trades.csv" in names and "summary.json" in names
     assert not {"admm_history.csv"} & names and not [n for n in names if n.endswith(".png")]
     assert len(list((folder / "setpoints").iterdir())) == n_setpoints
+
+
+@pytest.mark.parametrize("target", ["cigre_lv", f"{ROOT}/inputs/rec/case0.yaml"])
+def test_engine_ray_without_ray_is_blamed_on_the_option(tmp_path, capsys, monkeypatch, target):
+    # it was "Invalid input in cigre_lv: The Ray engine needs the 'ray' extra ..."
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    argv = [target, "--engine", "ray", "--no-plots", "--out", str(tmp_path)]
+    if "case0" in target:
+        argv += ["--policy", "distributed", "--steps", "4"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "dec: error: Invalid input in the command line: Option --engine ray needs Ray, which is "
+        "not installed: install the 'ray' extra (pip install -e \".[ray]\") or choose --engine "
+        "serial or process.\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("mode", ["curtail", "inspect"])
+@pytest.mark.parametrize(
+    ("option", "value", "shown"),
+    [("--pv-scale", "1e308", "1e+308"), ("--load-scale", "2e6", "2000000.0")],
+)
+def test_a_scale_above_a_million_is_blamed_on_the_option_before_any_work(
+    tmp_path, capsys, monkeypatch, mode, option, value, shown
+):
+    # 1e308 overflowed to inf in the feeder builder: a dozen RuntimeWarnings, then "the AC
+    # power flow did not converge"; p2p gives the same message for the same bound
+    monkeypatch.setattr("feeders.load", pytest.fail)  # refused before the feeder is built
+    argv = ["cigre_lv", "--mode", mode, option, value, "--no-plots", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    field = option.removeprefix("--").replace("-", "_")
+    assert capsys.readouterr().err == (
+        f"dec: error: Invalid input in the command line: Field '{field}' is outside "
+        f"[0, 1e+06] for 1 setting: {field} ({shown}).\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_long_option_value_is_shortened_in_its_message(capsys):
+    value = "9" * 5000 + "x"
+    with pytest.raises(SystemExit) as exit_:
+        main(["cigre_lv", "--pv-scale", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --pv-scale: must be a finite number, 0 or more; found '99999" in err
+    assert "...999" in err and "9x'. See python -m dec.run --help." in err and len(err) < 400

@@ -176,6 +176,14 @@ def test_value_yaml_cannot_build_is_an_input_error(tmp_path, capsys, value, word
         assert word in err
 
 
+def test_a_long_value_yaml_cannot_build_is_shortened(tmp_path, capsys):
+    path = _scenario(tmp_path, f"feeder: cigre_lv\ncurtail: !!int {'a' * 5000}\n")
+    err = _run(tmp_path, capsys, path)
+    assert f"Invalid input in {path}: The file is not valid YAML at line 2, column 10: 'aaa" in err
+    assert "...aaa" in err and "aaa' is not a valid int (invalid literal for int()" in err
+    assert len(err) < 800
+
+
 # 3. YAML 1.2 numbers and booleans
 
 
@@ -293,8 +301,25 @@ def test_misspelt_feeder_id_is_named_as_written(tmp_path, capsys):
 
 
 def test_table_that_is_a_directory(tmp_path):
-    with pytest.raises(InputError, match=r"The profile file '.*' is a directory, not a file"):
+    with pytest.raises(
+        InputError, match=r"The profile file '.*' is a directory, not a file"
+    ) as err:
         read_table(tmp_path, "profile", "scenario.yaml")
+    assert err.value.source == "scenario.yaml"
+
+
+def test_table_that_is_a_directory_is_not_named_as_the_input(tmp_path, monkeypatch):
+    # the folder named itself as the file in error ("Invalid input in p: The load profile file
+    # 'p' is a directory"); without a caller's file, the command line names the scenario
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p").mkdir()
+    with pytest.raises(InputError) as err:
+        read_table(Path("p/."), "load profile")
+    assert err.value.source is None
+    assert str(err.value) == (
+        f"Invalid input: The load profile file '{tmp_path / 'p'}' is a directory, not a file: "
+        "give the path of a CSV table, not of a folder."
+    )
 
 
 def test_output_file_that_is_a_directory(tmp_path):

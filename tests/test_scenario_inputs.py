@@ -5,17 +5,21 @@ The corpus lives in tests/data/bad_scenarios/; each case names the words its mes
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
+import pandas as pd
 import pytest
 
 import feeders
+from dec.errors import InputError
 from dec.network.powerflow import PowerFlowFailed, run_ac
 from dec.run import main
 from dec.scenario import load_scenario
+from dec.validation import MAX_SHOWN
 
 CORPUS = Path(__file__).parent / "data" / "bad_scenarios"
 
@@ -217,12 +221,132 @@ def test_output_folder_blocked_by_a_file_exits_2_before_any_work(
     assert blocker.read_text() == "not a folder"
 
 
-def test_feeder_error_of_a_scenario_file_names_the_file(tmp_path, capsys):
-    spec = tmp_path / "no_load.yaml"  # a series scales the loads' nominal powers
+def test_a_series_on_a_feeder_built_without_loads_blames_the_knob_of_the_file(tmp_path, capsys):
+    # a series sets the loads to shape × nominal, and a feeder built at load_scale 0 lost
+    # the nominal powers; the knob is the scenario file's (it read "Invalid input in cigre_lv
+    # (scenario ...): Knob 'load_scale' is 0.0")
+    spec = tmp_path / "no_load.yaml"
     spec.write_text("feeder: cigre_lv\nknobs:\n  load_scale: 0\n")
     assert main([str(spec), "--steps", "2", "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    assert capsys.readouterr().err == (
+        f"dec: error: Invalid input in {spec}: Field 'knobs.load_scale' is 0: a time series "
+        "(--day, --steps) sets each load to the day's shape × its nominal power, which a feeder "
+        "built at load_scale 0 no longer holds. A series multiplies the shapes by --load-scale, "
+        "not by the knob: set the knob above 0, or give --load-scale 0 to run the day with the "
+        "loads off.\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("knobs", ["", "knobs:\n  load_scale: 0\n"])
+def test_a_day_with_the_loads_off_runs(tmp_path, capsys, knobs):
+    # --load-scale 0 in a series: a PV-only day (it was refused as "Knob 'load_scale' is 0.0")
+    spec = tmp_path / "day.yaml"
+    spec.write_text(f"feeder: cigre_lv\n{knobs}")
+    out = tmp_path / "out"
+    argv = [str(spec), "--steps", "2", "--first-step", "46", "--load-scale", "0"]
+    assert main([*argv, "--out", str(out), "--no-plots"]) == 0
+    folder = out / "day" / "curtail"
+    net = pp.from_json(str(folder / "net_after.json"))
+    assert len(net.load) > 0 and (net.load["p_mw"] == 0.0).all()
+    assert (net.load["q_mvar"] == 0.0).all()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["n_steps"] == 2 and summary["total_available_kwh"] > 0
+
+
+@pytest.mark.parametrize(("knob", "value"), [("pv_scale", "1.0e+308"), ("load_scale", "2.0e6")])
+def test_a_knob_above_a_million_is_refused_before_the_feeder_is_built(
+    tmp_path, capsys, knob, value
+):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(f"feeder: cigre_lv\nknobs:\n  {knob}: {value}\n")
+    for mode in ("curtail", "inspect"):
+        code = main([str(spec), "--mode", mode, "--out", str(tmp_path / "out"), "--no-plots"])
+        assert code == 2
+        assert capsys.readouterr().err == (
+            f"dec: error: Invalid input in {spec}: Field 'knobs.{knob}' must be at most 1e+06 "
+            f"(a multiplier of the feeder's nominal power); found {float(value)!r}.\n"
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_repeated_line_index_is_not_reported_as_a_loop(tmp_path, capsys):
+    net = pn.create_cigre_network_lv()
+    net.line = pd.concat([net.line, net.line.iloc[[3]]])
+    path = tmp_path / "twice.json"
+    pp.to_json(net, str(path))
+    assert main([str(path), "--mode", "inspect", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert f"Invalid input in cigre_lv (scenario {spec}): Knob 'load_scale' is 0.0" in err
+    assert err.startswith(f"dec: error: Invalid input in {path}: Table 'line' gives the index 3 ")
+    assert "loop" not in err
+
+
+SECTION_OF_ANOTHER_MODE = (
+    "Section 'curtail' is for mode curtail, but this run is mode {mode}, which does not read it; "
+    "remove the section, or run mode curtail with --mode curtail."
+)
+
+
+@pytest.mark.parametrize(("head", "options", "mode"), [
+    ("mode: inspect\n", [], "inspect"),
+    ("mode: p2p\np2p:\n  hours: [12]\n", [], "p2p"),
+    # the file's own mode's section (p2p) is kept; curtail's is neither the file's nor the run's
+    ("mode: p2p\np2p:\n  hours: [12]\n", ["--mode", "inspect"], "inspect"),
+])  # fmt: skip
+def test_a_section_of_another_mode_is_refused(tmp_path, capsys, monkeypatch, head, options, mode):
+    # it was ignored without notice
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(f"{head}feeder: cigre_lv\ncurtail:\n  fairness: equal-kw\n")
+    monkeypatch.setattr("dec.run.load_mode", pytest.fail)  # refused before the mode runs
+    argv = [str(spec), *options, "--out", str(tmp_path / "out"), "--no-plots"]
+    assert main(argv) == 2
+    message = SECTION_OF_ANOTHER_MODE.format(mode=mode)
+    assert capsys.readouterr().err == f"dec: error: Invalid input in {spec}: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_section_of_the_files_own_mode_is_kept_when_another_mode_runs(tmp_path, capsys):
+    # inspect runs on the feeder of a p2p scenario file, whose p2p section it does not read
+    spec = tmp_path / "market.yaml"
+    spec.write_text("mode: p2p\nfeeder: cigre_lv\np2p:\n  hours: [12]\n")
+    assert main([str(spec), "--mode", "inspect", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "market" / "inspect" / "summary.json").is_file()
+
+
+def test_a_number_too_long_to_read_is_out_of_range_not_invalid_yaml(tmp_path, capsys):
+    spec = tmp_path / "seed.yaml"
+    spec.write_text(f"mode: curtail\nfeeder: cigre_lv\nknobs:\n  seed: {'9' * 5000}\n")
+    assert main([str(spec), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    assert capsys.readouterr().err == (
+        f"dec: error: Invalid input in {spec}: Field 'knobs.seed' at line 4, column 9 is a whole "
+        "number of 5000 digits: out of range (whole numbers are read up to 4300 digits).\n"
+    )
+
+
+def test_a_number_too_long_in_a_list_is_named_by_its_position(tmp_path):
+    spec = tmp_path / "hours.yaml"
+    spec.write_text(f"feeder: cigre_lv\np2p:\n  hours: [10, -{'1' * 4400}]\n")
+    with pytest.raises(
+        InputError,
+        match=r"Field 'p2p\.hours\[1\]' at line 3, column 15 is a "
+        r"whole number of 4400 digits: out of range",
+    ):
+        load_scenario(spec)
+
+
+def test_a_huge_value_is_shortened_in_its_message(tmp_path, capsys):
+    # ten million leaves through YAML anchors: the message was one line of 52 MB
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 7)]  # fmt: skip
+    spec = tmp_path / "alias.yaml"
+    spec.write_text("feeder: cigre_lv\nname:\n  " + "\n  ".join(lines) + "\n")
+    assert main([str(spec), "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    head = f"dec: error: Invalid input in {spec}: Field 'name' must be a str, found "
+    assert err.startswith(head)
+    assert "{'a0': ['x', 'x'," in err and "..." in err and err.endswith("]}.\n")
+    assert len(err) == len(head) + MAX_SHOWN + len(".\n")
 
 
 def test_outputs_are_named_by_the_file_stem_and_name_titles_the_table(tmp_path, capsys):

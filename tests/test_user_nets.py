@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandapower as pp
+import pandas as pd
 import pytest
 
 import feeders
@@ -277,7 +278,7 @@ def test_gen_in_service_is_refused(tmp_path, capsys, mode):
     assert code == 2
     assert err == refused(
         path,
-        "Table 'gen' is not supported by the radial tree model (rows in service: 0): "
+        "Table 'gen' is not supported by the radial tree model (in-service row with index 0): "
         "voltage-controlled generators are not modelled; model PV units as sgen (fixed active "
         "and reactive power), or set their 'in_service' to False.",
     )
@@ -379,3 +380,100 @@ def test_transformer_fairness_groups_pv_by_the_transformer_that_feeds_it(tmp_pat
     assert all(len(v) == 1 for v in ratios.values()), ratios
     assert max(max(v) for v in ratios.values()) > 0, "the scenario needs curtailment"
     assert {r["group"] for r in records} <= {f"trafo_{i}" for i in net.trafo.index} | {"source"}
+
+
+# --- 8. tables with a repeated index or a missing column ------------------------------------
+
+INDEX_HELP = "each row needs its own index (other tables and dec's agents refer to rows by it)."
+COLUMN_HELP = (
+    "which dec or pandapower's power flow reads; write the net with pandapower.to_json, which "
+    "keeps every standard column."
+)
+
+
+def _repeat_row(table: str, position: int) -> Callable[[pp.pandapowerNet], None]:
+    def repeat(net: pp.pandapowerNet) -> None:
+        net[table] = pd.concat([net[table], net[table].iloc[[position]]])
+
+    return repeat
+
+
+@pytest.mark.parametrize("mode", ["inspect", "curtail"])
+@pytest.mark.parametrize(
+    ("table", "position", "index"),
+    [("sgen", 0, 0), ("load", 2, 2), ("bus", 3, 3), ("line", 1, 1), ("trafo", 0, 0)],
+)
+def test_a_repeated_index_is_refused_naming_the_table_and_the_index(
+    tmp_path, capsys, mode, table, position, index
+):
+    # it crashed (zip() of the PV agents, int() of a load's bus, a bus's voltage level),
+    # and a line given twice was reported as a loop
+    net = chain_net()
+    _repeat_row(table, position)(net)
+    path = save(net, tmp_path)
+    code, err, out = run(path, tmp_path, capsys, "--mode", mode)
+    assert code == 2
+    assert err == refused(
+        path, f"Table '{table}' gives the index {index} to more than one row; {INDEX_HELP}"
+    )
+    assert not out.exists()
+
+
+def test_every_repeated_index_of_a_table_is_named(tmp_path, capsys):
+    net = chain_net()
+    net.load.index = [0, 0, 1, 1, 2]
+    path = save(net, tmp_path)
+    code, err, _ = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert code == 2
+    assert err == refused(
+        path, f"Table 'load' gives the indices 0, 1 to more than one row; {INDEX_HELP}"
+    )
+
+
+@pytest.mark.parametrize("mode", ["inspect", "curtail"])
+@pytest.mark.parametrize(
+    ("table", "columns", "named"),
+    [
+        ("sgen", ["p_mw"], "column 'p_mw'"),
+        ("load", ["scaling"], "column 'scaling'"),
+        ("bus", ["vn_kv"], "column 'vn_kv'"),
+        ("line", ["x_ohm_per_km", "c_nf_per_km"], "columns 'x_ohm_per_km', 'c_nf_per_km'"),
+        ("trafo", ["pfe_kw"], "column 'pfe_kw'"),
+        ("ext_grid", ["vm_pu"], "column 'vm_pu'"),
+    ],
+)
+def test_a_missing_column_is_refused_naming_the_table_and_the_column(
+    tmp_path, capsys, mode, table, columns, named
+):
+    net = chain_net()
+    net[table] = net[table].drop(columns=columns)
+    path = save(net, tmp_path)
+    code, err, out = run(path, tmp_path, capsys, "--mode", mode)
+    assert code == 2
+    assert err == refused(path, f"Table '{table}' has no {named}, {COLUMN_HELP}")
+    assert not out.exists()
+
+
+def test_problems_of_several_tables_are_reported_at_once(tmp_path, capsys):
+    net = chain_net()
+    _repeat_row("sgen", 0)(net)
+    net.load = net.load.drop(columns=["p_mw"])
+    path = save(net, tmp_path)
+    code, err, _ = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert code == 2
+    assert err == refused(
+        path,
+        f"Table 'load' has no column 'p_mw', {COLUMN_HELP} "
+        f"Table 'sgen' gives the index 0 to more than one row; {INDEX_HELP}",
+    )
+
+
+def test_unsupported_rows_are_named_by_their_indices(tmp_path, capsys):
+    net = chain_net()
+    for bus in (4, 5):
+        pp.create_gen(net, bus, p_mw=0.01, vm_pu=1.0)
+    path = save(net, tmp_path)
+    code, err, _ = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert code == 2
+    assert "Table 'gen' is not supported by the radial tree model (in-service rows with " in err
+    assert "indices 0, 1): voltage-controlled generators are not modelled" in err

@@ -20,6 +20,13 @@ from typing import Any, Protocol
 from dec.errors import DecError, InputError
 
 
+class EngineUnavailable(InputError):
+    """The engine asked for needs an optional dependency that is not installed.
+
+    The command line blames its ``--engine`` option (see :mod:`dec.run`).
+    """
+
+
 class Engine(Protocol):
     """Runs a function over chunks and returns the results in order."""
 
@@ -82,8 +89,9 @@ class RayEngine:
         try:
             import ray
         except ImportError:
-            raise InputError(
-                "The Ray engine needs the 'ray' extra: pip install -e \".[ray]\"."
+            raise EngineUnavailable(
+                "The Ray engine needs Ray, which is not installed: install the 'ray' extra "
+                '(pip install -e ".[ray]") or choose the serial or process engine.'
             ) from None
         self._ray = ray
         if not ray.is_initialized():

@@ -256,6 +256,31 @@ def read_shapes(n_steps: int, first_step: int = 0) -> tuple[np.ndarray, np.ndarr
     return load[window], pv[window]
 
 
+def _load_factor(feeder: Feeder, load_shape: np.ndarray) -> np.ndarray:
+    """Return what multiplies the feeder's loads at each step to give shape × nominal.
+
+    The feeder's loads are at ``load_scale`` × nominal, so the factor is the shape over
+    ``load_scale``. At ``load_scale`` 0 the nominal powers are lost; a shape of zeros (the
+    day with the loads off, ``--load-scale 0``) keeps the loads at 0.
+
+    Raises
+    ------
+    InputError
+        If ``load_scale`` is 0 and the shape is not all zeros (named as the scenario's knob).
+    """
+    load_scale = float(feeder.knobs.get("load_scale", 1.0))
+    if load_scale > 0:
+        return np.asarray(load_shape, dtype=float) / load_scale
+    if not np.any(load_shape):
+        return np.zeros(len(load_shape))
+    raise InputError(
+        f"Field 'knobs.load_scale' is {load_scale:g}: a time series (--day, --steps) sets each "
+        "load to the day's shape × its nominal power, which a feeder built at load_scale 0 no "
+        "longer holds. A series multiplies the shapes by --load-scale, not by the knob: set the "
+        "knob above 0, or give --load-scale 0 to run the day with the loads off."
+    )
+
+
 def run_series(
     feeder: Feeder,
     settings: CurtailSettings,
@@ -277,13 +302,7 @@ def run_series(
     the quarter hour of the day of step 0, for the time labels of the outputs.
     """
     start = time.perf_counter()
-    load_scale = float(feeder.knobs.get("load_scale", 1.0))
-    if load_scale <= 0:
-        raise InputError(
-            f"Knob 'load_scale' is {load_scale!r}: a series scales each load's nominal power "
-            "(its power over load_scale) by the day's shape, so it needs load_scale above 0.",
-            feeder.feeder_id,
-        )
+    load_factor = _load_factor(feeder, load_shape)
     model, coordinator = new_model(feeder, seed)
     pvs = feeder.agents_of_type("pv")
     pv_el = _elements(pvs)
@@ -293,7 +312,7 @@ def run_series(
     for t in progress(range(len(load_shape)), desc="steps"):
         step_feeder = copy.copy(feeder)
         step_feeder.net = copy.deepcopy(feeder.net)
-        scale_loads(step_feeder.net, load_shape[t] / load_scale)
+        scale_loads(step_feeder.net, load_factor[t])
         set_element_power(step_feeder.net, *pv_el, kwp * pv_shape[t])
         solution = None
         if has_pv_output(step_feeder):

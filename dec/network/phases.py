@@ -27,6 +27,7 @@ import pandas as pd
 
 from dec.errors import InputError
 from dec.network.topology import Tree
+from dec.validation import shown
 
 PHASE_LETTERS = "abc"
 #: Angle of each phase's voltage in a balanced positive-sequence set, rad (a, b, c).
@@ -39,7 +40,7 @@ def parse_phases(value: object) -> np.ndarray:
         return np.ones(3, dtype=bool)
     letters = set(value.lower())
     if not letters <= set(PHASE_LETTERS):
-        raise InputError(f"Bus field 'phases' must be letters of 'abc', found {value!r}.")
+        raise InputError(f"Bus field 'phases' must be letters of 'abc', found {shown(value)}.")
     return np.array([p in letters for p in PHASE_LETTERS])
 
 

@@ -222,8 +222,9 @@ def _refuse_unsupported(net: pp.pandapowerNet) -> None:
             continue
         rows = net[table].index[net[table]["in_service"].astype(bool)]
         if len(rows):
+            which = "row with index" if len(rows) == 1 else "rows with indices"
             raise InputError(
-                f"Table '{table}' is not supported by the radial tree model (rows in service: "
+                f"Table '{table}' is not supported by the radial tree model (in-service {which} "
                 f"{_listing(rows.tolist())}): {instead}, or set their 'in_service' to False."
             )
 

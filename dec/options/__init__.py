@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from dec.errors import InputError
-from dec.validation import MAX_ROUNDS
+from dec.validation import MAX_ROUNDS, shown
 
 
 def _checked(
@@ -35,7 +35,7 @@ def _checked(
     except ValueError:
         value = None
     if value is None or not accept(value):
-        raise argparse.ArgumentTypeError(f"must be {allowed}; found {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {allowed}; found {shown(text)}")
     return value
 
 
@@ -95,7 +95,8 @@ def local_time(text: str) -> datetime:
     value = _checked(text, datetime.fromisoformat, lambda _: True, "an ISO 8601 date or date-time")
     if value.tzinfo is not None:
         raise argparse.ArgumentTypeError(
-            f"must be a local time without a UTC offset, as the profiles' timestamps; found {text!r}"
+            "must be a local time without a UTC offset, as the profiles' timestamps; found "
+            f"{shown(text)}"
         )
     return value
 
@@ -113,13 +114,14 @@ def comma_items(text: str, option: str) -> list[str]:
     items = [item.strip() for item in text.split(",")]
     if not all(items):
         raise InputError(
-            f"Option '{option}' has an empty item in {text!r}; separate values by one comma.",
+            f"Option '{option}' has an empty item in {shown(text)}; separate values by one comma.",
             COMMAND_LINE,
         )
     twice = sorted({item for item in items if items.count(item) > 1})
     if twice:
         raise InputError(
-            f"Option '{option}' lists {', '.join(twice)} more than once, in {text!r}.", COMMAND_LINE
+            f"Option '{option}' lists {', '.join(twice)} more than once, in {shown(text)}.",
+            COMMAND_LINE,
         )
     return items
 
