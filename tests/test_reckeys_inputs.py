@@ -179,6 +179,26 @@ def test_time_of_use_window_hours_outside_a_day_are_refused(section, window, exp
     )
 
 
+def test_time_of_use_window_of_equal_start_and_end_is_refused(section):
+    # [8, 8) is empty: the window's price would never apply
+    section["members"][0]["buying_price_eur_per_kwh"] = {
+        "generator": "time_of_use",
+        "price": 0.2,
+        "windows": [{"start_h": 8, "end_h": 8, "price": 0.3}],
+    }
+    message = problems(section)
+    assert "of member C has windows[0] with start_h equal to end_h (8): an empty window" in message
+
+
+def test_household_bump_hours_must_be_hours_of_a_day(section):
+    section["members"][0]["consumption_kwh"] = {
+        "generator": "household",
+        "base_kw": 0.3,
+        "bumps": [{"peak_kw": 1.0, "hour": 26, "width_h": 2}],
+    }
+    assert "of member C has bumps[0].hour 26, outside [0, 24]" in problems(section)
+
+
 def test_time_of_use_windows_over_the_whole_day_are_accepted(section):
     section["members"][0]["buying_price_eur_per_kwh"] = {
         "generator": "time_of_use",

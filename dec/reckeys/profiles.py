@@ -178,8 +178,14 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
             return f"parameter '{key}' must be a number"
     if name == "normal_bumps" and any(float(b["std"]) <= 0 for b in spec["bumps"]):
         return "has a bump with std <= 0"
-    if name == "household" and any(float(b["width_h"]) <= 0 for b in spec["bumps"]):
-        return "has a bump with width_h <= 0"
+    if name == "household":
+        if any(float(b["width_h"]) <= 0 for b in spec["bumps"]):
+            return "has a bump with width_h <= 0"
+        outside = _hours_outside_a_day(
+            {f"bumps[{j}].hour": b["hour"] for j, b in enumerate(spec["bumps"])}
+        )
+        if outside:
+            return outside
     if name == "pv":
         outside = _hours_outside_a_day({k: spec[k] for k in ("sunrise_h", "sunset_h")})
         if outside:
@@ -196,6 +202,11 @@ def _spec_problem(spec: Mapping[str, Any]) -> str | None:
             )
             if outside:
                 return outside
+            if float(window["start_h"]) == float(window["end_h"]):
+                return (
+                    f"has windows[{j}] with start_h equal to end_h ({window['start_h']!r}): an "
+                    "empty window; give the hours it covers (0 to 24 for the whole day)"
+                )
     return None
 
 
