@@ -123,14 +123,15 @@ def build_community(
     field_of_file[config.pv_file] = "pv.file"
     if config.profiles_file in field_of_file:
         field_of_file[config.profiles_file] = "profiles"
+    paths = {name: resolve(name) for name in field_of_file}
     for name, field in field_of_file.items():
-        if not resolve(name).exists():
+        if not paths[name].exists():
             raise InputError(
                 f"Field '{field}' names the profile file {name!r}, which does not exist "
-                f"(looked for {str(resolve(name))!r}).",
+                f"(looked for {str(paths[name])!r}).",
                 source,
             )
-    tables: dict[str, ProfileTable] = {f: read_profile_table(resolve(f)) for f in field_of_file}
+    tables: dict[str, ProfileTable] = {name: read_profile_table(p) for name, p in paths.items()}
     first = tables[config.pv_file]
     for name, table in tables.items():
         if len(table.times) != len(first.times):
