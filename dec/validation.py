@@ -107,12 +107,12 @@ def interval(low: float, high: float) -> str:
     return f"[{low:g}, {high:g}]"
 
 
-def _listing(items: Sequence[tuple[Any, Any]], show_value: bool = True, bare: bool = False) -> str:
-    """List ``key (value)`` pairs (``key value`` if ``bare``; keys only without values)."""
+def _listing(
+    items: Sequence[tuple[Any, Any]], show_value: bool = True, template: str = "{key} ({value})"
+) -> str:
+    """List ``(key, value)`` pairs as ``template`` says (keys only without values)."""
     listed = [
-        (f"{key} {shown(value)}" if bare else f"{clip(str(key))} ({shown(value)})")
-        if show_value
-        else clip(str(key))
+        template.format(key=clip(str(key)), value=shown(value)) if show_value else clip(str(key))
         for key, value in items[:MAX_LISTED]
     ]
     more = len(items) - MAX_LISTED
@@ -210,7 +210,7 @@ def series(
             problems.append(
                 f"Field '{field}' has the wrong length for {_plural(len(wrong), kind)} "
                 f"(expected {_plural(length, 'value')}): "
-                f"{_listing([(f'{clip(str(key))} has', n) for key, n in wrong], bare=True)}."
+                f"{_listing(wrong, template='{key} has {value}')}."
             )
     return problems
 
