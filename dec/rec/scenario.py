@@ -33,7 +33,7 @@ from dec.options.rec_pricing import MECHANISMS, mechanism_name
 from dec.rec.checks import EV_FIELDS, METER_RANGES, PRICE_RANGE, STORAGE_FIELDS, n_steps
 from dec.rec.data import Market
 from dec.scenario import Scenario
-from dec.validation import Problems, clip, interval, is_finite_number
+from dec.validation import Problems, interval, is_finite_number
 
 SECTION = "rec_pricing"
 Timeframe = Literal["pre", "post"]
@@ -261,8 +261,9 @@ def _report_missing_columns(
     name = series.name
     header = str(table.columns[0]) if len(table.columns) == 1 else ""
     if ";" in header or "\t" in header:
+        shown = header if len(header) <= 60 else f"{header[:57]}..."
         problems.add(
-            f"The timeseries file {name!r} has a single column, {clip(header, 60)!r}, so none of the "
+            f"The timeseries file {name!r} has a single column, {shown!r}, so none of the "
             f"{len({c for _, c in missing})} columns the fields name is found; the file must be "
             "comma-separated, with '.' as the decimal mark."
         )
