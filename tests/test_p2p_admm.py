@@ -213,6 +213,34 @@ def test_network_charges_are_written_with_the_trades(tmp_path, cases):
     margin = trades["bid_eur_per_kwh"] - trades["ask_eur_per_kwh"] - trades["charge_eur_per_kwh"]
     assert summary["objective"] == pytest.approx(float((margin * trades["matched_kw"]).sum()))
     assert summary["executed_welfare_eur"] == pytest.approx(float((margin * trades["p_kw"]).sum()))
+    # money: each side pays half the charge to the operator, so Σ paid by buyers = Σ received
+    # by sellers + the charges, and the savings against retail and feed-in add up to the
+    # executed welfare (with fixed tariffs as limit prices)
+    charged_eur = float((trades["charge_eur_per_kwh"] * trades["p_kw"]).sum())
+    assert summary["network_charge_eur"] == pytest.approx(charged_eur, rel=1e-12)
+    paid_eur = received_eur = 0.0
+    for path in (folder / "setpoints").glob("*.json"):
+        record = json.loads(path.read_text())
+        for kw, price in zip(record["bought_kw"], record["price_paid_eur_per_kwh"], strict=True):
+            paid_eur += kw * price if kw > 0 else 0.0
+        for kw, price in zip(record["sold_kw"], record["price_received_eur_per_kwh"], strict=True):
+            received_eur += kw * price if kw > 0 else 0.0
+    assert paid_eur == pytest.approx(received_eur + charged_eur, rel=1e-9)
+    price = trades["price_eur_per_kwh"]
+    half = 0.5 * trades["charge_eur_per_kwh"]
+    buyer_eur = float((trades["p_kw"] * (summary["retail_price_eur_per_kwh"] - price - half)).sum())
+    assert summary["buyer_savings_eur"] == pytest.approx(buyer_eur, rel=1e-12)
+
+
+def test_network_charge_savings_add_up_to_the_welfare(tmp_path):
+    # with fixed bidding the limit prices are the retail and feed-in tariffs, so the savings of
+    # buyers and sellers net of their halves of the charge are exactly the executed welfare
+    argv = [*ADMM_CLI, "--p2p-network-charge", "0.5", "--no-plots", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "cigre_lv" / "p2p" / "summary.json").read_text())
+    assert summary["network_charge_eur"] > 0
+    savings_eur = summary["buyer_savings_eur"] + summary["seller_savings_eur"]
+    assert savings_eur == pytest.approx(summary["executed_welfare_eur"], rel=1e-9)
 
 
 def test_admm_round_limit_exits_3_with_outputs(tmp_path, capsys):

@@ -8,8 +8,10 @@ Energy accounting (1-hour blocks, so kW over the hour = kWh), as the network che
 model it (:mod:`dec.p2p.grid`): a buyer's grid import is its deficit less what it
 received by P2P; a seller's grid export is its surplus less what it sold (matched), and
 the part of its sales the network checks did not execute is held back (its PV output is
-reduced by that much: ``held_back_kw``, ``p_setpoint_kw``). Savings are measured against
-the retail price (buyers) and the feed-in price (sellers).
+reduced by that much: ``held_back_kw``, ``p_setpoint_kw``). A pair's network charge is
+split half-half: the buyer pays the price plus half of it, the seller keeps the price less
+half of it, and the network operator receives the whole. Savings are measured against the
+retail price (buyers) and the feed-in price (sellers), net of the charges.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from dec.result import RunResult
 MODE = "p2p"
 #: Trades executed below their matched quantity by more than this count as curtailed, kW.
 CURTAIL_TOL_KW = 1e-6
+#: Differences of equal quantities below this are floating-point rounding, set to 0, kW.
+ROUNDING_NOISE_KW = 1e-9
 REFERENCE_COLUMNS = (
     "Hour",
     "Inverted Slack Power Adjustments",
@@ -118,8 +122,8 @@ def _per_agent(
 
 
 def _clean(kw: np.ndarray) -> np.ndarray:
-    """Zero what is rounding noise of a difference of equal quantities (below CURTAIL_TOL_KW)."""
-    return np.where(kw > CURTAIL_TOL_KW, kw, 0.0)
+    """Zero what is rounding noise of a difference of equal quantities (below ROUNDING_NOISE_KW)."""
+    return np.where(kw > ROUNDING_NOISE_KW, kw, 0.0)
 
 
 def settlement(case: P2PCase, trades: Trades, executed_kw: np.ndarray) -> dict[str, np.ndarray]:
@@ -129,14 +133,14 @@ def settlement(case: P2PCase, trades: Trades, executed_kw: np.ndarray) -> dict[s
     -------
     dict
         ``bought_kw``, ``sold_kw`` (executed), ``matched_bought_kw``, ``matched_sold_kw``,
-        ``held_back_kw`` (matched less executed sales), ``paid_eur``, ``received_eur``,
-        ``grid_import_kw``, ``grid_export_kw``.
+        ``held_back_kw`` (matched less executed sales), ``paid_eur`` (price plus half the
+        network charge), ``received_eur`` (price less half the charge), ``grid_import_kw``,
+        ``grid_export_kw``.
 
     """
     h, b, s = trades.hour, trades.buyer, trades.seller
     bought = _per_agent(case, h, b, executed_kw)
     sold = _per_agent(case, h, s, executed_kw)
-    money = executed_kw * trades.price_eur_per_kwh
     matched_sold = _per_agent(case, h, s, trades.quantity_kw)
     net = case.net_kw
     return {
@@ -145,8 +149,8 @@ def settlement(case: P2PCase, trades: Trades, executed_kw: np.ndarray) -> dict[s
         "matched_bought_kw": _per_agent(case, h, b, trades.quantity_kw),
         "matched_sold_kw": matched_sold,
         "held_back_kw": _clean(matched_sold - sold),
-        "paid_eur": _per_agent(case, h, b, money),
-        "received_eur": _per_agent(case, h, s, money),
+        "paid_eur": _per_agent(case, h, b, executed_kw * trades.buyer_price_eur_per_kwh()),
+        "received_eur": _per_agent(case, h, s, executed_kw * trades.seller_price_eur_per_kwh()),
         "grid_import_kw": _clean(np.maximum(-net, 0.0) - bought),
         "grid_export_kw": _clean(np.maximum(net, 0.0) - matched_sold),
     }
@@ -178,10 +182,13 @@ def hourly_table(
 ) -> pd.DataFrame:
     """One row per hourly block: energies, average price and the network checks' results."""
     executed = table["bought_kw"].sum(axis=1)
-    paid = table["paid_eur"].sum(axis=1)
+    executed_kw = trades.quantity_kw * ac.fraction
+    value_eur = np.bincount(
+        trades.hour, executed_kw * trades.price_eur_per_kwh, minlength=case.n_hours
+    )
     dc_kw = np.bincount(trades.hour, trades.quantity_kw * dc.fraction, minlength=case.n_hours)
     with np.errstate(invalid="ignore", divide="ignore"):
-        price = np.where(executed > 0, paid / executed, np.nan)
+        price = np.where(executed > 0, value_eur / executed, np.nan)
     return pd.DataFrame(
         {
             "hour": case.hours,
@@ -196,7 +203,7 @@ def hourly_table(
             "price_eur_per_kwh": price,
             "n_trades": np.bincount(
                 trades.hour,
-                trades.quantity_kw * ac.fraction > CURTAIL_TOL_KW,
+                executed_kw > CURTAIL_TOL_KW,
                 minlength=case.n_hours,
             ).astype(int),
             "dc_max_loading_percent": dc.max_loading_percent,
@@ -299,6 +306,7 @@ def summary(
     central = outcome.objective_centralized_eur
     executed = trades["p_kw"].to_numpy()
     price = trades["price_eur_per_kwh"].to_numpy()
+    charge = trades["charge_eur_per_kwh"].to_numpy()
     load_kwh = float(hourly["load_kwh"].sum())
     p2p_kwh = float(hourly["p2p_kwh"].sum())
     doc = {
@@ -360,10 +368,13 @@ def summary(
                 )
             )
         ),
-        "buyer_savings_eur": float(np.sum(executed * (settings.retail_price_eur_per_kwh - price))),
-        "seller_savings_eur": float(
-            np.sum(executed * (price - settings.feed_in_price_eur_per_kwh))
+        "buyer_savings_eur": float(
+            np.sum(executed * (settings.retail_price_eur_per_kwh - price - 0.5 * charge))
         ),
+        "seller_savings_eur": float(
+            np.sum(executed * (price - 0.5 * charge - settings.feed_in_price_eur_per_kwh))
+        ),
+        "network_charge_eur": float(np.sum(executed * charge)),
         "retail_price_eur_per_kwh": settings.retail_price_eur_per_kwh,
         "feed_in_price_eur_per_kwh": settings.feed_in_price_eur_per_kwh,
     }
@@ -415,6 +426,11 @@ def console_rows(doc: dict) -> list[tuple[str, object]]:
         (
             "buyer / seller savings (EUR)",
             f"{doc['buyer_savings_eur']:.4f} / {doc['seller_savings_eur']:.4f}",
+        ),
+        *(
+            [("network charges paid (EUR)", f"{doc['network_charge_eur']:.4f}")]
+            if doc["network_charge_eur"] > 0
+            else []
         ),
         (
             "welfare matched / executed (EUR)",

@@ -21,7 +21,8 @@ class Trades:
     quantity_kw
         Power delivered over the hour, kW (energy in kWh for 1-hour blocks).
     price_eur_per_kwh
-        Price the buyer pays the seller, EUR/kWh.
+        Price the buyer pays the seller, EUR/kWh (each side also pays half the network
+        charge to the network operator).
     bid_eur_per_kwh, ask_eur_per_kwh
         The buyer's and the seller's limit prices, EUR/kWh.
     charge_eur_per_kwh
@@ -73,6 +74,14 @@ class Trades:
         """Gains from trade net of network charges, Σ (bid − ask − charge) × quantity × 1 h, EUR."""
         margin = self.bid_eur_per_kwh - self.ask_eur_per_kwh - self.charge_eur_per_kwh
         return float(np.sum(margin * self.quantity_kw))
+
+    def buyer_price_eur_per_kwh(self) -> np.ndarray:
+        """Return what the buyer pays per kWh: the price plus half the network charge."""
+        return self.price_eur_per_kwh + 0.5 * self.charge_eur_per_kwh
+
+    def seller_price_eur_per_kwh(self) -> np.ndarray:
+        """Return what the seller keeps per kWh: the price less half the network charge."""
+        return self.price_eur_per_kwh - 0.5 * self.charge_eur_per_kwh
 
     def of_hour(self, hour: int) -> np.ndarray:
         """Return the positions of the trades of one hour."""
