@@ -241,7 +241,8 @@ def compute_sdr(buys: OffersList, sells: OffersList, compensation: float = 0.0) 
         return float(max_sell + l_comp / sdr)
     denominator = (min_buy - max_sell - l_comp) * sdr + max_sell + l_comp
     if denominator == 0:
-        # no supply and a zero sell value: the limit of the formula as SDR -> 0
+        # the formula has no value: 0/0 (no supply and λs + lc = 0) or, with negative sell
+        # values, a pole (λs + lc < 0); return its value at SDR = 0, the lowest buy value
         return float(min_buy)
     return float((min_buy * (max_sell + l_comp)) / denominator)
 
