@@ -6,6 +6,7 @@ asked for by name would silently be the first of the two; such a header is refus
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,19 @@ from pathlib import Path
 import pandas as pd
 
 from dec.errors import InputError
+
+
+def _reason(err: Exception) -> str:
+    """Return why pandas could not read a table, in one line."""
+    text = " ".join(str(err).split())
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if ragged is None:
+        return text
+    columns, line, fields = ragged.groups()
+    return (
+        f"its line {line} holds {fields} fields, its header names {columns} columns "
+        "(one value per column on every line)"
+    )
 
 
 def read_table(path: Path, what: str, source: str | None = None) -> pd.DataFrame:
@@ -56,8 +70,7 @@ def read_table(path: Path, what: str, source: str | None = None) -> pd.DataFrame
     except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as err:
         # pandas's ParserError and EmptyDataError are ValueErrors; a truncated or corrupt
         # compressed file raises EOFError, zlib.error or OSError (BadGzipFile)
-        message = f"{name} is not a readable CSV table ({err})."
-        raise InputError(message, source) from None
+        raise InputError(f"{name} is not a readable CSV table: {_reason(err)}.", source) from None
     repeated = sorted(str(name) for name, count in Counter(header).items() if count > 1)
     if repeated:
         raise InputError(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 import dec.community.mpc as mpc
+from dec.community.config import parse_config
 from dec.run import main
 from tests.community_cases import PROFILES, section
 
@@ -44,6 +46,155 @@ def test_negative_profile_value_names_file_column_row_and_value(tmp_path, capsys
     assert "the first at data row 100 (2016-01-02T00:45): -1.5" in err
     assert "must be zero or more; it is the profile of" in err and f"{users} {path})" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def _two_days(tmp_path, change) -> str:
+    """Write the shipped profiles' first two days as text, changed by ``change``."""
+    path = tmp_path / "profiles.csv"
+    frame = pd.read_csv(PROFILES, nrows=96 * 2, dtype=str)
+    path.write_text(change(frame).to_csv(index=False))
+    return str(path)
+
+
+def _profile_error(tmp_path, capsys, profiles: str) -> str:
+    """Run the 4-household case on ``profiles``; return stderr (exit 2, nothing written)."""
+    path = _write(tmp_path, section(days=2, members=4, profiles=profiles, period={}))
+    out = tmp_path / "out"
+    assert main([path, "--no-plots", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not out.exists()
+    assert len(err.strip().splitlines()) == 1
+    return err
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("abc", ": 'abc'."), ("", ", which is empty."), ("NaN", ": 'NaN'."), ("inf", ": 'inf'.")],
+)
+def test_non_numeric_profile_value_is_shown_as_found(tmp_path, capsys, text, shown):
+    def change(frame):
+        frame.loc[[99, 120], "PV"] = text  # data rows 100 and 121
+        return frame
+
+    profiles = _two_days(tmp_path, change)
+    err = _profile_error(tmp_path, capsys, profiles)
+    assert (
+        f"Invalid input in {profiles}: Column 'PV' holds 2 value(s) that are not finite "
+        f"numbers, the first at data row 100 (2016-01-02T00:45){shown}\n" in err
+    )
+
+
+@pytest.mark.parametrize(("text", "shown"), [("", ", which is empty."), ("noon", ": 'noon'.")])
+def test_bad_timestamp_is_shown_as_found(tmp_path, capsys, text, shown):
+    def change(frame):
+        frame.loc[5, "time"] = text
+        return frame
+
+    profiles = _two_days(tmp_path, change)
+    err = _profile_error(tmp_path, capsys, profiles)
+    assert (
+        f"Invalid input in {profiles}: Column 'time' holds 1 value(s) that are not "
+        f"timestamps, the first at data row 6{shown}\n" in err
+    )
+    assert ": nan" not in err
+
+
+@pytest.mark.parametrize(
+    ("dropped", "message"),
+    [
+        ([49], "1 timestamp is missing between 2016-01-01T12:00 and 2016-01-01T12:30."),
+        (
+            [49, 50, 70],
+            "2 timestamps are missing between 2016-01-01T12:00 and 2016-01-01T12:45, and the "
+            "spacing differs at 1 further place.",
+        ),
+    ],
+)
+def test_missing_timestamps_are_counted(tmp_path, capsys, dropped, message):
+    profiles = _two_days(tmp_path, lambda frame: frame.drop(index=dropped))
+    err = _profile_error(tmp_path, capsys, profiles)
+    assert (
+        f"Invalid input in {profiles}: Column 'time' is not evenly spaced at 15 min: {message}\n"
+        in err
+    )
+
+
+def test_row_with_too_many_fields_is_one_line_naming_file_and_line(tmp_path, capsys):
+    def change(frame):
+        frame.loc[10, "PV"] = "0.5,7"  # written unquoted below: data row 11, line 12
+        return frame
+
+    path = tmp_path / "profiles.csv"
+    path.write_text(Path(_two_days(tmp_path, change)).read_text().replace('"0.5,7"', "0.5,7"))
+    columns = len(pd.read_csv(PROFILES, nrows=1).columns)
+    err = _profile_error(tmp_path, capsys, str(path))
+    assert (
+        f"Invalid input in {path}: The profile file is not a readable CSV table: its line 12 "
+        f"holds {columns + 1} fields, its header names {columns} columns (one value per column "
+        "on every line).\n" in err
+    )
+
+
+def _battery_case(tmp_path, defaults: dict, members: dict) -> str:
+    """Write the 4-household case with battery ``defaults`` and ``members`` (index: battery)."""
+    community = section(days=1, members=4, battery=defaults)
+    community["members"] = [dict(m) for m in community["members"]]
+    for index, battery in members.items():
+        community["members"][index]["battery"] = battery
+    return _write(tmp_path, community)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "members", "message"),
+    [
+        # the defaults' value, inherited by members giving other fields: reported once
+        (
+            {"e_kwh": -1},
+            {0: {"p_kw": 2}, 1: {"eta_ch": 0.9}},
+            "Field 'e_kwh' is negative (must be zero or more) for 1 battery: battery (-1).",
+        ),
+        # the same value given by two members: one sentence listing them
+        (
+            {"e_kwh": 4},
+            {0: {"e_kwh": -2}, 2: {"e_kwh": -2, "p_kw": 1}},
+            "Field 'e_kwh' is negative (must be zero or more) for 2 batteries: "
+            "members.h01.battery (-2), members.h03.battery (-2).",
+        ),
+    ],
+)
+def test_negative_battery_size_is_reported_once(tmp_path, capsys, defaults, members, message):
+    path = _battery_case(tmp_path, defaults, members)
+    out = tmp_path / "out"
+    assert main([path, "--no-plots", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"dec: error: Invalid input in {path}: {message}\n"
+    assert not out.exists()
+
+
+def test_low_tech_threshold_given_both_ways_exits_2(tmp_path, capsys):
+    low_tech = {"threshold_kw": 8, "threshold_kw_per_kwp": 0.2, "no_pv_kw": 0}
+    path = _write(tmp_path, section(days=1, members=4, low_tech=low_tech))
+    out = tmp_path / "out"
+    assert main([path, "--no-plots", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"dec: error: Invalid input in {path}: Give either 'low_tech.threshold_kw' or "
+        "'low_tech.threshold_kw_per_kwp', not both (found 8 and 0.2).\n"
+    )
+    assert not out.exists()
+
+
+def test_swept_battery_power_is_its_c_rate_times_the_size():
+    # --sweep-battery: a member's given p_kw is not kept, its c_rate_per_h sets the power
+    community = section(days=1, members=3)
+    community["members"] = [dict(m) for m in community["members"]]
+    community["members"][1]["battery"] = {"e_kwh": 2, "p_kw": 3}
+    community["members"][2]["battery"] = {"e_kwh": 2, "p_kw": 3, "c_rate_per_h": 1.5}
+    config = parse_config(community, "test")
+    assert [m.battery.p_kw for m in config.members] == [2.0, 3.0, 3.0]
+    swept = config.with_battery_kwh(4)
+    assert [m.battery.p_kw for m in swept.members] == [2.0, 2.0, 6.0]
+    assert [m.battery.e_kwh for m in swept.members] == [4.0, 4.0, 4.0]
 
 
 def test_mechanism_listed_twice_in_the_file_exits_2(tmp_path, capsys):

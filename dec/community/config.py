@@ -23,6 +23,7 @@ from dec.validation import (
     one_of,
     positive,
     required,
+    shown,
     within,
 )
 
@@ -106,7 +107,12 @@ class BatteryConfig:
     c_rate_per_h: float
 
     def resized(self, e_kwh: float) -> BatteryConfig:
-        """Return the battery with capacity ``e_kwh`` and power ``c_rate_per_h × e_kwh``."""
+        """Return the battery with capacity ``e_kwh`` and power ``c_rate_per_h × e_kwh``.
+
+        A ``p_kw`` given in the scenario is not kept: its C-rate is ``c_rate_per_h`` (the
+        member's, else the section's), so every battery of a ``--sweep-battery`` size has the
+        power that C-rate gives (efficiencies and initial SoC fraction are kept).
+        """
         return replace(self, e_kwh=e_kwh, p_kw=self.c_rate_per_h * e_kwh)
 
 
@@ -178,7 +184,11 @@ class CommunityConfig:
     policy: str | None
 
     def with_battery_kwh(self, e_kwh: float) -> CommunityConfig:
-        """Return the configuration with every member battery resized to ``e_kwh``."""
+        """Return the configuration with every member battery resized to ``e_kwh``.
+
+        Power ``c_rate_per_h × e_kwh``, a given ``p_kw`` not kept (:meth:`BatteryConfig.resized`);
+        members without a battery (``battery: null``) stay without one.
+        """
         members = tuple(
             replace(m, battery=m.battery.resized(e_kwh) if m.battery else None)
             for m in self.members
@@ -213,37 +223,49 @@ def _ranged(
     )
 
 
-def _battery(spec: dict, defaults: dict, name: str, problems: Problems) -> BatteryConfig | None:
-    fields = {**defaults, **spec}
-    _unknown_keys(spec, (*_BATTERY_DEFAULTS, "p_kw"), name, problems)
-    e_kwh, c_rate = {name: fields["e_kwh"]}, {name: fields["c_rate_per_h"]}
-    checks = [
-        non_negative(e_kwh, "e_kwh", "battery")
-        or within(e_kwh, "e_kwh", "battery", 0.0, MAX_BATTERY_KWH),
-        non_negative(c_rate, "c_rate_per_h", "battery")
-        or within(c_rate, "c_rate_per_h", "battery", 0.0, MAX_C_RATE_PER_H),
-        within({name: fields["eta_ch"]}, "eta_ch", "battery", 0.01, 1.0),
-        within({name: fields["eta_dis"]}, "eta_dis", "battery", 0.01, 1.0),
-        within({name: fields["soc_initial_frac"]}, "soc_initial_frac", "battery", 0.0, 1.0),
-    ]
-    if "p_kw" in fields:
-        p_kw = {name: fields["p_kw"]}
-        checks.append(
-            non_negative(p_kw, "p_kw", "battery") or within(p_kw, "p_kw", "battery", 0.0, MAX_KW)
+#: Battery fields: the rule of their sign (None: the interval only) and their closed interval.
+_BATTERY_RANGES = {
+    "e_kwh": (non_negative, 0.0, MAX_BATTERY_KWH),
+    "c_rate_per_h": (non_negative, 0.0, MAX_C_RATE_PER_H),
+    "eta_ch": (None, 0.01, 1.0),
+    "eta_dis": (None, 0.01, 1.0),
+    "soc_initial_frac": (None, 0.0, 1.0),
+    "p_kw": (non_negative, 0.0, MAX_KW),
+}
+
+
+def _battery_problems(specs: dict[str, dict]) -> list[str]:
+    """Return the problems of the fields given in ``specs``, by battery name.
+
+    The names are ``battery`` (the section's defaults) or ``members.<id>.battery``. Each field
+    is checked over every battery at once: a value given for many members is one sentence
+    listing them.
+    """
+    found = []
+    for key, (sign, low, high) in _BATTERY_RANGES.items():
+        values = {name: spec[key] for name, spec in specs.items() if key in spec}
+        found += (sign(values, key, "battery") if sign else []) or within(
+            values, key, "battery", low, high
         )
-    bad = False
-    for check in checks:
-        problems.extend(check)
-        bad = bad or bool(check)
-    if bad:
+    return found
+
+
+def _battery(fields: dict, name: str, problems: Problems | None) -> BatteryConfig | None:
+    """Return the battery of ``fields`` (the defaults completed), None if a field is bad.
+
+    The bad fields are reported by :func:`_battery_problems`; a power ``c_rate_per_h ×
+    e_kwh`` above ``MAX_KW`` is reported to ``problems`` (None: by the section's defaults).
+    """
+    if _battery_problems({name: fields}):
         return None
     e_kwh = float(fields["e_kwh"])
     p_kw = float(fields.get("p_kw", fields["c_rate_per_h"] * e_kwh))
     if p_kw > MAX_KW:
-        problems.add(
-            f"Section '{name}': the battery's power c_rate_per_h × e_kwh ({p_kw:g} kW) exceeds "
-            f"{MAX_KW:g} kW."
-        )
+        if problems is not None:
+            problems.add(
+                f"Section '{name}': the battery's power c_rate_per_h × e_kwh ({p_kw:g} kW) "
+                f"exceeds {MAX_KW:g} kW."
+            )
         return None
     return BatteryConfig(
         e_kwh=e_kwh,
@@ -302,15 +324,25 @@ def _members(
         or within(annual, "annual_kwh", "member", *ANNUAL_KWH_RANGE)
     )
     shifts = _shifts(records, problems)
+    specs: dict[str, dict | None] = {}  # the battery fields each member gives (None: none)
+    for member_id, rec in records.items():
+        name, spec = f"members.{member_id}.battery", rec.get("battery", {})
+        specs[name] = None if spec is None else _mapping(spec, name, problems)
+        _unknown_keys(specs[name] or {}, (*_BATTERY_DEFAULTS, "p_kw"), name, problems)
+    # a field a member does not give is the section's default, checked (and reported) once,
+    # as 'battery'; one given by many members is reported in one sentence
+    problems.extend(_battery_problems({k: s for k, s in specs.items() if s}))
     members = []
     for member_id, rec in records.items():
-        battery_spec = rec.get("battery", {})
-        battery = None
-        if battery_spec is not None:
-            spec = _mapping(battery_spec, f"members.{member_id}.battery", problems)
-            # a battery of the section's defaults only is checked (and reported) once, as 'battery'
-            found = problems if spec else Problems()
-            battery = _battery(spec, battery_defaults, f"members.{member_id}.battery", found)
+        name = f"members.{member_id}.battery"
+        spec = specs[name]
+        # a power above MAX_KW is reported for the member if it gives its e_kwh or c-rate
+        own = spec is not None and bool({"e_kwh", "c_rate_per_h"} & set(spec))
+        battery = (
+            None
+            if spec is None
+            else _battery({**battery_defaults, **spec}, name, problems if own else None)
+        )
         members.append(
             MemberConfig(
                 member_id=member_id,
@@ -390,6 +422,11 @@ def _low_tech(raw: dict, kwp: Any, problems: Problems) -> tuple[float, float]:
     ) + _ranged(non_negative, no_pv_kw, "no_pv_kw", "low_tech", MAX_KW)
     if threshold is not None:
         found += _ranged(non_negative, threshold, "threshold_kw", "low_tech", MAX_KW)
+        if raw.get("threshold_kw_per_kwp") is not None:
+            found.append(
+                "Give either 'low_tech.threshold_kw' or 'low_tech.threshold_kw_per_kwp', not "
+                f"both (found {shown(threshold)} and {shown(per_kwp)})."
+            )
     problems.extend(found)
     if found or not is_finite_number(kwp):
         return 0.0, 0.0
@@ -477,7 +514,9 @@ def parse_config(section: dict[str, Any], source: str) -> CommunityConfig:
     problems.extend(_ranged(non_negative, kwp, "kwp", "pv", MAX_KWP))
 
     battery = _mapping(section.get("battery"), "battery", problems)
-    _battery(battery, _BATTERY_DEFAULTS, "battery", problems)
+    _unknown_keys(battery, (*_BATTERY_DEFAULTS, "p_kw"), "battery", problems)
+    problems.extend(_battery_problems({"battery": battery}))
+    _battery({**_BATTERY_DEFAULTS, **battery}, "battery", problems)
     battery_defaults = {**_BATTERY_DEFAULTS, **battery}
     members = _members(section.get("members"), default_file, battery_defaults, problems)
     threshold_kw, no_pv_kw = _low_tech(

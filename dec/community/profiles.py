@@ -16,6 +16,7 @@ import pandas as pd
 
 from dec.csv_input import read_table
 from dec.errors import InputError
+from dec.validation import shown
 
 TIME_COLUMN = "time"
 
@@ -43,7 +44,18 @@ class ProfileTable:
     time_step_h: float
 
 
-def _parse_times(raw: pd.Series, path: Path) -> pd.DatetimeIndex:
+def _as_found(path: Path, column: int, row: int) -> str:
+    """Return the end of a message showing a cell as the file has it.
+
+    That is ``: 'abc'``, or ``, which is empty`` for a blank cell. pandas reads a blank cell
+    and the text ``NaN`` alike; the column (by position) is read again as text, only when a
+    message needs it, to tell them apart.
+    """
+    text = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False).iloc[row, 0]
+    return f": {shown(text)}" if isinstance(text, str) and text.strip() else ", which is empty"
+
+
+def _parse_times(raw: pd.Series, column: int, path: Path) -> pd.DatetimeIndex:
     offsets = raw.astype(str).str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True)
     if offsets.any():
         row = int(np.flatnonzero(offsets.to_numpy())[0])
@@ -60,10 +72,15 @@ def _parse_times(raw: pd.Series, path: Path) -> pd.DatetimeIndex:
         row = int(bad[0])
         raise InputError(
             f"Column '{TIME_COLUMN}' holds {bad.size} value(s) that are not timestamps, the "
-            f"first at data row {row + 1}: {raw.iloc[row]!r}.",
+            f"first at data row {row + 1}{_as_found(path, column, row)}.",
             str(path),
         )
     return pd.DatetimeIndex(times)
+
+
+def _count(n: float, thing: str) -> str:
+    """Return ``1 timestamp``, ``2 timestamps``."""
+    return f"{n:g} {thing}{'' if n == 1 else 's'}"
 
 
 def check_even_spacing(times: pd.DatetimeIndex, source: str) -> float:
@@ -90,12 +107,17 @@ def check_even_spacing(times: pd.DatetimeIndex, source: str) -> float:
     gaps = np.flatnonzero(steps != step)
     if gaps.size:
         where = int(gaps[0])
-        step_min = step / 6e10
+        first, then = f"{times[where]:%Y-%m-%dT%H:%M}", f"{times[where + 1]:%Y-%m-%dT%H:%M}"
         missing = steps[where] / step - 1
+        if missing >= 1 and float(missing).is_integer():
+            verb = "is" if missing == 1 else "are"
+            what = f"{_count(missing, 'timestamp')} {verb} missing between {first} and {then}"
+        else:  # not a whole number of steps apart
+            what = f"{first} is followed by {then}, {steps[where] / 6e10:g} min later"
+        more = gaps.size - 1
         raise InputError(
-            f"Column '{TIME_COLUMN}' is not evenly spaced at {step_min:g} min: timestamps are "
-            f"missing between {times[where]:%Y-%m-%dT%H:%M} and {times[where + 1]:%Y-%m-%dT%H:%M} "
-            f"({missing:g} steps) and at {gaps.size - 1} further place(s).",
+            f"Column '{TIME_COLUMN}' is not evenly spaced at {step / 6e10:g} min: {what}"
+            + (f", and the spacing differs at {_count(more, 'further place')}." if more else "."),
             source,
         )
     return step / 3.6e12
@@ -125,17 +147,19 @@ def read_profile_table(path: Path) -> ProfileTable:
             f"{', '.join(map(str, frame.columns))}).",
             str(path),
         )
-    times = _parse_times(frame[TIME_COLUMN], path)
+    times = _parse_times(frame[TIME_COLUMN], frame.columns.get_loc(TIME_COLUMN), path)
     step_h = check_even_spacing(times, str(path))
     columns = {}
     problems = []
     for name in frame.columns.drop(TIME_COLUMN):
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(values).all():
-            row = int(np.flatnonzero(~np.isfinite(values))[0])
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            row = int(bad[0])
             problems.append(
-                f"Column '{name}' holds a value that is not a finite number at data row "
-                f"{row + 1} ({times[row]:%Y-%m-%dT%H:%M})."
+                f"Column '{name}' holds {bad.size} value(s) that are not finite numbers, the "
+                f"first at data row {row + 1} ({times[row]:%Y-%m-%dT%H:%M})"
+                f"{_as_found(path, frame.columns.get_loc(name), row)}."
             )
         columns[str(name)] = values
     if problems:

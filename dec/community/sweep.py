@@ -135,7 +135,11 @@ class Runner:
         return schedule, planner.stats, planner.history, []
 
     def run(self, mechanism: str, battery_kwh: float | None) -> Case:
-        """Run one mechanism with every battery resized to ``battery_kwh`` (None: as configured)."""
+        """Run one mechanism with every battery resized to ``battery_kwh`` (None: as configured).
+
+        A resized battery's power is ``c_rate_per_h × battery_kwh``: a member's given ``p_kw``
+        is not kept (:meth:`~dec.community.config.BatteryConfig.resized`).
+        """
         data = self.data
         if battery_kwh is not None:
             sized = self.config.with_battery_kwh(battery_kwh)
