@@ -153,3 +153,66 @@ def test_distributed_refusal_suggests_lp_meters_where_they_are_allowed():
     # own buying price: the LP relaxation may be used
     with pytest.raises(InputError, match="set 'meter_model: lp' to run it on the relaxation"):
         simulate(load_case(section(), "hand"), make_policy("distributed", 4))
+
+
+def test_milp_windows_leave_a_battery_idle_when_no_bill_is_at_stake():
+    # Four members, 8 steps of 1 h, metering period 2, no discharge fee; M0's battery needs
+    # binaries. With look-ahead K = 1, the window of step t is step t alone and bills only
+    # a period that ends inside it: at odd t (a period's last step) it does, at even t it
+    # holds no period end, so nothing is billed and the idle tie-break must leave the
+    # battery idle. With HiGHS's default feasibility tolerances (1e-7) the MILP returned a
+    # charge of 0.2385 kWh at step 2, worth 2.4e-7 of tie-break,
+    # as optimal (an independent model gives the bill 0.693795 EUR; the charge made it
+    # 0.740922 EUR).
+    members = [
+        {
+            "id": "M0",
+            "consumption_kwh": [0.8142, 0.0919, 0.6001, 0.7286, 0.1879, 0.0551, 0.275, 0.6574],
+            "production_kwh": [0.0, 0.3653, 0.8386, 0.3456, 0.7664, 1.4349, 0.8661, 0.2832],
+            "buying_price_eur_per_kwh": [0.304, 0.456, 0.41, 0.227, 0.47, 0.288, 0.378, 0.143],
+            "selling_price_eur_per_kwh": [0.016, 0.071, 0.054, 0.068, 0.052, 0.033, 0.041, 0.047],
+            "battery": {
+                "capacity_kwh": 1.6,
+                "soc_min_kwh": 0.16,
+                "soc_max_kwh": 1.6,
+                "soc_initial_kwh": 1.354,
+                "charge_max_kw": 0.45,
+                "discharge_max_kw": 0.58,
+                "charge_efficiency": 0.91,
+                "discharge_efficiency": 0.91,
+            },
+        },
+        {
+            "id": "M1",
+            "buying_price_eur_per_kwh": [0.108, 0.433, 0.14, 0.28, 0.295, 0.348, 0.302, 0.475],
+            "selling_price_eur_per_kwh": 0.046,
+        },
+        {
+            "id": "M2",
+            "consumption_kwh": [0.5066, 0.9648, 0.2266, 0.689, 0.5551, 0.042, 0.2961, 0.9272],
+            "production_kwh": [0.0, 0.0933, 0.0, 1.1549, 0.0, 0.0, 1.4638, 0.3917],
+            "buying_price_eur_per_kwh": [0.256, 0.246, 0.309, 0.103, 0.159, 0.184, 0.276, 0.221],
+            "selling_price_eur_per_kwh": 0.023,
+        },
+        {
+            "id": "M3",
+            "consumption_kwh": [0.9619, 0.0594, 0.2091, 0.563, 0.7707, 0.064, 0.1848, 0.4567],
+            "buying_price_eur_per_kwh": [0.279, 0.422, 0.43, 0.319, 0.417, 0.262, 0.49, 0.342],
+            "selling_price_eur_per_kwh": 0.004,
+        },
+    ]
+    case = load_case(
+        {
+            "time_step_h": 1.0,
+            "n_steps": 8,
+            "metering_period_steps": 2,
+            "discharge_fee_eur_per_kwh": 0.0,
+            "members": members,
+        },
+        "idle",
+    )
+    assert binary_members(case).tolist() == [True]
+    run = simulate(case, make_policy("look-ahead", 1))
+    even = np.arange(8) % 2 == 0
+    assert (run.charge_kwh[:, even] == 0).all() and (run.discharge_kwh[:, even] == 0).all()
+    assert run.total_bill_eur == pytest.approx(0.693795, abs=1e-6)

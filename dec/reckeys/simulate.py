@@ -22,6 +22,9 @@ from dec.reckeys.policies import Policy, State
 
 #: Actions below this energy (kWh, i.e. 1 mWh) are solver residue and applied as 0.
 NOISE_KWH = 1e-6
+#: Net positions below this in magnitude are the rounding of a difference of equal energies
+#: (a battery charging exactly a member's surplus): metered as 0, kWh.
+ROUNDING_KWH = 1e-9
 
 
 @dataclass
@@ -149,6 +152,7 @@ def simulate(case: RecCase, policy: Policy, forecaster: Forecaster | None = None
         soc = np.clip(soc + eta_c * ch - dis / eta_d, arrays["soc_min_kwh"], arrays["soc_max_kwh"])
         soc_path[:, t] = soc
         net[battery, t] += dis - ch
+        net[np.abs(net[:, t]) < ROUNDING_KWH, t] = 0.0
         cons_meter[:, m] += np.maximum(-net[:, t], 0.0)
         prod_meter[:, m] += np.maximum(net[:, t], 0.0)
         fee[battery, m] += case.discharge_fee_eur_per_kwh * dis
