@@ -391,6 +391,20 @@ def test_negative_capacity_is_reported_once(no_solve):
     assert "e_bn" in str(raised.value) and "init_e" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(float("nan"), "is not a finite number"), (0.0, "is not greater than zero")],
+)
+def test_bad_efficiency_is_reported_once(no_solve, value, problem):
+    # the range check and the positivity check both used to report a NaN
+    backpack = two_members()
+    backpack["meters"]["A"].update(btm_storage={"b1": dict(STORAGE, eff_bc=value)})
+    with pytest.raises(ValueError) as raised:
+        rec.run_pre_two_stage_collective_pool_milp(backpack)
+    assert str(raised.value).count("'eff_bc'") == 1
+    assert f"Field 'eff_bc' {problem} for 1 storage: A/b1" in str(raised.value)
+
+
 def test_individual_backpack_names_the_meter(no_solve):
 
     meter = battery_meter()

@@ -249,6 +249,15 @@ def _check_assets(
         _check_vehicles(problems, complete, length)
 
 
+def _efficiencies(
+    problems: Problems, records: Mapping[str, Mapping], names: tuple[str, ...], kind: str
+) -> None:
+    """Report efficiencies outside (0, 1] (a non-finite value once, not by both checks)."""
+    for name in names:
+        values = {k: r[name] for k, r in records.items()}
+        problems.extend(within(values, name, kind, 0.0, 1.0) or positive(values, name, kind))
+
+
 def _check_storages(problems: Problems, records: Mapping[str, Mapping]) -> None:
     """Check the parameters of batteries that have every field (by ``meter/battery`` id)."""
     kind = "storage"
@@ -261,9 +270,7 @@ def _check_storages(problems: Problems, records: Mapping[str, Mapping]) -> None:
         problems.extend(non_negative(column(name), name, kind))
     for name, bounds in STORAGE_RANGES.items():
         in_range(problems, column(name), name, kind, bounds)
-    for name in ("eff_bc", "eff_bd"):
-        problems.extend(within(column(name), name, kind, 0.0, 1.0))
-        problems.extend(positive(column(name), name, kind))
+    _efficiencies(problems, records, ("eff_bc", "eff_bd"), kind)
     for name in ("soc_min", "soc_max"):
         problems.extend(within(column(name), name, kind, 0.0, 100.0))
     _ordered(problems, records, "soc_min", "soc_max", kind)
@@ -317,9 +324,7 @@ def _check_vehicles(problems: Problems, records: Mapping[str, Mapping], length: 
     problems.extend(positive(column("battery_capacity_ev"), "battery_capacity_ev", kind))
     for name, bounds in VEHICLE_RANGES.items():
         in_range(problems, column(name), name, kind, bounds)
-    for name in ("eff_bc_ev", "eff_bd_ev"):
-        problems.extend(within(column(name), name, kind, 0.0, 1.0))
-        problems.extend(positive(column(name), name, kind))
+    _efficiencies(problems, records, ("eff_bc_ev", "eff_bd_ev"), kind)
     _ordered(problems, records, "min_energy_storage_ev", "battery_capacity_ev", kind)
     _ordered(problems, records, "min_energy_storage_ev", "init_e_ev", kind)
     _ordered(problems, records, "init_e_ev", "battery_capacity_ev", kind)
