@@ -66,7 +66,7 @@ def test_a_scale_that_is_not_a_finite_number_from_zero_is_refused_by_the_parser(
     with pytest.raises(SystemExit) as exit_:
         main(["cigre_lv", option, value])
     assert exit_.value.code == 2
-    expected = f"argument {option}: must be a finite number, 0 or more; found {value!r}"
+    expected = f"argument {option}: must be a number from 0 to 1e+06; found {value!r}"
     assert expected in capsys.readouterr().err
 
 
@@ -91,8 +91,8 @@ def test_a_round_limit_outside_1_to_a_million_is_refused_by_the_parser(capsys, v
     (["ieee123", "--fairness", "equal_kw"], "argument --fairness: invalid choice: 'equal_kw' "
                                             "(choose from 'feeder', 'transformer', 'equal-kw', "
                                             "'efficient', 'proportional')"),
-    (["ieee123", "--load-scale", "abc"], "argument --load-scale: must be a finite number, 0 or "
-                                         "more; found 'abc'"),
+    (["ieee123", "--load-scale", "abc"], "argument --load-scale: must be a number from 0 to "
+                                         "1e+06; found 'abc'"),
     (["ieee123", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     # abbreviations are refused: a new option could silently change what they mean
     (["ieee123", "--fair", "feeder"], "unrecognized arguments: --fair feeder"),
@@ -146,8 +146,8 @@ def test_an_empty_text_option_is_refused_by_the_parser(capsys, scenario, option,
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["cigre_lv", "--load-scale", "-1e3"], "argument --load-scale: must be a finite number, 0 "
-                                           "or more; found '-1e3'"),
+    (["cigre_lv", "--load-scale", "-1e3"], "argument --load-scale: must be a number from 0 "
+                                           "to 1e+06; found '-1e3'"),
     (["cigre_lv", "--vmax", "-.5"], "argument --vmax: must be a number from 0.5 to 1.5; "
                                     "found '-.5'"),
 ])  # fmt: skip

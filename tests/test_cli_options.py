@@ -318,21 +318,22 @@ def test_engine_ray_without_ray_is_blamed_on_the_option(tmp_path, capsys, monkey
 
 @pytest.mark.parametrize("mode", ["curtail", "inspect"])
 @pytest.mark.parametrize(
-    ("option", "value", "shown"),
-    [("--pv-scale", "1e308", "1e+308"), ("--load-scale", "2e6", "2000000.0")],
+    ("option", "value"),
+    [("--pv-scale", "1e308"), ("--load-scale", "2e6")],
 )
 def test_a_scale_above_a_million_is_blamed_on_the_option_before_any_work(
-    tmp_path, capsys, monkeypatch, mode, option, value, shown
+    tmp_path, capsys, monkeypatch, mode, option, value
 ):
     # 1e308 overflowed to inf in the feeder builder: a dozen RuntimeWarnings, then "the AC
     # power flow did not converge"; p2p gives the same message for the same bound
     monkeypatch.setattr("feeders.load", pytest.fail)  # refused before the feeder is built
     argv = ["cigre_lv", "--mode", mode, option, value, "--no-plots", "--out", str(tmp_path)]
-    assert main(argv) == 2
-    field = option.removeprefix("--").replace("-", "_")
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
     assert capsys.readouterr().err == (
-        f"dec: error: Invalid input in the command line: Field '{field}' is outside "
-        f"[0, 1e+06] for 1 setting: {field} ({shown}).\n"
+        f"dec: error: Invalid input in the command line: argument {option}: must be a number "
+        f"from 0 to 1e+06; found {value!r}. See python -m dec.run --help.\n"
     )
     assert not any(tmp_path.iterdir())
 
@@ -343,5 +344,5 @@ def test_a_long_option_value_is_shortened_in_its_message(capsys):
         main(["cigre_lv", "--pv-scale", value])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "argument --pv-scale: must be a finite number, 0 or more; found '99999" in err
+    assert "argument --pv-scale: must be a number from 0 to 1e+06; found '99999" in err
     assert "...999" in err and "9x'. See python -m dec.run --help." in err and len(err) < 400

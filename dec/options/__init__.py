@@ -49,11 +49,6 @@ def whole_number(text: str) -> int:
     return _checked(text, int, lambda v: v >= 0, "a whole number, 0 or more")
 
 
-def non_negative_number(text: str) -> float:
-    """Parse an option that takes a finite number, 0 or more (e.g. ``--load-scale``)."""
-    return _checked(text, float, lambda v: 0.0 <= v < math.inf, "a finite number, 0 or more")
-
-
 def positive_number(text: str) -> float:
     """Parse an option that takes a finite number above 0 (e.g. ``--eps-abs``)."""
     return _checked(text, float, lambda v: 0.0 < v < math.inf, "a finite number above 0")
