@@ -193,6 +193,8 @@ def test_series_of_night_steps_has_nothing_to_solve(tmp_path):
     validate_folder(out, "curtail")  # setpoints.csv without linear-model voltages
     summary, records = _files(out)
     assert summary["n_steps"] == 2 and summary["iterations"] == 0
+    # the shapes' multipliers (default 1), not the feeder's single-point knobs (0.2 / 1)
+    assert summary["shape_scales"] == {"load_scale": 1.0, "pv_scale": 1.0}
     assert summary["total_curtailment_kw"] == 0.0 and summary["vmax_pu_after_linear"] is None
     assert summary["vmax_pu_before"] == summary["vmax_pu_after_ac"] < 1.05
     assert all(r["p_setpoint_kw"] == [0.0, 0.0] for r in records)

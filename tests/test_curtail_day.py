@@ -77,3 +77,26 @@ def test_night_step_reports_the_ac_voltages_of_its_loads(feeder_cache):
     extremes = run.ac_extremes.iloc[0]
     assert extremes["vmin_pu_after_ac"] == pytest.approx(reference.res_bus.vm_pu.min(), abs=1e-9)
     assert extremes["vmax_pu_before"] == pytest.approx(reference.res_bus.vm_pu.max(), abs=1e-9)
+
+
+def test_night_steps_below_the_lower_limit_are_noted_not_failed(feeder_cache):
+    # curtailment cannot raise a voltage: steps without PV output whose loads take buses
+    # below the lower limit are named in a note (like the nodes of a solved step already
+    # below it without curtailment) and do not count against ac_within_limit; the note's
+    # lowest voltage is that step's AC minimum
+    from dec.curtail.report import build_result
+
+    load = np.array([0.2, 2.0, 0.2, 0.2])
+    pv = np.zeros(4)
+    run = run_series(
+        feeder_cache("cigre_lv", load_scale=1.0, pv_scale=1.0), CurtailSettings(), load, pv
+    )
+    vmin_pu = run.ac_extremes["vmin_pu_after_ac"].to_numpy()
+    assert vmin_pu[1] < 0.95 and (np.delete(vmin_pu, 1) > 0.95).all()
+    summary = build_result(run, solver="admm", engine="serial").summary
+    assert summary["notes"] == [
+        "At 1 step(s) without PV output (nothing to curtail), the AC voltages are below the "
+        f"0.95 pu lower limit, down to {vmin_pu[1]:.4f} pu at 00:15 (step 1); curtailment "
+        "cannot raise voltages."
+    ]
+    assert summary["ac_within_limit"] is True

@@ -170,4 +170,7 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         engine.close()
     result.scenario = scenario.name
     result.summary["scenario"] = scenario.name
+    if series:
+        # what the day's shapes were multiplied by (feeder_knobs' scales do not apply)
+        result.summary["shape_scales"] = {"load_scale": load_factor, "pv_scale": pv_factor}
     return result

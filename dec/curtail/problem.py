@@ -116,6 +116,10 @@ class CurtailSettings:
         """Return the upper voltage limit on ``feeder``: ``vmax_pu``, else the feeder's, pu."""
         return self.vmax_pu if self.vmax_pu is not None else feeder.vm_max_pu
 
+    def lower_limit_pu(self, feeder: Feeder) -> float:
+        """Return the lower voltage limit on ``feeder``: ``vmin_pu``, else the feeder's, pu."""
+        return self.vmin_pu if self.vmin_pu is not None else feeder.vm_min_pu
+
     def __post_init__(self):
         if self.fairness not in SCHEMES:
             raise InputError(
@@ -229,7 +233,7 @@ class CurtailProblem:
             y_of_agent=y_of_agent,
             group_names=names,
             vmax_pu=settings.upper_limit_pu(feeder),
-            vmin_pu=settings.vmin_pu if settings.vmin_pu is not None else feeder.vm_min_pu,
+            vmin_pu=settings.lower_limit_pu(feeder),
         )
 
     # --- sizes and weights -------------------------------------------------------------

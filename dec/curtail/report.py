@@ -190,6 +190,31 @@ def _not_converged_message(run: CurtailRun) -> str | None:
     )
 
 
+def _unsolved_notes(run: CurtailRun) -> list[str]:
+    """Note the operating points without PV output whose AC voltages are below the lower limit.
+
+    They are not solved (nothing to curtail), and curtailment cannot raise a voltage: like
+    the nodes of a solved step already below the limit without curtailment, they are
+    reported, not counted against ``ac_within_limit``.
+    """
+    limit_pu = run.settings.lower_limit_pu(run.feeder)
+    vmin_pu = run.ac_extremes["vmin_pu_after_ac"].to_numpy()
+    low = [t for t in range(len(vmin_pu)) if t not in run.solutions and vmin_pu[t] < limit_pu]
+    if not low:
+        return []
+    worst = min(low, key=lambda t: vmin_pu[t])
+    lowest = f"down to {vmin_pu[worst]:.4f} pu"
+    if run.step_h is None:
+        where = "Without PV output (nothing to curtail), the AC voltages are"
+    else:
+        where = f"At {len(low)} step(s) without PV output (nothing to curtail), the AC voltages are"
+        lowest += f" at {_clock(run.time_of_day_h(worst))} (step {worst})"
+    return [
+        f"{where} below the {limit_pu:g} pu lower limit, {lowest}; curtailment cannot raise "
+        "voltages."
+    ]
+
+
 def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     """Summarise a run: the common fields of DESIGN.md plus the curtailment ones.
 
@@ -259,11 +284,14 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
         "three_phase": run.feeder.three_phase,
         "operating_point": run.feeder.operating_point,
         # solved steps: the AC validation met the limit; steps without PV output (nothing
-        # to curtail) are within it if their AC voltages are
+        # to curtail) are within it if their AC voltages are at most the upper limit (below
+        # the lower one, curtailment cannot help: a note says so, _unsolved_notes)
         "ac_within_limit": all(s.ac_converged for s in sols)
-        and run.ac_extremes["vmax_pu_after_ac"].max()
-        <= run.settings.upper_limit_pu(run.feeder) + run.settings.ac_tol_pu,
-        "notes": sorted({note for s in sols for note in s.notes}),
+        and bool(
+            run.ac_extremes["vmax_pu_after_ac"].max()
+            <= run.settings.upper_limit_pu(run.feeder) + run.settings.ac_tol_pu
+        ),
+        "notes": sorted({note for s in sols for note in s.notes}) + _unsolved_notes(run),
     }
     summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
         summary["total_available_kw"], 1e-12
