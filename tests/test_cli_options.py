@@ -247,6 +247,8 @@ P2P = ["cigre_lv", "--mode", "p2p"]
      "mechanism dual, so it does not use --lem-unpruned (mechanism mmr or sdr)"),
     ([REC12, "--lem-timeframe", "post", "--max-iter", "3"],
      "This run is post-delivery (two passes, no loop), so it does not use --max-iter"),
+    ([REC12, "--lem-mechanism", "dual", "--max-iter", "3"],
+     "dual prices (one MILP, no loop), so it does not use --max-iter (the price loop)"),
     ([REC12, "--lem-timeframe", "post", "--engine", "ray"],
      "post-delivery (two passes, no loop), so it does not use --engine (pre-delivery)"),
     # rec-keys: the file's policy is look-ahead-billing

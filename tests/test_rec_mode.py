@@ -250,6 +250,36 @@ def test_bad_input_exits_2_naming_the_field(tmp_path, capsys, edit, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s["meters"]["h06"].update(e_g=[0.0] * 8),
+            "Field 'rec_pricing.meters.h06.e_g' has 8 values; the horizon needs one per step: "
+            "96 (whatever --steps).",
+        ),
+        (
+            lambda s: s["meters"]["h06"].update(e_g=[0.0] * 90 + [float("nan")] + [0.0] * 5),
+            "Field 'rec_pricing.meters.h06.e_g' holds values that are not numbers in "
+            "[0, 1e+06] at steps [90]: [nan] (after the run's first 8 steps).",
+        ),
+        (
+            lambda s: s.update(horizon=24.1),
+            "Field 'horizon' (24.1 h) is not a whole number of steps of 'delta_t' (0.25 h): "
+            "96.4 steps.",
+        ),
+    ],
+)
+def test_a_file_is_refused_whatever_steps(tmp_path, capsys, edit, message):
+    # a list given in the file is checked over the whole horizon, like a timeseries column:
+    # with --steps 8, its length and its later values used to go unchecked (and a horizon
+    # that is not a whole number of steps was cut short)
+    path = write_variant(tmp_path, edit)
+    assert main([str(path), "--steps", "8", "--out", str(tmp_path / "out"), "--no-plots"]) == 2
+    assert capsys.readouterr().err == f"dec: error: Invalid input in {path}: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_help_lists_the_mode_options():
     text = build_parser().format_help()
     for option in ("--lem-timeframe", "--lem-market", "--lem-mechanism", "--lem-mip-gap"):

@@ -40,6 +40,7 @@ from dec.rec.outputs import post_outputs
 from dec.rec.plots import plot_costs, plot_energy, plot_prices
 from dec.rec.report import member_records, member_table, tables
 from dec.rec.scenario import RunOptions, read_section, with_overrides
+from dec.rec.solve import DECIMALS
 from dec.rec.stages import CollectiveSolver, post_stage_one, solve_stage_one
 from dec.result import RunResult
 from dec.scenario import Scenario
@@ -214,6 +215,13 @@ def run(scenario: Scenario, args: argparse.Namespace) -> RunResult:
         "This run is post-delivery (two passes, no loop)",
         "remove the option or use --lem-timeframe pre",
     )
+    refuse_ignored(
+        [f"{option} (the price loop)" for option in given_options(args, "max_iter")]
+        if options.mechanism == "dual" and options.timeframe == "pre"
+        else [],
+        "This run prices by dual prices (one MILP, no loop)",
+        "remove the option or choose a looping mechanism with --lem-mechanism",
+    )
     try:
         data = parse_collective(backpack, options.market, assets=options.timeframe == "pre")
     except InputError as err:
@@ -232,10 +240,14 @@ def build_result(
     """Assemble the run's records, tables, plots, summary and console rows."""
     table = member_table(data, outcome.l_lem, outcome.stage2, outcome.stage1, options.market)
     dual = outcome.stage2.get("dual_prices")
+    # bilateral: the mean of the pairs' tariffs, rounded like solver values (0.015, not
+    # 0.0149999999999999)
     grid = (
         data.l_grid
         if options.market == "pool"
-        else data.l_grid.sum(axis=(0, 1)) / max(1, data.n_meters * (data.n_meters - 1))
+        else np.round(
+            data.l_grid.sum(axis=(0, 1)) / max(1, data.n_meters * (data.n_meters - 1)), DECIMALS
+        )
     )
     frames = tables(data, table, outcome.l_lem, dual, grid)
     if outcome.trace.objectives:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dec.rec.data import RecData
+from dec.rec.solve import DECIMALS
 
 
 @dataclass
@@ -199,7 +200,7 @@ def tables(
             "market_buy_eur_per_kwh": data.l_market_buy,
             "market_sell_eur_per_kwh": data.l_market_sell,
             "retail_buy_min_eur_per_kwh": data.l_buy.min(axis=0),
-            "retail_buy_mean_eur_per_kwh": data.l_buy.mean(axis=0),
+            "retail_buy_mean_eur_per_kwh": np.round(data.l_buy.mean(axis=0), DECIMALS),
             "retail_buy_max_eur_per_kwh": data.l_buy.max(axis=0),
             "feed_in_min_eur_per_kwh": data.l_sell.min(axis=0),
             "feed_in_max_eur_per_kwh": data.l_sell.max(axis=0),

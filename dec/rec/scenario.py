@@ -155,10 +155,15 @@ SERIES_RANGES = {
 LISTED = 5
 
 
-def _at_rows(rows: Sequence[int], values: Sequence[Any]) -> str:
+def _at_rows(rows: Sequence[int], values: Sequence[Any], kind: str = "rows") -> str:
     """Return where bad cells are, e.g. ``at rows [39]: [-1.0]`` (at most :data:`LISTED`)."""
-    head = f"at rows {list(rows[:LISTED])}: {list(values[:LISTED])}"
-    return head if len(rows) <= LISTED else f"at {len(rows)} rows, the first {head}"
+    head = f"at {kind} {list(rows[:LISTED])}: {list(values[:LISTED])}"
+    return head if len(rows) <= LISTED else f"at {len(rows)} {kind}, the first {head}"
+
+
+def _at_steps(steps: Sequence[int], values: Sequence[Any]) -> str:
+    """Return where bad values of a list are, e.g. ``at steps [90]: [nan]``."""
+    return _at_rows(steps, values, "steps")
 
 
 class _Series:
@@ -168,14 +173,23 @@ class _Series:
     the whole file (numbers, finite, within the field's range of :data:`SERIES_RANGES`),
     whatever the run's steps, and each column once per range; the values of the first
     ``length`` rows are returned. Columns the file does not have are collected in
-    ``missing`` (reported together by :func:`_report_missing_columns`).
+    ``missing`` (reported together by :func:`_report_missing_columns`). A list given in
+    the file must have one value per step of the horizon (``horizon_length``) and, when
+    the run uses fewer steps (``--steps``), its later values are checked too, so that a
+    file is refused or accepted whatever ``--steps``.
     """
 
     def __init__(
-        self, table: pd.DataFrame | None, length: int, problems: Problems, name: str | None
+        self,
+        table: pd.DataFrame | None,
+        length: int,
+        problems: Problems,
+        name: str | None,
+        horizon_length: int,
     ):
         self.table = table
         self.length = length
+        self.horizon_length = horizon_length
         self.problems = problems
         self.name = name
         self.missing: list[tuple[str, str]] = []
@@ -200,9 +214,37 @@ class _Series:
             return self._column(value, where, SERIES_RANGES[field])
         if is_finite_number(value):
             return [float(value)] * self.length
-        if isinstance(value, list):
-            return value[: self.length] if len(value) > self.length else value
+        if isinstance(value, list) and self.length < self.horizon_length:
+            return self._list(value, where, SERIES_RANGES[field])
         return value
+
+    def _list(self, value: list, where: str, bounds: tuple[float, float]) -> list:
+        """Check a list of a run shorter than the horizon; return its first ``length`` values.
+
+        The run's values are checked with the backpack; the others here.
+        """
+        if len(value) != self.horizon_length:
+            self.problems.add(
+                f"Field '{where}' has {len(value)} values; the horizon needs one per step: "
+                f"{self.horizon_length} (whatever --steps)."
+            )
+            return value
+        low, high = bounds
+        later = range(self.length, self.horizon_length)
+        bad = [
+            i
+            for i in later
+            if isinstance(value[i], bool)
+            or not is_finite_number(value[i])
+            or not low <= value[i] <= high
+        ]
+        if bad:
+            self.problems.add(
+                f"Field '{where}' holds values that are not numbers in {interval(low, high)} "
+                f"{_at_steps(bad, [value[i] for i in bad])} (after the run's first "
+                f"{self.length} steps)."
+            )
+        return value[: self.length]
 
     def _column(self, name: str, where: str, bounds: tuple[float, float]) -> list[float]:
         """Check the column ``name`` over the whole file; return its first ``length`` values."""
@@ -353,7 +395,14 @@ def read_section(
             f"{horizon!r}).",
             scenario.source,
         )
-    length = n_steps(horizon, delta_t)
+    ratio = horizon / delta_t
+    if not math.isclose(ratio, round(ratio), rel_tol=1e-9):  # as n_steps absorbs noise
+        raise InputError(
+            f"Field 'horizon' ({horizon:g} h) is not a whole number of steps of 'delta_t' "
+            f"({delta_t:g} h): {ratio:.6g} steps.",
+            scenario.source,
+        )
+    length = full_length = n_steps(horizon, delta_t)
     table = _columns(scenario, section)
     if table is not None and len(table) != length:
         problems.add(
@@ -369,7 +418,7 @@ def read_section(
                 COMMAND_LINE,
             )
         length, horizon = steps, steps * delta_t
-    series = _Series(table, length, problems, section.get("timeseries"))
+    series = _Series(table, length, problems, section.get("timeseries"), full_length)
     backpack: dict[str, Any] = {
         "delta_t": delta_t,
         "horizon": horizon,
