@@ -47,7 +47,7 @@ import scipy.sparse as sp
 from dec.admm.convergence import History, ResidualBalancing, Tolerances, thresholds
 from dec.admm.engine import Engine, SerialEngine, split
 from dec.p2p.orders import OrderBook
-from dec.p2p.trades import Trades
+from dec.p2p.trades import BUYER_CHARGE_SHARE, Trades
 from dec.progress import progress
 from dec.solving import solve_checked
 
@@ -164,8 +164,8 @@ def build_market(
         if charge_eur_per_kwh is None
         else charge_eur_per_kwh[bids.trader[pair_bid], asks.trader[pair_ask]]
     )
-    utility = bids.price_eur_per_kwh[pair_bid] - 0.5 * charge
-    cost = asks.price_eur_per_kwh[pair_ask] + 0.5 * charge
+    utility = bids.price_eur_per_kwh[pair_bid] - BUYER_CHARGE_SHARE * charge
+    cost = asks.price_eur_per_kwh[pair_ask] + (1.0 - BUYER_CHARGE_SHARE) * charge
     return BilateralMarket(
         bids=bids,
         asks=asks,

@@ -31,7 +31,7 @@ from dec.p2p.dc_check import DcCheck
 from dec.p2p.plots import plot_network, plot_prices, plot_residuals, plot_stack
 from dec.p2p.profiles import read_profiles
 from dec.p2p.settings import P2PSettings
-from dec.p2p.trades import Trades
+from dec.p2p.trades import BUYER_CHARGE_SHARE, Trades
 from dec.result import RunResult
 
 MODE = "p2p"
@@ -369,10 +369,15 @@ def summary(
             )
         ),
         "buyer_savings_eur": float(
-            np.sum(executed * (settings.retail_price_eur_per_kwh - price - 0.5 * charge))
+            np.sum(
+                executed * (settings.retail_price_eur_per_kwh - price - BUYER_CHARGE_SHARE * charge)
+            )
         ),
         "seller_savings_eur": float(
-            np.sum(executed * (price - 0.5 * charge - settings.feed_in_price_eur_per_kwh))
+            np.sum(
+                executed
+                * (price - (1.0 - BUYER_CHARGE_SHARE) * charge - settings.feed_in_price_eur_per_kwh)
+            )
         ),
         "network_charge_eur": float(np.sum(executed * charge)),
         "retail_price_eur_per_kwh": settings.retail_price_eur_per_kwh,

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Share of a pair's network charge its buyer pays (the seller pays the rest), as the ADMM
+#: market's agents value it (:mod:`dec.p2p.admm_market`: bid less half, ask plus half).
+BUYER_CHARGE_SHARE = 0.5
+
 
 @dataclass(frozen=True)
 class Trades:
@@ -76,12 +80,12 @@ class Trades:
         return float(np.sum(margin * self.quantity_kw))
 
     def buyer_price_eur_per_kwh(self) -> np.ndarray:
-        """Return what the buyer pays per kWh: the price plus half the network charge."""
-        return self.price_eur_per_kwh + 0.5 * self.charge_eur_per_kwh
+        """Return what the buyer pays per kWh: the price plus its share of the charge."""
+        return self.price_eur_per_kwh + BUYER_CHARGE_SHARE * self.charge_eur_per_kwh
 
     def seller_price_eur_per_kwh(self) -> np.ndarray:
-        """Return what the seller keeps per kWh: the price less half the network charge."""
-        return self.price_eur_per_kwh - 0.5 * self.charge_eur_per_kwh
+        """Return what the seller keeps per kWh: the price less its share of the charge."""
+        return self.price_eur_per_kwh - (1.0 - BUYER_CHARGE_SHARE) * self.charge_eur_per_kwh
 
     def of_hour(self, hour: int) -> np.ndarray:
         """Return the positions of the trades of one hour."""
