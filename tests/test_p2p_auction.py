@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from scipy.optimize import linprog
 
 from dec.network.ptdf import build_ptdf
 from dec.p2p.auction import clear, hour_rng, match_hour, max_welfare_eur, tie_order
@@ -87,12 +88,29 @@ def _random_book(rng: np.random.Generator, n_hours: int = 3) -> OrderBook:
     return make_orders(net_kw, price, 1e-6)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_welfare_lp_of_totals_equals_the_pairwise_transportation_lp(seed):
+    # max_welfare_eur solves one variable per order; the pairwise LP (one variable per
+    # buyer-seller pair, Σ_j t_ij ≤ bid_i, Σ_i t_ij ≤ ask_j) has the same optimum, 1e-9.
+    book = _random_book(np.random.default_rng(100 + seed))
+    pairwise = 0.0
+    for hour in np.unique(book.hour):
+        orders = book.of_hour(int(hour))
+        bids, asks = orders.bids(), orders.asks()
+        n_b, n_a = len(bids), len(asks)
+        gain = (bids.price_eur_per_kwh[:, None] - asks.price_eur_per_kwh[None, :]).ravel()
+        rows = np.vstack([np.kron(np.eye(n_b), np.ones(n_a)), np.kron(np.ones(n_b), np.eye(n_a))])
+        caps = np.concatenate([bids.quantity_kw, asks.quantity_kw])
+        pairwise -= linprog(-gain, A_ub=rows, b_ub=caps, bounds=(0, None), method="highs").fun
+    assert max_welfare_eur(book) == pytest.approx(pairwise, rel=1e-9, abs=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_auction_reaches_the_welfare_lp_and_respects_orders(seed):
     book = _random_book(np.random.default_rng(seed))
     for rule in ("uniform", "discriminatory", "pay_as_ask"):
         trades = clear(book, rule, 0.5, seed)
-        # Reference: the transportation LP of the same orders (HiGHS); the auction is efficient.
+        # Reference: the welfare LP of the same orders (HiGHS); the auction is efficient.
         assert trades.welfare_eur() == pytest.approx(max_welfare_eur(book), rel=1e-9, abs=1e-12)
         assert np.all(trades.bid_eur_per_kwh >= trades.ask_eur_per_kwh)
         # Individually rational prices, and the uniform price is one price per hour.

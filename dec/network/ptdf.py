@@ -84,13 +84,10 @@ def build_ptdf(net: pp.pandapowerNet) -> PTDF:
         if table not in net._pd2ppc_lookups["branch"]:
             continue
         start, _ = net._pd2ppc_lookups["branch"][table]
-        in_service = net[table].index[net[table]["in_service"]].to_numpy()
-        all_idx = net[table].index.to_numpy()
-        for pos, idx in enumerate(all_idx):
-            if idx in set(in_service):
-                tables.append(table)
-                indices.append(int(idx))
-                rows.append(start + pos)
+        positions = np.flatnonzero(net[table]["in_service"].to_numpy(dtype=bool))
+        tables += [table] * len(positions)
+        indices += net[table].index.to_numpy()[positions].tolist()
+        rows += (start + positions).tolist()
     rows = np.array(rows, dtype=int)
     return PTDF(
         matrix=h_ppc[np.ix_(rows, ppc_of_bus)],

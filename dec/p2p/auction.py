@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from dec.errors import DecError
+from dec.errors import SolverFailed
 from dec.p2p.orders import OrderBook
 from dec.p2p.trades import Trades
 
@@ -169,27 +168,36 @@ def clear(
 def max_welfare_eur(book: OrderBook) -> float:
     """Welfare of the best allocation of the orders, Σ over hours, EUR (HiGHS LP).
 
-    Per hour: maximise Σ (b_i − a_j) t_ij over t ≥ 0 with Σ_j t_ij ≤ bid_i and
-    Σ_i t_ij ≤ ask_j (every buyer-seller pair may trade).
+    Per hour: maximise Σ_i b_i x_i − Σ_j a_j y_j over 0 ≤ x_i ≤ bid_i and 0 ≤ y_j ≤ ask_j with
+    Σ x = Σ y. Every buyer-seller pair may trade, and the welfare of pairwise trades t_ij is
+    Σ (b_i − a_j) t_ij = Σ b_i x_i − Σ a_j y_j for their totals x, y; any totals with Σ x = Σ y
+    split into pairwise trades, so this LP of one variable per order has the optimum of the
+    pairwise one (independently of the auction's merit-order matching).
+
+    Raises
+    ------
+    SolverFailed
+        If HiGHS ends an hour's LP without an optimum.
     """
     total = 0.0
     for hour in np.unique(book.hour):
         orders = book.of_hour(int(hour))
         bids, asks = orders.bids(), orders.asks()
-        n_b, n_a = len(bids), len(asks)
-        if n_b == 0 or n_a == 0:
+        if len(bids) == 0 or len(asks) == 0:
             continue
-        gain = (bids.price_eur_per_kwh[:, None] - asks.price_eur_per_kwh[None, :]).ravel()
-        rows_b = sp.kron(sp.identity(n_b), np.ones((1, n_a)))
-        rows_a = sp.kron(np.ones((1, n_b)), sp.identity(n_a))
         result = linprog(
-            -gain,
-            A_ub=sp.vstack([rows_b, rows_a]).tocsr(),
-            b_ub=np.concatenate([bids.quantity_kw, asks.quantity_kw]),
-            bounds=(0, None),
+            np.concatenate([-bids.price_eur_per_kwh, asks.price_eur_per_kwh]),
+            A_eq=np.concatenate([np.ones(len(bids)), -np.ones(len(asks))])[None, :],
+            b_eq=[0.0],
+            bounds=np.column_stack(
+                [
+                    np.zeros(len(bids) + len(asks)),
+                    np.concatenate([bids.quantity_kw, asks.quantity_kw]),
+                ]
+            ),
             method="highs",
         )
         if result.status != 0:
-            raise DecError(f"The welfare LP of hour {hour} failed: {result.message}")
+            raise SolverFailed(f"the welfare LP of hour {hour}", "HiGHS", result.message)
         total += -result.fun
     return float(total)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from dec.errors import DecError
+from dec.errors import SolverFailed
 from dec.network.ptdf import PTDF
 from dec.p2p.case import P2PCase
 from dec.p2p.grid import (
@@ -81,6 +81,11 @@ def solve_hour(
     q_kw
         Trade quantities, kW (the objective's weights).
 
+    Raises
+    ------
+    SolverFailed
+        If HiGHS ends the LP without an optimum.
+
     """
     n = len(q_kw)
     rows = np.any(np.abs(transfer_mw) > SENSITIVITY_TOL_MW, axis=1)
@@ -99,7 +104,7 @@ def solve_hour(
         method="highs",
     )
     if result.status != 0:
-        raise DecError(f"The DC check LP failed: {result.message}")
+        raise SolverFailed("the DC check LP", "HiGHS", result.message)
     return np.clip(result.x, 0.0, 1.0)
 
 
