@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import cvxpy as cp
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,6 +135,26 @@ def test_admm_reaches_the_centralized_welfare(cases, feeder_id, bidding):
     p = admm.price_eur_per_kwh[trading]
     assert np.all(p <= market.utility_eur_per_kwh[trading] + 1e-6)
     assert np.all(p >= market.cost_eur_per_kwh[trading] - 1e-6)
+
+
+@pytest.mark.parametrize("feeder", ["cigre_lv", "village"])
+def test_network_charge_distance_is_the_radial_path_length(cases, feeder):
+    # Reference: networkx shortest paths on the in-service lines (length_km), transformers
+    # and closed bus-bus switches (0 km) of the radial feeder; PTDF-based lengths to 1e-9 km.
+    case = cases[feeder]
+    net = case.net
+    graph = nx.Graph()
+    for line in net.line[net.line["in_service"]].itertuples():
+        graph.add_edge(line.from_bus, line.to_bus, weight=line.length_km)
+    for trafo in net.trafo[net.trafo["in_service"]].itertuples():
+        graph.add_edge(trafo.hv_bus, trafo.lv_bus, weight=0.0)
+    closed = net.switch[(net.switch["et"] == "b") & net.switch["closed"]]
+    graph.add_edges_from(zip(closed["bus"], closed["element"], strict=True), weight=0.0)
+    charge = network_charges(case, build_ptdf(net), 1.0)
+    for i in range(0, case.n_traders, 3):
+        lengths = nx.single_source_dijkstra_path_length(graph, int(case.bus[i]))
+        expected = [lengths[int(b)] for b in case.bus]
+        assert charge[i] == pytest.approx(expected, abs=1e-9)
 
 
 def test_network_charge_moves_trades_to_nearer_sellers(cases):

@@ -102,19 +102,19 @@ def bus_injections_mw(
     return p_mw
 
 
-def path_length_km(
-    case: P2PCase, ptdf: PTDF, seller_bus: np.ndarray, buyer_bus: np.ndarray
-) -> np.ndarray:
-    """Line length a transfer from each seller to each buyer uses, from the PTDF, km.
+def path_length_km(case: P2PCase, ptdf: PTDF, buses: np.ndarray) -> np.ndarray:
+    """Line length a transfer between each two of ``buses`` uses, from the PTDF, km.
 
-    Σ over lines of |PTDF(seller) − PTDF(buyer)| · length: on a radial feeder the
-    length of the path between the two buses; on a meshed one, lengths weighted by
-    the share of the transfer each line carries. Transformers count zero.
+    Entry (i, j) is Σ over lines of |PTDF(bus i) − PTDF(bus j)| · length: on a radial
+    feeder the length of the path between the two buses; on a meshed one, lengths weighted
+    by the share of the transfer each line carries. Transformers count zero. Built one
+    column at a time (memory: branches × buses, not branches × buses²).
     """
     is_line = ptdf.branch_table == "line"
     length = np.zeros(len(ptdf.branch_index))
     length[is_line] = case.net.line.loc[ptdf.branch_index[is_line], "length_km"].to_numpy()
-    share = np.abs(
-        ptdf.matrix[:, bus_columns(ptdf, seller_bus)] - ptdf.matrix[:, bus_columns(ptdf, buyer_bus)]
-    )
-    return length @ share
+    columns = ptdf.matrix[:, bus_columns(ptdf, buses)]
+    distance = np.empty((len(buses), len(buses)))
+    for j in range(len(buses)):
+        distance[:, j] = length @ np.abs(columns - columns[:, [j]])
+    return distance

@@ -49,10 +49,9 @@ def network_charges(case: P2PCase, ptdf: PTDF, eur_per_kwh_km: float) -> np.ndar
     """Charge between every buyer (row) and seller (column) trader, EUR/kWh (None if zero)."""
     if eur_per_kwh_km == 0:
         return None
-    n = case.n_traders
-    buyers, sellers = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
-    distance = path_length_km(case, ptdf, case.bus[sellers], case.bus[buyers])
-    return (eur_per_kwh_km * distance).reshape(n, n)
+    buses, trader_bus = np.unique(case.bus, return_inverse=True)
+    distance_km = path_length_km(case, ptdf, buses)
+    return eur_per_kwh_km * distance_km[np.ix_(trader_bus, trader_bus)]
 
 
 def run_market(
