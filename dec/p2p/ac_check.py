@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandapower as pp
 from scipy.optimize import linprog
 
 from dec.conventions import kw_to_mw, mw_to_kw
@@ -123,18 +124,52 @@ class AcCheck:
     events: list[dict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _VoltageGrid:
+    """The LinDistFlow model of the case's net and where its nodes sit in ``net.bus``, built once.
+
+    Attributes
+    ----------
+    model
+        The model (re-anchored at each AC state's voltages by ``at_voltage``).
+    node_row
+        ``net.bus`` position of each model node's representative bus.
+    bus_row, bus_node
+        ``net.bus`` position and model node of every bus the model covers.
+
+    """
+
+    model: LinearVoltageModel
+    node_row: np.ndarray
+    bus_row: np.ndarray
+    bus_node: np.ndarray
+
+    @classmethod
+    def of(cls, net: pp.pandapowerNet) -> _VoltageGrid:
+        """Build it (fails with a clear message on a net the voltage model cannot use)."""
+        tree = build_tree(net)
+        bus = np.fromiter(tree.bus_node.keys(), dtype=int, count=len(tree.bus_node))
+        node = np.fromiter(tree.bus_node.values(), dtype=int, count=len(tree.bus_node))
+        return cls(
+            model=LinearVoltageModel(tree, np.ones(tree.n_nodes)),
+            node_row=net.bus.index.get_indexer(tree.node_bus),
+            bus_row=net.bus.index.get_indexer(bus),
+            bus_node=node,
+        )
+
+
 class _HourModel:
     """The case's net set up for one hour's trades; evaluates executed fractions by AC power flow."""
 
-    def __init__(self, case: P2PCase, ptdf: PTDF, trades: Trades, hour: int):
-        self.case, self.ptdf, self.hour = case, ptdf, hour
+    def __init__(self, case: P2PCase, ptdf: PTDF, voltage: _VoltageGrid, trades: Trades, hour: int):
+        self.case, self.ptdf, self.voltage, self.hour = case, ptdf, voltage, hour
         self.label = int(case.hours[hour])
         self.rows = trades.of_hour(hour)
         self.q_kw = trades.quantity_kw[self.rows]
         self.seller = trades.seller[self.rows]
+        self.seller_node = voltage.model.tree.nodes_of_buses(case.bus[self.seller])
         self.sold = matched_sales_kw(case, trades, hour)
         net = case.net
-        self.bus_position = {int(b): i for i, b in enumerate(net.bus.index)}
         self.in_service = net.bus["in_service"].to_numpy()
         self.line_rows = np.flatnonzero(ptdf.branch_table == "line")
         self.trafo_rows = np.flatnonzero(ptdf.branch_table == "trafo")
@@ -194,19 +229,16 @@ class _HourModel:
         ratio = np.divide(state.p_mw, state.s_mva, out=np.sign(state.p_mw), where=state.s_mva > 0)
         ratio[state.s_mva <= 0] = 1.0
         loading = 100.0 * ratio[:, None] * transfer / rating_mva[:, None]
-        model = LinearVoltageModel.from_net(case.net, run=False)
-        tree = model.tree
+        grid = self.voltage
+        model = grid.model.at_voltage(state.vm_pu[grid.node_row])
         k = np.arange(len(self.q_kw))
-        seller_node = tree.nodes_of_buses(case.bus[self.seller])
         q_pu = model.kw_to_pu(self.q_kw)
-        dp = np.zeros((tree.n_nodes, len(k)))
-        dq = np.zeros((tree.n_nodes, len(k)))
-        np.add.at(dp, (seller_node, k), q_pu)
-        np.add.at(dq, (seller_node, k), q_pu * case.pv_tan_phi)
-        dv_node = model.delta_v(dp, dq)
+        dp = np.zeros((model.n_nodes, len(k)))
+        dq = np.zeros((model.n_nodes, len(k)))
+        np.add.at(dp, (self.seller_node, k), q_pu)
+        np.add.at(dq, (self.seller_node, k), q_pu * case.pv_tan_phi)
         voltage = np.zeros((len(case.net.bus), len(k)))
-        for bus, node in tree.bus_node.items():
-            voltage[self.bus_position[bus]] = dv_node[node]
+        voltage[grid.bus_row] = model.delta_v(dp, dq)[grid.bus_node]
         return loading, voltage
 
 
@@ -417,10 +449,10 @@ def ac_check(
     }
     found, rounds = np.zeros(n_hours, dtype=int), np.zeros(n_hours, dtype=int)
     events: list[dict] = []
-    build_tree(case.net)  # fails early, with a clear message, on a net the voltage model cannot use
+    voltage = _VoltageGrid.of(case.net)
     _build_recycled_model(case)
     for hour in range(n_hours):
-        model = _HourModel(case, ptdf, trades, hour)
+        model = _HourModel(case, ptdf, voltage, trades, hour)
         x, state, event = _check_hour(model, fraction[model.rows], rating, limits)
         fraction[model.rows] = x
         if event is not None:
