@@ -224,3 +224,40 @@ def test_centralized_failures_tell_infeasible_from_numerical(monkeypatch):
     monkeypatch.setattr(cp.Problem, "solve", fail)
     with pytest.raises(SolverFailed, match="numerical trouble"):
         _solve_accurately(cp.Problem(cp.Minimize(x), [x >= 1]))
+
+
+@pytest.mark.parametrize("solver", ["admm", "centralized"])
+def test_reference_is_solved_for_the_variant_the_upper_limit_fallback_used(
+    feeder_cache, monkeypatch, solver
+):
+    # When a linearisation makes the lower limit look unreachable, it is solved for the
+    # upper limit alone. If the AC check then passes, the centralized reference must be
+    # the optimum of that same variant (the full one was just found infeasible): here every
+    # full solve is made to fail (cigre_lv has no voltage near its lower limit, so the
+    # upper-limit variant has the same optimum), and the reference must equal the
+    # decision's optimum (α within 1e-3, objective 1e-4 relative, as in the ADMM acceptance).
+    import dec.curtail.solve as solve_module
+
+    solve_linear = solve_module._solve_linear
+    solved_for = []
+
+    def full_solves_infeasible(problem, *args):
+        upper_only = len(problem.below_lower_limit) == len(problem.grid.nodes.bus)
+        solved_for.append(upper_only)
+        if not upper_only:
+            raise SubproblemInfeasible("the network problem", "infeasible (test)")
+        return solve_linear(problem, *args)
+
+    def centralized_of_solved_variant(problem, *args):
+        assert len(problem.below_lower_limit) == len(problem.grid.nodes.bus)
+        return solve_centralized(problem, *args)
+
+    solve_centralized = solve_module.solve_centralized
+    monkeypatch.setattr(solve_module, "_solve_linear", full_solves_infeasible)
+    monkeypatch.setattr(solve_module, "solve_centralized", centralized_of_solved_variant)
+    problem = CurtailProblem.from_feeder(feeder_cache("cigre_lv"), CurtailSettings())
+    solution = solve_curtailment(problem, solver)
+    assert solved_for[:2] == [False, True]  # the fallback ran
+    assert solution.converged
+    assert solution.decision.y[0] == pytest.approx(solution.reference.y[0], abs=1e-3)
+    assert solution.objective == pytest.approx(solution.objective_centralized, rel=1e-4)

@@ -288,6 +288,7 @@ def solve_curtailment(
         model = model.at_voltage(v_point)
         linear = (model, v_point, point)
         t0 = time.perf_counter()
+        solved = problem  # the variant of the problem this linearisation is solved for
         try:
             decision, state, run = _solve_linear(
                 problem, linear, solver, state, engine, coordinator
@@ -299,10 +300,8 @@ def solve_curtailment(
             # the AC check holds both limits, and the next linearisations impose them again.
             if not grid.relinearises or n_solves == settings.max_relinearisations:
                 raise
-            upper_only = replace(problem, below_lower_limit=tuple(range(n_nodes)))
-            decision, state, run = _solve_linear(
-                upper_only, linear, solver, state, engine, coordinator
-            )
+            solved = replace(problem, below_lower_limit=tuple(range(n_nodes)))
+            decision, state, run = _solve_linear(solved, linear, solver, state, engine, coordinator)
         if run is not None:
             history.rows.extend(run.rows)
             admm_converged = run.converged
@@ -313,7 +312,11 @@ def solve_curtailment(
         if ac_ok or not grid.relinearises or n_solves == settings.max_relinearisations:
             break
         point, v_point = decision, grid.operating_point(net, vm_after)
-    reference, central_s = solve_centralized(problem, model, v_point, point)
+    # The reference is the centralized optimum of the last linear problem solved.
+    if solver == "admm":
+        reference, central_s = solve_centralized(solved, model, v_point, point)
+    else:
+        reference, central_s = decision, solver_s
     vmap = problem.voltage_map(model, v_point, point.y, point.b)
     z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
     nodes = grid.nodes
@@ -344,7 +347,7 @@ def solve_curtailment(
         ),
         runtime_s=time.perf_counter() - start,
         runtime_solver_s=solver_s,
-        runtime_centralized_s=central_s if solver == "admm" else solver_s,
+        runtime_centralized_s=central_s,
         state=state,
         ac_converged=bool(ac_ok),
         admm_converged=admm_converged,
