@@ -92,7 +92,7 @@ def _vmap(feeder_cache, scheme: str, reactive: bool):
     v_point = grid.operating_point(net, grid.run_ac(net))
     model = grid.model(v_point)
     b0 = np.zeros(problem.n_agents)
-    return problem, problem.voltage_map(model, v_point, np.zeros(problem.n_y), b0)
+    return problem, problem.voltage_map(model, v_point, np.zeros(problem.n_agents), b0)
 
 
 def test_a_common_fraction_keeps_the_whole_map(feeder_cache):

@@ -67,7 +67,7 @@ def solve_centralized(
     settings = problem.settings
     n_y, n_ag = problem.n_y, problem.n_agents
     v_min, v_max = problem.limits(model)
-    if not (point.y.any() or point.b.any()) and np.all((v_min <= v_point) & (v_point <= v_max)):
+    if not (point.a.any() or point.b.any()) and np.all((v_min <= v_point) & (v_point <= v_max)):
         # no curtailment and no reactive power is feasible, and every scheme's objective is
         # zero there and non-negative elsewhere: the optimum, exactly (an interior-point
         # solver can stall on this degenerate problem, every constraint slack)
@@ -86,7 +86,7 @@ def solve_centralized(
     if b is not None:
         constraints += [b <= 0, b >= -problem.b_max]
         dq_kw = dq_per_b @ (b - point.b)
-    dv, network = model.cvxpy_voltage(dp_per_y @ (y - point.y), dq_kw)
+    dv, network = model.cvxpy_voltage(dp_per_y @ y - problem.active_injection_kw(point.a), dq_kw)
     constraints += network
     v = v_point + dv
     upper, lower = np.flatnonzero(np.isfinite(v_max)), np.flatnonzero(np.isfinite(v_min))

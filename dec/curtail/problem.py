@@ -328,11 +328,25 @@ class CurtailProblem:
         dq_per_b = e @ sp.diags(self.s_kva)
         return dp_per_y.tocsr(), dq_per_b.tocsr()
 
+    def group_curtailment_ratio(self, curtailment_kw: np.ndarray) -> np.ndarray:
+        """Curtailed share of the available PV power of each fairness group (per ``y``).
+
+        For ``feeder`` and ``transformer`` fairness it is the common fraction of the
+        setpoints (α, or α per secondary), equal to the coordinator's ``y`` once the ADMM
+        has converged.
+        """
+        curtailed = np.bincount(self.y_of_agent, curtailment_kw, minlength=self.n_y)
+        return curtailed / np.bincount(self.y_of_agent, self.p_kw, minlength=self.n_y)
+
+    def active_injection_kw(self, a: np.ndarray) -> np.ndarray:
+        """Nodal active injection change of the agents' curtailment fractions ``a``, kW."""
+        return -(self.incidence() @ (self.p_kw * a))
+
     def voltage_map(
         self,
         model: LinearVoltageModel,
         v_point: np.ndarray,
-        y_point: np.ndarray,
+        a_point: np.ndarray,
         b_point: np.ndarray,
     ) -> AffineVoltageMap:
         """Affine voltage map of the coordinator variable ``z = (y, b)`` around an operating point.
@@ -348,18 +362,22 @@ class CurtailProblem:
             Linear voltage model linearised at the operating point.
         v_point
             AC voltage at every node at the operating point, pu.
-        y_point, b_point
-            Coordinator variables at the operating point.
+        a_point, b_point
+            Curtailment and reactive fractions of every agent at the operating point (the
+            setpoints the AC voltages were computed with: before an ADMM has converged,
+            the coordinator's variables need not reproduce them).
         """
         to_pu = model.kw_to_pu(1.0)
         dp_per_y, dq_per_b = self.injection_maps()
         dp_per_y, dq_per_b = to_pu * dp_per_y, to_pu * dq_per_b
         reactive = self.settings.reactive
         apply, apply_transpose = _operators(model, dp_per_y, dq_per_b if reactive else None)
-        z_point = np.concatenate([y_point, b_point]) if reactive else y_point
         v_min, v_max = self.limits(model)
+        at_point = model.delta_v(
+            to_pu * self.active_injection_kw(a_point), dq_per_b @ b_point if reactive else None
+        )
         vmap = AffineVoltageMap(
-            v_base=v_point - apply(z_point),
+            v_base=v_point - at_point,
             apply=apply,
             apply_transpose=apply_transpose,
             v_min=v_min,

@@ -296,15 +296,14 @@ def summarise(run: CurtailRun, solver: str, engine: str) -> dict:
     summary["curtailment_share"] = summary["total_curtailment_kw"] / max(
         summary["total_available_kw"], 1e-12
     )
+    # the common fractions of the written setpoints (the coordinator's y once converged)
+    if reported is not None and run.settings.fairness in ("feeder", "transformer"):
+        ratio = clean_fraction(reported.problem.group_curtailment_ratio(reported.curtailment_kw))
     if reported is not None and run.settings.fairness == "feeder":
-        summary["alpha"] = float(clean_fraction(reported.decision.y[0]))
+        summary["alpha"] = float(ratio[0])
     if reported is not None and run.settings.fairness == "transformer":
         summary["alpha_by_group"] = dict(
-            zip(
-                reported.problem.group_names,
-                clean_fraction(reported.decision.y).tolist(),
-                strict=True,
-            )
+            zip(reported.problem.group_names, ratio.tolist(), strict=True)
         )
     if reported is not None and run.settings.fairness == "equal-kw":
         summary["equal_curtailment_kw"] = reported.problem.equal_share_kw(reported.decision.theta)

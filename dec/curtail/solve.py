@@ -33,6 +33,11 @@ from dec.curtail.centralized import CurtailDecision, solve_centralized
 from dec.curtail.problem import CurtailProblem
 from dec.errors import InfeasibleError, SubproblemInfeasible
 from dec.network.injections import set_element_power
+from dec.network.powerflow import PowerFlowFailed
+
+#: How often the step towards a linear solve's decision is halved when its AC power flow
+#: does not converge (the shortest step is 1/64 of it).
+MAX_STEP_HALVINGS = 6
 
 
 @dataclass
@@ -134,6 +139,46 @@ def _apply(net: pp.pandapowerNet, problem: CurtailProblem, decision: CurtailDeci
     return p_kw, q_kvar, c_kw
 
 
+def _step_with_ac_flow(
+    net: pp.pandapowerNet,
+    problem: CurtailProblem,
+    point: CurtailDecision,
+    decision: CurtailDecision,
+) -> tuple[CurtailDecision, pd.Series]:
+    """Apply a linear solve's decision and run the AC power flow; return it and the voltages.
+
+    A linearisation far from the answer can propose setpoints (e.g. a large reactive
+    absorption) whose AC power flow does not converge. The step from the operating point
+    ``point`` towards ``decision`` is then halved, up to :data:`MAX_STEP_HALVINGS` times,
+    and the next linearisation starts from the shorter step's operating point.
+
+    Raises
+    ------
+    PowerFlowFailed
+        If even the shortest step's power flow does not converge.
+    """
+    for halvings in range(MAX_STEP_HALVINGS + 1):
+        _apply(net, problem, decision)
+        try:
+            return decision, problem.grid.run_ac(net)
+        except PowerFlowFailed:
+            if halvings == MAX_STEP_HALVINGS:
+                raise
+        decision = _midpoint(point, decision)
+    raise AssertionError("unreachable")
+
+
+def _midpoint(first: CurtailDecision, second: CurtailDecision) -> CurtailDecision:
+    """Return the decision halfway between two (every variable averaged)."""
+    theta = None if second.theta is None else 0.5 * ((first.theta or 0.0) + second.theta)
+    return CurtailDecision(
+        a=0.5 * (first.a + second.a),
+        b=0.5 * (first.b + second.b),
+        theta=theta,
+        y=0.5 * (first.y + second.y),
+    )
+
+
 def _node_label(problem: CurtailProblem, bus: int, phase: int, vm_pu: float) -> str:
     net = problem.feeder.net
     where = f"phase {'abc'[phase - 1]}, " if phase else ""
@@ -217,7 +262,7 @@ def _solve_linear(
     if solver != "admm":
         decision, _ = solve_centralized(problem, model, v_point, point)
         return decision, state, None
-    vmap = problem.voltage_map(model, v_point, point.y, point.b)
+    vmap = problem.voltage_map(model, v_point, point.a, point.b)
     state, run = solve_admm(problem, vmap, state, engine, coordinator=coordinator)
     return state.decision(problem), state, run
 
@@ -306,18 +351,20 @@ def solve_curtailment(
             history.rows.extend(run.rows)
             admm_converged = run.converged
         solver_s += time.perf_counter() - t0
+        decision, vm_after = _step_with_ac_flow(net, problem, point, decision)
         p_kw, q_kvar, c_kw = _apply(net, problem, decision)
-        vm_after = grid.run_ac(net)
         ac_ok = _within_limits(problem, vm_after)
         if ac_ok or not grid.relinearises or n_solves == settings.max_relinearisations:
             break
-        point, v_point = decision, grid.operating_point(net, vm_after)
+        # the next linearisation is anchored at the applied setpoints
+        point = replace(decision, a=c_kw / problem.p_kw)
+        v_point = grid.operating_point(net, vm_after)
     # The reference is the centralized optimum of the last linear problem solved.
     if solver == "admm":
         reference, central_s = solve_centralized(solved, model, v_point, point)
     else:
         reference, central_s = decision, solver_s
-    vmap = problem.voltage_map(model, v_point, point.y, point.b)
+    vmap = problem.voltage_map(model, v_point, point.a, point.b)
     z = np.concatenate([decision.y, decision.b]) if settings.reactive else decision.y
     nodes = grid.nodes
     if not ac_ok and not grid.relinearises:
