@@ -126,6 +126,20 @@ def test_admm_matches_centralized_per_phase(feeder_cache, scheme):
     assert solution.vm_after_linear_pu.max() <= problem.vmax_pu + 1e-8
 
 
+@pytest.mark.parametrize("scheme", ["transformer", "efficient"])
+def test_centralized_setpoints_are_accurate_where_the_optimum_is_flat(feeder_cache, scheme):
+    # gridappsd_a's QPs are nearly flat along some setpoints (unique through the small
+    # regularisation only): the centralized solve must still give the setpoints of the
+    # optimum, which the ADMM reaches, within the issue's 1e-3 kW (it ended 5e-3 kW away
+    # when Clarabel stopped at a 1e-10 gap).
+    problem = CurtailProblem.from_feeder(feeder_cache("gridappsd_a"), CurtailSettings(scheme))
+    solution = solve_curtailment(problem, "admm")
+    assert solution.admm_converged
+    ref = solution.reference
+    c_ref = problem.curtailment_kw(ref.a, ref.theta)
+    assert np.max(np.abs(solution.curtailment_kw - c_ref)) <= 1e-3
+
+
 def test_time_series_at_noon_is_the_reference_point(feeder_cache):
     """Step 48 of the case A shapes is the coordinator's 12:00 case (load 0.432, PV 0.786621)."""
     feeder = feeder_cache("gridappsd_a", load_scale=1.0, pv_scale=1.0)

@@ -22,8 +22,10 @@ from dec.errors import SolverFailed, SubproblemInfeasible
 from dec.network.linear import LinearVoltageModel
 
 #: Clarabel tolerances tried in turn: the tightest that the interior-point method reaches
-#: (degenerate optima, e.g. a zero common fraction, stall it at 1e-10).
-TOLERANCE_LADDER = (1e-10, 1e-9, 1e-8)
+#: (degenerate optima, e.g. a zero common fraction, stall it at 1e-10). The QPs' optima are
+#: unique only through the small regularisation ``reg``, so an objective accurate to 1e-10
+#: can leave setpoints 5e-3 kW off (gridappsd_a, transformer fairness); 1e-12 settles them.
+TOLERANCE_LADDER = (1e-12, 1e-11, 1e-10, 1e-9, 1e-8)
 #: Tolerance of SCS when it takes over from Clarabel (non-QP problems: proportional fairness).
 FALLBACK_SCS_EPS = 1e-9
 
