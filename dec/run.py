@@ -396,6 +396,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             err = InputError(err.problems, source)
         print(f"dec: error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # a path of the input or of --out that the system cannot check or open (a name
+        # longer than the file system allows, a folder without search permission)
+        where = f" in {scenario.source}" if scenario is not None else ""
+        print(
+            f"dec: error{where}: the path {shown(str(err.filename))} cannot be used "
+            f"({err.strerror or err}); no output was written.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     except DecError as err:
         # well-formed input the run cannot solve (an AC power flow that diverges at the
         # scenario's operating point, an infeasible subproblem), or a solver stopped at

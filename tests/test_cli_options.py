@@ -348,3 +348,16 @@ def test_a_long_option_value_is_shortened_in_its_message(capsys):
     err = capsys.readouterr().err
     assert "argument --pv-scale: must be a number from 0 to 1e+06; found '99999" in err
     assert "...999" in err and "9x'. See python -m dec.run --help." in err and len(err) < 400
+
+
+@pytest.mark.parametrize("where", ["scenario", "out"])
+def test_a_path_the_system_cannot_check_exits_2_naming_it(tmp_path, capsys, where):
+    # A name longer than the file system's 255 bytes makes even os.stat fail (OSError 36).
+    long_name = "x" * 300
+    scenario, out = ("cigre_lv", tmp_path / long_name)
+    if where == "scenario":
+        scenario, out = str(tmp_path / f"{long_name}.yaml"), tmp_path
+    assert main([scenario, "--mode", "inspect", "--no-plots", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "File name too long" in err and "xxx...xxx" in err and "Traceback" not in err
+    assert len(err) < 1000
