@@ -278,3 +278,14 @@ def test_standard_output_of_a_fresh_process_is_the_summary_alone(tmp_path):
     # the process leaves without finalising the interpreter: its output is flushed first
     assert lines[-1] == f"outputs: {tmp_path / 'case0' / 'rec-keys'}"
     assert "HiGHS" not in run.stdout
+
+
+def test_ids_with_dollar_signs_are_plotted_as_text(tmp_path):
+    # "$x^$" would be a malformed TeX formula for matplotlib's mathtext (it raised while
+    # the figures were drawn, after the setpoints were written); labels show ids as text.
+    scenario = tmp_path / "dollar.yaml"
+    scenario.write_text(CASE0.read_text().replace("- id: PVB", "- id: $x^$"))
+    assert main([str(scenario), "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out" / "dollar" / "rec-keys"
+    assert (out / "setpoints" / "_x_.json").exists()
+    assert all((out / name).stat().st_size > 0 for name in ("soc.png", "summary.json"))
