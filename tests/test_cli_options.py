@@ -109,8 +109,9 @@ REC12 = f"{ROOT}/inputs/rec_pricing/rec12.yaml"
 @pytest.mark.parametrize(("target", "option", "value", "must"), [
     ("cigre_lv", "--vmax", "1.6", "a number from 0.5 to 1.5"),
     ("cigre_lv", "--vmax", "nan", "a number from 0.5 to 1.5"),
-    ("cigre_lv", "--eps-abs", "-1", "a finite number above 0"),
-    ("cigre_lv", "--eps-rel", "0", "a finite number above 0"),
+    ("cigre_lv", "--eps-abs", "-1", "a number above 0 and at most 0.1"),
+    ("cigre_lv", "--eps-abs", "1e300", "a number above 0 and at most 0.1"),
+    ("cigre_lv", "--eps-rel", "0", "a number above 0 and at most 0.1"),
     (REC12, "--lem-divider", "2", "a number from 0 to 1"),
     (REC12, "--lem-compensation", "1.5", "a number from 0 to 1"),
     (REC12, "--lem-mip-gap", "0", "a number between 0 and 1, both excluded"),

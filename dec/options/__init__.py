@@ -54,6 +54,22 @@ def positive_number(text: str) -> float:
     return _checked(text, float, lambda v: 0.0 < v < math.inf, "a finite number above 0")
 
 
+#: Largest ADMM stopping tolerance of an option (``--eps-abs``, ``--eps-rel``): the
+#: residuals are in units of curtailment fractions, so a larger one stops the rounds
+#: before they mean anything (``--eps-abs 1e300`` reported a 4 % gap as converged).
+MAX_TOLERANCE = 0.1
+
+
+def tolerance(text: str) -> float:
+    """Parse an ADMM stopping tolerance: a number above 0 and at most :data:`MAX_TOLERANCE`."""
+    return _checked(
+        text,
+        float,
+        lambda v: 0.0 < v <= MAX_TOLERANCE,
+        f"a number above 0 and at most {MAX_TOLERANCE:g}",
+    )
+
+
 def round_limit(text: str) -> int:
     """Parse a round limit (``--max-iter``): a whole number from 1 to :data:`MAX_ROUNDS`."""
     return _checked(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dec.options import number_from, positive_number, whole_number
+from dec.options import number_from, tolerance, whole_number
 
 SCHEMES = ("feeder", "transformer", "equal-kw", "efficient", "proportional")
 
@@ -63,15 +63,15 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--eps-abs",
-        type=positive_number,
+        type=tolerance,
         default=EPS_ABS,
-        help="ADMM absolute tolerance (curtail)",
+        help="ADMM absolute tolerance (curtail; above 0, at most 0.1)",
     )
     group.add_argument(
         "--eps-rel",
-        type=positive_number,
+        type=tolerance,
         default=EPS_REL,
-        help="ADMM relative tolerance (curtail)",
+        help="ADMM relative tolerance (curtail; above 0, at most 0.1)",
     )
     group.add_argument(
         "--anderson",
