@@ -65,13 +65,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         "--eps-abs",
         type=tolerance,
         default=EPS_ABS,
-        help="ADMM absolute tolerance (curtail; above 0, at most 0.1)",
+        help="ADMM absolute tolerance (curtail)",
     )
     group.add_argument(
         "--eps-rel",
         type=tolerance,
         default=EPS_REL,
-        help="ADMM relative tolerance (curtail; above 0, at most 0.1)",
+        help="ADMM relative tolerance (curtail)",
     )
     group.add_argument(
         "--anderson",
