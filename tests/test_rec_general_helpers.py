@@ -23,13 +23,14 @@ def test_iter_dt_includes_both_ends():
     assert list(iter_dt(T0, T0 - QUARTER, QUARTER)) == []
 
 
-def test_remove_out_of_range_keeps_the_closed_window_in_a_new_list():
+def test_remove_out_of_range_prunes_the_list_to_the_closed_window():
     forecasts = [{"datetime": T0 + k * QUARTER, "value": k} for k in range(5)]
     kept = remove_out_of_range(forecasts, T0 + QUARTER, T0 + 3 * QUARTER)
     assert [f["value"] for f in kept] == [1, 2, 3]
-    assert len(forecasts) == 5  # the caller's list is not modified
+    assert kept is forecasts  # pruned in place, as rec_op_lem_prices does
     shifted = [{"when": T0, "value": 0}, {"when": T0 + QUARTER, "value": 1}]
-    assert remove_out_of_range(shifted, T0 + QUARTER, T0 + QUARTER, dt_key="when") == shifted[1:]
+    second = shifted[1]
+    assert remove_out_of_range(shifted, T0 + QUARTER, T0 + QUARTER, dt_key="when") == [second]
     assert remove_out_of_range(None, T0, T0) is None
 
 

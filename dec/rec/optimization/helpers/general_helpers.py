@@ -21,10 +21,14 @@ def remove_out_of_range(
     end: datetime,
     dt_key: str = "datetime",
 ) -> list[Mapping[str, Any]] | None:
-    """Return the forecasts whose ``dt_key`` lies in [start, end] (a new list)."""
+    """Prune ``forecasts`` in place to those whose ``dt_key`` lies in [start, end]; return it.
+
+    As in rec_op_lem_prices, the caller's list itself is pruned (and returned).
+    """
     if forecasts is None:
         return None
-    return [f for f in forecasts if start <= f[dt_key] <= end]
+    forecasts[:] = [f for f in forecasts if start <= f[dt_key] <= end]
+    return forecasts
 
 
 def substitute_by_measure(
