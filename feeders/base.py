@@ -115,6 +115,9 @@ class Feeder:
         re-linearised after each solve) or ``"lindistflow"`` (the lossless LinDistFlow
         from the source voltage, with the limits in squared voltages: the model of the
         GridAPPS-D coordinator's own cases).
+    source
+        The file the net was read from (a user's pandapower JSON net), named in the messages
+        about the net's data that a mode checks itself; None for a registered feeder.
 
     """
 
@@ -128,6 +131,7 @@ class Feeder:
     three_phase: bool = False
     branch_z_ohm: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     operating_point: Literal["ac", "lindistflow"] = "ac"
+    source: str | None = None
 
     def agents_of_type(self, agent_type: AgentType) -> list[AgentSpec]:
         """Return the agents of one type, in feeder order."""

@@ -477,3 +477,409 @@ def test_unsupported_rows_are_named_by_their_indices(tmp_path, capsys):
     assert code == 2
     assert "Table 'gen' is not supported by the radial tree model (in-service rows with " in err
     assert "indices 0, 1): voltage-controlled generators are not modelled" in err
+
+
+# --- 9. values pandapower or dec cannot use, refused when the net is read --------------------
+# Each crashed (a traceback) or ended in "The AC power flow did not converge" with numpy and
+# scipy warnings and no field named; each is now one paragraph naming table, column, row and
+# value, before any power flow.
+
+
+def _set(table: str, column: str, value, index: int = 0) -> Callable[[pp.pandapowerNet], None]:
+    """Set one cell; a value of another type than the column's turns the column to objects."""
+
+    def mutate(net: pp.pandapowerNet) -> None:
+        cells = net[table][column]
+        floats = isinstance(value, float) and cells.dtype.kind == "f"
+        cells = cells.copy() if floats else cells.astype(object)
+        cells.loc[index] = value
+        net[table][column] = cells
+
+    return mutate
+
+
+def _both(*mutations: Callable[[pp.pandapowerNet], None]) -> Callable[[pp.pandapowerNet], None]:
+    def mutate(net: pp.pandapowerNet) -> None:
+        for m in mutations:
+            m(net)
+
+    return mutate
+
+
+def _with_shunt_and_storage(net: pp.pandapowerNet) -> None:
+    pp.create_shunt(net, 3, q_mvar=0.001, p_mw=0.0)
+    pp.create_storage(net, 4, p_mw=0.002, max_e_mwh=0.01)
+
+
+def _refused_net(tmp_path, capsys, mutate, mode: str = "inspect", *options: str) -> tuple:
+    """Build the chain net, break it, run the mode: (path, exit code, stderr, output folder)."""
+    net = chain_net()
+    mutate(net)
+    path = save(net, tmp_path)
+    code, err, out = run(path, tmp_path, capsys, "--mode", mode, *options)
+    return path, code, err, out
+
+
+LOAD_MODEL_HELP = (
+    "they are the shares of a load's power that are constant impedance and constant current, "
+    "% of it (the rest is constant power)."
+)
+LOAD_MODEL = {
+    # pandapower raised "ValueError: const_z_p_percent + const_i_p_percent need to be less or
+    # equal to 100%!" from inside the power flow (a traceback, exit 1)
+    "z share 200": (
+        _set("load", "const_z_p_percent", 200.0),
+        "Field 'const_z_p_percent' is outside [0, 100] for 1 load: 0 (200.0).",
+    ),
+    "z + i above 100": (
+        _both(
+            _set("load", "const_z_p_percent", 80.0, 1), _set("load", "const_i_p_percent", 40.0, 1)
+        ),
+        f"Fields 'const_z_p_percent' and 'const_i_p_percent' add up to more than 100 for load "
+        f"1 (80.0 + 40.0); {LOAD_MODEL_HELP}",
+    ),
+    "reactive z + i above 100, on a load out of service too": (
+        _both(
+            _set("load", "const_z_q_percent", 70.0, 2),
+            _set("load", "const_i_q_percent", 70.0, 2),
+            _set("load", "in_service", False, 2),
+        ),
+        f"Fields 'const_z_q_percent' and 'const_i_q_percent' add up to more than 100 for load "
+        f"2 (70.0 + 70.0); {LOAD_MODEL_HELP}",
+    ),
+    "NaN share": (
+        _set("load", "const_i_q_percent", math.nan, 3),
+        "Field 'const_i_q_percent' is not a finite number for 1 load: 3 (nan).",
+    ),
+    "negative share": (
+        _set("load", "const_i_p_percent", -5.0, 4),
+        "Field 'const_i_p_percent' is outside [0, 100] for 1 load: 4 (-5.0).",
+    ),
+    "text share": (
+        _set("load", "const_z_p_percent", "50"),
+        "Field 'const_z_p_percent' is not a finite number for 1 load: 0 ('50').",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["inspect", "curtail"])
+@pytest.mark.parametrize("case", sorted(LOAD_MODEL))
+def test_a_load_model_pandapower_refuses_is_named(tmp_path, capsys, case, mode):
+    mutate, message = LOAD_MODEL[case]
+    path, code, err, out = _refused_net(tmp_path, capsys, mutate, mode)
+    assert code == 2
+    assert err == refused(path, message)
+    assert not out.exists()
+
+
+def test_a_load_model_of_100_percent_runs(tmp_path, capsys):
+    # constant impedance and constant current together up to the whole power: pandapower runs
+    net = chain_net()
+    net.load["const_z_p_percent"] = 60.0
+    net.load["const_i_p_percent"] = 40.0
+    net.load["const_z_q_percent"] = 100.0
+    path = save(net, tmp_path)
+    code, err, out = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert (code, err) == (0, "")
+    feeder = feeders.load(path)
+    assert summary_of(out)["vmax_pu"] == pytest.approx(
+        float(run_ac(feeder.net).res_bus["vm_pu"].max()), abs=1e-12
+    )
+
+
+INTEGER_INDEX_HELP = (
+    "other tables, pandapower's power flow and dec's agents (named after the index, e.g. "
+    "pv<index>) refer to rows by integer indices, as pandapower's create functions give them."
+)
+
+
+def _index(table: str, index: list) -> Callable[[pp.pandapowerNet], None]:
+    def mutate(net: pp.pandapowerNet) -> None:
+        net[table].index = index
+
+    return mutate
+
+
+TEXT_INDEX = {
+    # sgen: "ValueError: invalid literal for int() with base 10: 'a0'" building the PV agents
+    "sgen": (
+        _index("sgen", ["a0", "a1", "a2", "a3", "a4"]),
+        "Table 'sgen' has indices that are not integers: 'a0', 'a1', 'a2', 'a3', 'a4'; ",
+    ),
+    "load": (
+        _index("load", [0, 1, "two", 3, 4]),
+        "Table 'load' has an index that is not an integer: 'two'; ",
+    ),
+    "bus": (
+        _index("bus", [f"b{i}" for i in range(7)]),
+        "Table 'bus' has indices that are not integers: 'b0', 'b1', 'b2', 'b3', 'b4' and 2 more; ",
+    ),
+    "line": (
+        _index("line", [0.5, 1.5, 2.5, 3.5, 4.5]),
+        "Table 'line' has indices that are not integers: 0.5, 1.5, 2.5, 3.5, 4.5; ",
+    ),
+    "trafo": (_index("trafo", ["T1"]), "Table 'trafo' has an index that is not an integer: 'T1'; "),
+}
+
+
+@pytest.mark.parametrize("mode", ["inspect", "curtail"])
+@pytest.mark.parametrize("table", sorted(TEXT_INDEX))
+def test_an_index_that_is_not_an_integer_is_refused(tmp_path, capsys, table, mode):
+    mutate, message = TEXT_INDEX[table]
+    path, code, err, out = _refused_net(tmp_path, capsys, mutate, mode)
+    assert code == 2
+    assert err == refused(path, message + INTEGER_INDEX_HELP)
+    assert not out.exists()
+
+
+def test_negative_integer_indices_run(tmp_path, capsys):
+    net = chain_net()
+    net.sgen.index = [-1, -2, -3, -4, -5]
+    code, err, out = run(save(net, tmp_path), tmp_path, capsys, "--mode", "inspect")
+    assert (code, err) == (0, "")
+    assert summary_of(out)["total_pv_kw"] == pytest.approx(5 * PV_KWP, abs=1e-9)
+
+
+ELECTRICAL = {
+    ("line", "r_ohm_per_km", -0.1): "is negative (must be zero or more) for 1 line: 0 (-0.1)",
+    ("line", "x_ohm_per_km", 0.0): "is not greater than zero for 1 line: 0 (0.0)",
+    ("line", "c_nf_per_km", math.nan): "is not a finite number for 1 line: 0 (nan)",
+    ("line", "g_us_per_km", math.nan): "is not a finite number for 1 line: 0 (nan)",
+    ("line", "length_km", -0.5): "is not greater than zero for 1 line: 0 (-0.5)",
+    ("line", "length_km", 0.0): "is not greater than zero for 1 line: 0 (0.0)",
+    ("trafo", "sn_mva", math.nan): "is not a finite number for 1 trafo: 0 (nan)",
+    ("trafo", "vn_hv_kv", -20.0): "is not greater than zero for 1 trafo: 0 (-20.0)",
+    ("trafo", "vn_lv_kv", 0.0): "is not greater than zero for 1 trafo: 0 (0.0)",
+    ("trafo", "vn_lv_kv", math.nan): "is not a finite number for 1 trafo: 0 (nan)",
+    ("trafo", "vk_percent", 0.0): "is not greater than zero for 1 trafo: 0 (0.0)",
+    ("trafo", "vkr_percent", -1.0): "is negative (must be zero or more) for 1 trafo: 0 (-1.0)",
+    ("trafo", "pfe_kw", math.nan): "is not a finite number for 1 trafo: 0 (nan)",
+    ("trafo", "i0_percent", 1e9): "is outside [0, 100] for 1 trafo: 0 (1000000000.0)",
+    ("trafo", "shift_degree", math.nan): "is not a finite number for 1 trafo: 0 (nan)",
+    # pandapower raised "Rating factor df must be positive" (NaN runs: p2p refuses it, below)
+    ("trafo", "df", 0.0): "is not greater than zero for 1 trafo: 0 (0.0)",
+    ("sgen", "q_mvar", math.nan): "is not a finite number for 1 sgen: 0 (nan)",
+    ("shunt", "q_mvar", math.nan): "is not a finite number for 1 shunt: 0 (nan)",
+    ("shunt", "p_mw", "0"): "is not a finite number for 1 shunt: 0 ('0')",
+    ("shunt", "vn_kv", 0.0): "is not greater than zero for 1 shunt: 0 (0.0)",
+    ("storage", "p_mw", math.nan): "is not a finite number for 1 storage: 0 (nan)",
+    ("bus", "vn_kv", math.nan): "is not a finite number for 1 bus: 0 (nan)",
+    ("ext_grid", "vm_pu", math.nan): "is not a finite number for 1 ext_grid: 0 (nan)",
+}
+
+
+@pytest.mark.parametrize(("table", "column", "value"), list(ELECTRICAL), ids=str)
+def test_electrical_data_the_power_flow_cannot_use_is_named(tmp_path, capsys, table, column, value):
+    mutate = _both(_with_shunt_and_storage, _set(table, column, value))
+    path, code, err, out = _refused_net(tmp_path, capsys, mutate)
+    assert code == 2
+    assert err == refused(path, f"Field '{column}' {ELECTRICAL[table, column, value]}.")
+    assert not out.exists()
+
+
+def test_every_problem_of_the_electrical_data_is_reported_at_once(tmp_path, capsys):
+    mutate = _both(
+        _with_shunt_and_storage,
+        _set("line", "c_nf_per_km", math.nan, 1),
+        _set("line", "c_nf_per_km", math.nan, 3),
+        _set("trafo", "pfe_kw", math.nan),
+        _set("load", "const_z_p_percent", 101.0, 2),
+        _set("storage", "p_mw", math.nan),
+    )
+    path, code, err, _ = _refused_net(tmp_path, capsys, mutate, "curtail")
+    assert code == 2
+    assert err == refused(
+        path,
+        "Field 'const_z_p_percent' is outside [0, 100] for 1 load: 2 (101.0). "
+        "Field 'c_nf_per_km' is not a finite number for 2 lines: 1 (nan), 3 (nan). "
+        "Field 'pfe_kw' is not a finite number for 1 trafo: 0 (nan). "
+        "Field 'p_mw' is not a finite number for 1 storage: 0 (nan).",
+    )
+
+
+def test_impedance_data_of_lines_out_of_service_is_not_checked(tmp_path, capsys):
+    # pandapower leaves such a line out of its model: the net runs as without it
+    net = chain_net()
+    pp.create_line_from_parameters(
+        net, 2, 6, length_km=math.nan, r_ohm_per_km=math.nan, x_ohm_per_km=math.nan,
+        c_nf_per_km=math.nan, max_i_ka=math.nan, g_us_per_km=math.nan, in_service=False,
+    )  # fmt: skip
+    code, err, out = run(save(net, tmp_path), tmp_path, capsys, "--mode", "inspect")
+    assert (code, err) == (0, "")
+    reference = chain_net()
+    reference.sgen["q_mvar"] = 0.0
+    assert summary_of(out)["vmax_pu"] == pytest.approx(
+        float(run_ac(reference).res_bus["vm_pu"].max()), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "column"), [("shunt", "q_mvar"), ("storage", "p_mw"), ("trafo", "pfe_kw")]
+)
+def test_data_pandapower_reads_out_of_service_too_is_checked(tmp_path, capsys, table, column):
+    # pandapower multiplies these by in_service: NaN × 0 is NaN, and the power flow failed
+    mutate = _both(
+        _with_shunt_and_storage,
+        _set(table, column, math.nan),
+        _set(table, "in_service", False),
+    )
+    path, code, err, _ = _refused_net(tmp_path, capsys, mutate)
+    assert code == 2
+    assert err == refused(path, f"Field '{column}' is not a finite number for 1 {table}: 0 (nan).")
+
+
+FLAG_HELP = (
+    "is not true or false; pandapower reads it as a boolean (true or false in the file), and "
+    "misreads text or numbers (the text 'no' counts as true)."
+)
+
+
+def _as_integers(table: str, column: str = "in_service") -> Callable[[pp.pandapowerNet], None]:
+    def mutate(net: pp.pandapowerNet) -> None:
+        net[table][column] = net[table][column].astype(int)
+
+    return mutate
+
+
+def _as_floats(table: str) -> Callable[[pp.pandapowerNet], None]:
+    def mutate(net: pp.pandapowerNet) -> None:
+        net[table]["in_service"] = net[table]["in_service"].astype(float)
+
+    return mutate
+
+
+FLAGS = {
+    # 'no' counted as in service (astype(bool)): the run went on with the unit in it
+    "text in sgen": (_set("sgen", "in_service", "no", 1), "Field 'in_service' of sgen 1 ('no')"),
+    # pandapower misreads an integer bus column (wrong voltages) and crashes on others
+    "integers in load": (
+        _as_integers("load"),
+        "Field 'in_service' of load 0 (1), 1 (1), 2 (1), 3 (1), 4 (1)",
+    ),
+    "numbers and NaN in bus": (
+        _both(_as_floats("bus"), _set("bus", "in_service", math.nan, 3)),
+        "Field 'in_service' of bus 0 (1.0), 1 (1.0), 2 (1.0), 3 (nan), 4 (1.0) and 2 more",
+    ),
+    "null in line": (_set("line", "in_service", None, 2), "Field 'in_service' of line 2 (None)"),
+    "text in switch": (
+        _both(lambda net: pp.create_switch(net, 4, 3, et="l"), _set("switch", "closed", "yes")),
+        "Field 'closed' of switch 0 ('yes')",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["inspect", "curtail"])
+@pytest.mark.parametrize("case", sorted(FLAGS))
+def test_a_flag_that_is_not_a_boolean_is_refused(tmp_path, capsys, case, mode):
+    mutate, named = FLAGS[case]
+    path, code, err, out = _refused_net(tmp_path, capsys, mutate, mode)
+    assert code == 2
+    assert err == refused(path, f"{named} {FLAG_HELP}")
+    assert not out.exists()
+
+
+def test_boolean_flags_of_object_columns_are_read(tmp_path, capsys):
+    # an object column holding only booleans (e.g. after a None was replaced) is fine
+    net = chain_net()
+    net.sgen["in_service"] = net.sgen["in_service"].astype(object)
+    net.sgen.at[4, "in_service"] = False
+    path = save(net, tmp_path)
+    feeder = feeders.load(path)
+    assert feeder.net.sgen["in_service"].dtype == bool
+    assert [a.agent_id for a in feeder.agents_of_type("pv")] == ["pv0", "pv1", "pv2", "pv3"]
+
+
+WRITE_ONE = "Write one with pandapower.to_json(net, path)."
+NOT_A_NET_OBJECT = (
+    'The file is not a pandapower JSON net: pandapower.to_json writes an object with "_class": '
+    '"pandapowerNet" and the net\'s tables ("bus", ...) in "_object", and the file holds '
+)
+NOT_NETS = {
+    # it read "(AttributeError: 'list' object has no attribute 'version')"
+    "a list": ("[1, 2]", f"{NOT_A_NET_OBJECT}a list. {WRITE_ONE}"),
+    "a number": ("3.5", f"{NOT_A_NET_OBJECT}a number. {WRITE_ONE}"),
+    "null": ("null", f"{NOT_A_NET_OBJECT}null. {WRITE_ONE}"),
+    "another object": (
+        '{"not": "a net"}',
+        f"{NOT_A_NET_OBJECT}an object without them. {WRITE_ONE}",
+    ),
+    "a net marker without tables": (
+        '{"_module": "pandapower.auxiliary", "_class": "pandapowerNet"}',
+        f"{NOT_A_NET_OBJECT}an object without them. {WRITE_ONE}",
+    ),
+    "not JSON": (
+        '{"bus": ',
+        "The file is not a pandapower JSON net: it is not valid JSON (line 1, column 9: "
+        f"Expecting value). {WRITE_ONE}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_NETS))
+def test_a_json_file_that_is_not_a_net_is_named(tmp_path, capsys, case):
+    text, message = NOT_NETS[case]
+    path = tmp_path / "other.json"
+    path.write_text(text)
+    code, err, out = run(path, tmp_path, capsys, "--mode", "inspect")
+    assert code == 2
+    assert err == refused(path, message)
+    assert not out.exists()
+
+
+# --- 10. p2p: the branch ratings of its network checks ------------------------------------
+
+RATING_HELP = (
+    "The p2p mode's network checks rate every line in service at √3 · vn_kv · max_i_ka · df · "
+    "parallel and every transformer at sn_mva · df · parallel; give each a number above zero "
+    "(pandapower's standard types have them)."
+)
+P2P = ["--pv-penetration", "1"]
+RATINGS = {
+    # NaN: scipy's linprog "b_ub must not contain values inf, nan, or None" (a traceback);
+    # zero: the whole run, then "None is not of type 'number'" exporting the summary
+    ("line", "max_i_ka", math.nan): "Field 'max_i_ka' is not a finite number for 1 line: 2 (nan).",
+    ("line", "max_i_ka", 0.0): "Field 'max_i_ka' is not greater than zero for 1 line: 2 (0.0).",
+    ("line", "df", math.nan): "Field 'df' is not a finite number for 1 line: 2 (nan).",
+    ("line", "df", -1.0): "Field 'df' is not greater than zero for 1 line: 2 (-1.0).",
+    ("trafo", "df", math.nan): "Field 'df' is not a finite number for 1 trafo: 0 (nan).",
+}
+
+
+@pytest.mark.parametrize(("table", "column", "value"), list(RATINGS), ids=str)
+def test_p2p_refuses_a_rating_it_cannot_use_and_the_other_modes_run(
+    tmp_path, capsys, table, column, value
+):
+    index = 2 if table == "line" else 0
+    mutate = _set(table, column, value, index)
+    path, code, err, out = _refused_net(tmp_path, capsys, mutate, "p2p", *P2P)
+    assert code == 2
+    assert err == refused(path, f"{RATINGS[table, column, value]} {RATING_HELP}")
+    assert not out.exists()
+    for mode in ("inspect", "curtail"):  # neither uses the ratings
+        code, err, out = run(path, tmp_path, capsys, "--mode", mode)
+        assert (code, err) == (0, ""), mode
+        assert all(math.isfinite(x) for x in numbers_in(summary_of(out)))
+
+
+def test_p2p_names_the_net_given_in_a_scenario_file(tmp_path, capsys):
+    net = chain_net()
+    _set("line", "max_i_ka", math.nan, 4)(net)
+    path = save(net, tmp_path)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        f"feeder: {path.name}\nmode: p2p\np2p:\n  households:\n    buses: leaves\n"
+        "  pv:\n    penetration: 1\n"
+    )
+    code = main([str(scenario), "--out", str(tmp_path / "out"), "--no-plots"])
+    assert code == 2
+    assert capsys.readouterr().err == refused(
+        path, f"Field 'max_i_ka' is not a finite number for 1 line: 4 (nan). {RATING_HELP}"
+    )
+
+
+def test_p2p_runs_on_a_good_user_net(tmp_path, capsys):
+    code, err, out = run(save(chain_net(), tmp_path), tmp_path, capsys, "--mode", "p2p", *P2P)
+    assert (code, err) == (0, "")
+    summary = summary_of(out)
+    assert all(math.isfinite(x) for x in numbers_in(summary))
+    assert 0 < summary["max_line_loading_percent"] < 100

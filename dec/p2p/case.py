@@ -24,11 +24,14 @@ from dec.conventions import kw_to_mw
 from dec.network.topology import build_tree
 from dec.p2p.profiles import profile, read_profiles
 from dec.p2p.settings import P2PSettings
-from dec.validation import Problems
+from dec.validation import Problems, positive
 from feeders.base import AgentSpec, Feeder
 
 #: Peak power of the PV system the solar profiles describe (Global Solar Atlas, 3 kWp), kW.
 PROFILE_KWP = 3.0
+#: The columns of each branch table that make up its thermal rating in the network checks
+#: (:func:`dec.p2p.grid.branch_ratings_mva` and pandapower's ``loading_percent``).
+RATING_COLUMNS = {"line": ("max_i_ka", "df", "parallel"), "trafo": ("sn_mva", "df", "parallel")}
 
 
 @dataclass
@@ -133,6 +136,31 @@ def _check_buses(
             )
 
 
+def check_ratings(net: pp.pandapowerNet, problems: Problems) -> None:
+    """Add a problem for every branch in service whose rating is not a number above zero.
+
+    The DC and AC checks limit each line's flow to ``√3 · vn_kv · max_i_ka · df ·
+    parallel`` and each transformer's to ``sn_mva · df · parallel`` (:data:`RATING_COLUMNS`);
+    a missing, zero or negative factor would make the limit meaningless (NaN, 0 or < 0).
+    The other modes do not use these ratings and do not check them.
+    """
+    found = []
+    for table, columns in RATING_COLUMNS.items():
+        if table not in net or not len(net[table]):
+            continue
+        rows = net[table][net[table]["in_service"].astype(bool)]
+        for column in columns:
+            values = dict(rows[column].items()) if column in rows else dict.fromkeys(rows.index)
+            found += positive(values, column, table)
+    if found:
+        problems.extend(found)
+        problems.add(
+            "The p2p mode's network checks rate every line in service at √3 · vn_kv · "
+            "max_i_ka · df · parallel and every transformer at sn_mva · df · parallel; give "
+            "each a number above zero (pandapower's standard types have them)."
+        )
+
+
 def _tan_phi(power_factor: float) -> float:
     return float(np.tan(np.arccos(power_factor)))
 
@@ -164,10 +192,14 @@ def build_case(feeder: Feeder, settings: P2PSettings) -> P2PCase:
     Raises
     ------
     InputError
-        Unknown or disconnected buses, PV marked as owned on a bus without a
-        household, unreadable or invalid profiles, or an unknown profile column.
+        A branch rating that is not a number above zero (:func:`check_ratings`, naming the
+        feeder's file), unknown or disconnected buses, PV marked as owned on a bus without
+        a household, unreadable or invalid profiles, or an unknown profile column.
 
     """
+    ratings = Problems(feeder.source or settings.source)
+    check_ratings(feeder.net, ratings)
+    ratings.raise_if_any()
     net = copy.deepcopy(feeder.net)
     for table in ("load", "sgen", "storage"):
         if table in net and len(net[table]):
